@@ -1,0 +1,35 @@
+# Two commands matter: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint migrations openapi bench-board clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/funnelbox migrate
+	$(BIN)/funnelbox bootstrap
+	$(BIN)/funnelbox serve
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# Write a migration after changing models (review the generated file before committing).
+migrations: $(STAMP)
+	$(BIN)/tortoise makemigrations
+
+openapi: $(STAMP)
+	$(BIN)/funnelbox openapi > web/openapi.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

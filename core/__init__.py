@@ -1,0 +1,1 @@
+"""Shared core: settings, database, users and domain events. Depends on nothing else here."""

@@ -1,0 +1,101 @@
+"""Domain events: recorded in the transaction of the change, announced after it commits.
+
+Every write path opens a :func:`change`, does its work, and calls ``batch.record(...)``
+for each thing that happened. The rows land in the ``event`` table atomically with
+the change (the deal timeline and the durable feed for later subscribers); the
+in-process subscribers hear about them only once the transaction has committed, so
+nobody reacts to a change that was rolled back.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from core.models import Event, User
+
+log = logging.getLogger(__name__)
+
+#: Marks an argument the caller did not give (``None`` is a value: "clear this field").
+UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET", "__bool__": lambda self: False})()
+
+Subscriber = Callable[[Event], Awaitable[None]]
+_subscribers: list[Subscriber] = []
+_current_batch: ContextVar["EventBatch | None"] = ContextVar("event_batch", default=None)
+
+
+def jsonable(value: Any) -> Any:
+    """Event data is JSON: money stays exact as a string, dates as ISO 8601."""
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def diff(obj: object, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{field: {"from": old, "to": new}}`` for the values that differ from ``obj``."""
+    return {
+        key: {"from": getattr(obj, key), "to": value}
+        for key, value in values.items()
+        if getattr(obj, key) != value
+    }
+
+
+@dataclass
+class EventBatch:
+    """The events of one change, in order."""
+
+    actor: User | None
+    events: list[Event] = field(default_factory=list)
+
+    async def record(self, kind: str, *, deal_id: int | None = None, **data: Any) -> Event:
+        """Append one event to the log inside the open transaction."""
+        event = await Event.create(
+            kind=kind, deal_id=deal_id, actor=self.actor, data=jsonable(data)
+        )
+        self.events.append(event)
+        return event
+
+
+@asynccontextmanager
+async def change(actor: User | None) -> AsyncIterator[EventBatch]:
+    """One atomic change. Nested calls join the outer change and publish with it."""
+    outer = _current_batch.get()
+    if outer is not None:
+        yield outer
+        return
+    batch = EventBatch(actor=actor)
+    token = _current_batch.set(batch)
+    try:
+        async with in_transaction():
+            yield batch
+    finally:
+        _current_batch.reset(token)
+    await publish(batch.events)
+
+
+def subscribe(subscriber: Subscriber) -> Callable[[], None]:
+    """Register a coroutine called for each committed event; returns the unsubscribe call."""
+    _subscribers.append(subscriber)
+    return lambda: _subscribers.remove(subscriber)
+
+
+async def publish(events: list[Event]) -> None:
+    """Tell subscribers; one failing subscriber must not hide the event from the others."""
+    for event in events:
+        for subscriber in list(_subscribers):
+            try:
+                await subscriber(event)
+            except Exception:
+                log.exception("event subscriber failed on %s #%s", event.kind, event.id)

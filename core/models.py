@@ -1,0 +1,72 @@
+"""Shared tables: users, their credentials, and the append-only domain event log."""
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Role(StrEnum):
+    """The guide's Account Owner, Administrator and Chat Operator."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    OPERATOR = "operator"
+
+
+class User(Model):
+    """A person who signs in: owners and admins run the CRM, operators work the inbox."""
+
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)
+    name = fields.CharField(max_length=200, default="")
+    role = fields.CharEnumField(Role, max_length=16)
+    password_hash = fields.CharField(max_length=200)
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "user"
+
+
+class TokenKind(StrEnum):
+    """API tokens live until revoked; session tokens back the web login cookie and expire."""
+
+    API = "api"
+    SESSION = "session"
+
+
+class ApiToken(Model):
+    """A bearer credential. Only a SHA-256 of the secret is stored."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "funnelbox.User", related_name="tokens", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(TokenKind, max_length=16, default=TokenKind.API)
+    secret_hash = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_token"
+
+
+class Event(Model):
+    """One domain event: written in the transaction of the change it describes.
+
+    The log doubles as every deal's timeline (who, when, from, to) and as the durable
+    source that subscribers (triggers, automations, Conversions API) read from.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=64)
+    deal_id = fields.IntField(null=True, db_index=True)
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "funnelbox.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    data = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "event"

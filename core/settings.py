@@ -1,0 +1,38 @@
+"""Configuration read from ``FUNNELBOX_*`` environment variables (one table in the README)."""
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; defaults give a working single-machine install."""
+
+    model_config = SettingsConfigDict(env_prefix="FUNNELBOX_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite://funnelbox.sqlite3",
+        description="Tortoise URL: sqlite://PATH or postgres://USER:PASS@HOST:PORT/DB.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://HOST:PORT/DB; enables shared locks and rate limits."
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr("change-me-in-production"),
+        description="Signs sessions and derives the key that encrypts stored credentials.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `funnelbox serve` binds.")
+    port: int = Field(default=8080, description="Port `funnelbox serve` binds.")
+    phone_region: str | None = Field(
+        default=None,
+        description="ISO country (e.g. GB) for phone numbers typed without +country code.",
+    )
+    db_pool_size: int = Field(default=10, description="PostgreSQL connection pool size.")
+    session_days: int = Field(default=14, description="Lifetime of a web login session.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings are read once per process; tests build their own ``Settings`` instead."""
+    return Settings()

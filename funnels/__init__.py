@@ -1,0 +1,1 @@
+"""Funnels: pipelines, stages, deals and their settings (custom fields, tags, lost reasons)."""

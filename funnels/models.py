@@ -1,0 +1,167 @@
+"""Funnel tables. Only ``funnels.service`` writes them."""
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class StageKind(StrEnum):
+    """Open stages are the user's; every pipeline has exactly one Won and one Lost stage."""
+
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+class FieldKind(StrEnum):
+    """Custom deal fields hold text or a date (the sales-funnels guide)."""
+
+    TEXT = "text"
+    DATE = "date"
+
+
+class Pipeline(Model):
+    """A sales process, at most ten per account."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100)
+    color = fields.CharField(max_length=7, default="#4f7cff")
+    position = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "pipeline"
+        ordering = ("position", "id")
+
+
+class Stage(Model):
+    """A step of a pipeline with its closing probability (0-100)."""
+
+    id = fields.IntField(primary_key=True)
+    pipeline: fields.ForeignKeyRelation[Pipeline] = fields.ForeignKeyField(
+        "funnelbox.Pipeline", related_name="stages", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=100)
+    probability = fields.SmallIntField()
+    kind = fields.CharEnumField(StageKind, max_length=8, default=StageKind.OPEN)
+    position = fields.IntField(default=0)
+
+    class Meta:
+        table = "stage"
+        ordering = ("position", "id")
+
+
+class LostReason(Model):
+    """Why deals are lost, a list admins keep."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200, unique=True)
+    position = fields.IntField(default=0)
+
+    class Meta:
+        table = "lost_reason"
+        ordering = ("position", "id")
+
+
+class Tag(Model):
+    """A label on deals, such as Loyal."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    color = fields.CharField(max_length=7, default="#888888")
+
+    class Meta:
+        table = "tag"
+        ordering = ("name",)
+
+
+class CustomField(Model):
+    """An extra deal field defined by admins (the guide calls them additional information)."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100, unique=True)
+    kind = fields.CharEnumField(FieldKind, max_length=8)
+    position = fields.IntField(default=0)
+
+    class Meta:
+        table = "custom_field"
+        ordering = ("position", "id")
+
+
+class Deal(Model):
+    """A sales opportunity with one or more contacts, moving through a pipeline's stages."""
+
+    id = fields.IntField(primary_key=True)
+    title = fields.CharField(max_length=255)
+    pipeline: fields.ForeignKeyRelation[Pipeline] = fields.ForeignKeyField(
+        "funnelbox.Pipeline", related_name="deals", on_delete=fields.RESTRICT
+    )
+    stage: fields.ForeignKeyRelation[Stage] = fields.ForeignKeyField(
+        "funnelbox.Stage", related_name="deals", on_delete=fields.RESTRICT
+    )
+    owner: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "funnelbox.User", related_name="deals", on_delete=fields.RESTRICT
+    )
+    amount = fields.DecimalField(max_digits=18, decimal_places=2, null=True)
+    currency = fields.CharField(max_length=3, null=True)
+    close_date = fields.DateField(null=True)
+    reference = fields.CharField(max_length=255, null=True, db_index=True)
+    lost_reason: fields.ForeignKeyNullableRelation[LostReason] = fields.ForeignKeyField(
+        "funnelbox.LostReason", related_name="deals", null=True, on_delete=fields.SET_NULL
+    )
+    tags: fields.ManyToManyRelation[Tag] = fields.ManyToManyField(
+        "funnelbox.Tag", related_name="deals", through="deal_tag"
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    stage_changed_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "deal"
+        indexes = (
+            Index(fields=("pipeline_id", "stage_id", "currency", "amount"), name="deal_board"),
+            Index(fields=("stage_id", "created_at", "id"), name="deal_stage_created"),
+            Index(fields=("pipeline_id", "created_at", "id"), name="deal_pipeline_created"),
+            Index(fields=("created_at", "id"), name="deal_created"),
+            Index(fields=("owner_id", "created_at"), name="deal_owner_created"),
+            Index(fields=("close_date", "id"), name="deal_close_date"),
+            Index(fields=("title", "id"), name="deal_title"),
+            Index(fields=("amount", "id"), name="deal_amount"),
+        )
+
+
+class DealContact(Model):
+    """A contact on a deal. The position keeps the order, and the first contact names the deal."""
+
+    id = fields.IntField(primary_key=True)
+    deal: fields.ForeignKeyRelation[Deal] = fields.ForeignKeyField(
+        "funnelbox.Deal", related_name="deal_contacts", on_delete=fields.CASCADE
+    )
+    contact: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "funnelbox.Contact", related_name="deal_contacts", on_delete=fields.CASCADE
+    )
+    position = fields.SmallIntField(default=0)
+
+    class Meta:
+        table = "deal_contact"
+        unique_together = (("deal", "contact"),)
+
+
+class DealFieldValue(Model):
+    """The value of one custom field on one deal."""
+
+    id = fields.IntField(primary_key=True)
+    deal: fields.ForeignKeyRelation[Deal] = fields.ForeignKeyField(
+        "funnelbox.Deal", related_name="field_values", on_delete=fields.CASCADE
+    )
+    field: fields.ForeignKeyRelation[CustomField] = fields.ForeignKeyField(
+        "funnelbox.CustomField", related_name="values", on_delete=fields.CASCADE
+    )
+    value_text = fields.TextField(null=True)
+    value_date = fields.DateField(null=True)
+
+    class Meta:
+        table = "deal_field_value"
+        unique_together = (("deal", "field"),)

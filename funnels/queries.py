@@ -1,0 +1,283 @@
+"""Read side of the funnels: the deal list (keyset pages), the board and contact deals.
+
+Pages are keyset-paginated on (sort column, id), so page 1,000 costs what page 1
+costs. Nullable sort columns (close date, amount) keep their empty values last in
+either direction: a page first walks the filled rows, then the empty ones by id.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from tortoise.expressions import Q, RawSQL
+from tortoise.functions import Count
+from tortoise.queryset import QuerySet
+
+from core.errors import NotFound, ValidationFailed
+from core.events import jsonable
+from core.models import Event
+from funnels.models import Deal, DealContact, DealFieldValue, Stage, StageKind, Tag
+from funnels.pipelines import get_pipeline, list_stages
+from inbox.models import Contact
+
+MAX_PAGE = 200
+#: Cents summed as integers: exact on PostgreSQL's NUMERIC and on SQLite's text decimals.
+SUM_CENTS = RawSQL("SUM(CAST(ROUND(amount * 100) AS BIGINT))")
+
+
+class DealSort(StrEnum):
+    """Columns the deal list sorts by (the guide: name, stage, dates and amount)."""
+
+    TITLE = "title"
+    STAGE = "stage"
+    CREATED_AT = "created_at"
+    CLOSE_DATE = "close_date"
+    AMOUNT = "amount"
+
+
+@dataclass(frozen=True)
+class _SortSpec:
+    column: str
+    parse: Callable[[Any], Any]
+    read: Callable[[Deal], Any]
+    nullable: bool = False
+
+
+_SORTS = {
+    DealSort.TITLE: _SortSpec("title", str, lambda d: d.title),
+    DealSort.STAGE: _SortSpec("stage__position", int, lambda d: d.stage.position),
+    DealSort.CREATED_AT: _SortSpec("created_at", datetime.fromisoformat, lambda d: d.created_at),
+    DealSort.CLOSE_DATE: _SortSpec("close_date", date.fromisoformat, lambda d: d.close_date, True),
+    DealSort.AMOUNT: _SortSpec("amount", Decimal, lambda d: d.amount, True),
+}
+
+
+@dataclass
+class DealFilter:
+    """What the deal list can be narrowed to (the guide's filter bar, plus reference)."""
+
+    title: str | None = None
+    pipeline_id: int | None = None
+    stage_id: int | None = None
+    owner_id: int | None = None
+    reference: str | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    close_from: date | None = None
+    close_to: date | None = None
+
+    def apply(self, query: QuerySet[Deal]) -> QuerySet[Deal]:
+        """Narrow ``query``; date ranges are inclusive whole days in UTC."""
+        exact = {
+            "pipeline_id": self.pipeline_id,
+            "stage_id": self.stage_id,
+            "owner_id": self.owner_id,
+            "reference": self.reference,
+        }
+        query = query.filter(**{k: v for k, v in exact.items() if v is not None})
+        if self.title:
+            query = query.filter(title__icontains=self.title)
+        if self.created_from:
+            query = query.filter(created_at__gte=_day_start(self.created_from))
+        if self.created_to:
+            query = query.filter(created_at__lt=_day_start(self.created_to, next_day=True))
+        if self.close_from:
+            query = query.filter(close_date__gte=self.close_from)
+        if self.close_to:
+            query = query.filter(close_date__lte=self.close_to)
+        return query
+
+
+@dataclass
+class DealPage:
+    """One page of deals and the cursor of the next one (``None`` on the last page)."""
+
+    items: list[Deal]
+    next_cursor: str | None
+
+
+async def list_deals(
+    *,
+    filters: DealFilter | None = None,
+    sort: DealSort = DealSort.CREATED_AT,
+    descending: bool = False,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> DealPage:
+    """A page of deals, sorted and filtered, with stage, owner and contacts loaded."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+    spec = _SORTS[sort]
+    base = (filters or DealFilter()).apply(Deal.all())
+    after = _decode_cursor(cursor, spec) if cursor else None
+    items = await _page(base, spec, descending, after, limit + 1)
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        last = items[-1]
+        next_cursor = _encode_cursor(spec.read(last), last.id)
+    await attach_contacts(items)
+    return DealPage(items=items, next_cursor=next_cursor)
+
+
+async def _page(
+    base: QuerySet[Deal],
+    spec: _SortSpec,
+    descending: bool,
+    after: tuple[Any, int] | None,
+    limit: int,
+) -> list[Deal]:
+    sign = "-" if descending else ""
+    op = "lt" if descending else "gt"
+    order = (f"{sign}{spec.column}", f"{sign}id")
+    rows: list[Deal] = []
+    if after is None or after[0] is not None:
+        filled = base.filter(**{f"{spec.column}__isnull": False}) if spec.nullable else base
+        if after is not None:
+            value, last_id = after
+            filled = filled.filter(
+                Q(**{f"{spec.column}__{op}": value})
+                | Q(**{spec.column: value, f"id__{op}": last_id})
+            )
+        rows = await _load(filled.order_by(*order).limit(limit))
+    if spec.nullable and len(rows) < limit:
+        empty = base.filter(**{f"{spec.column}__isnull": True})
+        if after is not None and after[0] is None:
+            empty = empty.filter(**{f"id__{op}": after[1]})
+        rows += await _load(empty.order_by(f"{sign}id").limit(limit - len(rows)))
+    return rows
+
+
+async def _load(query: QuerySet[Deal]) -> list[Deal]:
+    return await query.select_related("stage", "owner")
+
+
+async def attach_contacts(deals: list[Deal]) -> None:
+    """Give each deal a ``contact_list`` in deal order, with one query for all of them."""
+    by_deal: dict[int, list[Contact]] = {d.id: [] for d in deals}
+    links = (
+        await DealContact.filter(deal_id__in=list(by_deal))
+        .select_related("contact")
+        .order_by("position", "id")
+    )
+    for link in links:
+        by_deal[link.deal_id].append(link.contact)  # type: ignore[attr-defined]
+    for deal in deals:
+        deal.contact_list = by_deal[deal.id]  # type: ignore[attr-defined]
+
+
+def _encode_cursor(value: Any, deal_id: int) -> str:
+    raw = json.dumps([jsonable(value), deal_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, spec: _SortSpec) -> tuple[Any, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, deal_id = json.loads(raw)
+        if not isinstance(deal_id, int):
+            raise TypeError(deal_id)
+        return (None if value is None else spec.parse(value)), deal_id
+    except (binascii.Error, ValueError, TypeError, ArithmeticError):
+        raise ValidationFailed("cursor is not one this list handed out", field="cursor") from None
+
+
+def _day_start(day: date, *, next_day: bool = False) -> datetime:
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start + timedelta(days=1) if next_day else start
+
+
+@dataclass
+class CurrencyTotal:
+    """Money in one currency: never added to another currency."""
+
+    currency: str
+    amount: Decimal
+    weighted: Decimal
+
+
+@dataclass
+class StageColumn:
+    """One column of the board: its totals and first cards."""
+
+    stage: Stage
+    count: int = 0
+    totals: list[CurrencyTotal] = field(default_factory=list)
+    deals: list[Deal] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+async def board(*, pipeline_id: int, cards: int = 20) -> list[StageColumn]:
+    """Every stage of a pipeline with its deal count, per-currency total and weighted
+    total (amount x probability), and its newest ``cards`` deals."""
+    if not 0 <= cards <= MAX_PAGE:
+        raise ValidationFailed(f"cards must be between 0 and {MAX_PAGE}", field="cards")
+    await get_pipeline(pipeline_id=pipeline_id)
+    columns = {s.id: StageColumn(stage=s) for s in await list_stages(pipeline_id=pipeline_id)}
+    sums = (
+        await Deal.filter(pipeline_id=pipeline_id)
+        .annotate(n=Count("id"), cents=SUM_CENTS)
+        .group_by("stage_id", "currency")
+        .values("stage_id", "currency", "n", "cents")
+    )
+    for row in sums:
+        column = columns[row["stage_id"]]
+        column.count += row["n"]
+        if row["currency"] is not None and row["cents"] is not None:
+            amount = (Decimal(int(row["cents"])) / 100).quantize(Decimal("0.01"))
+            weighted = (amount * column.stage.probability / 100).quantize(Decimal("0.01"))
+            column.totals.append(CurrencyTotal(row["currency"], amount, weighted))
+    for column in columns.values():
+        column.totals.sort(key=lambda t: t.currency)
+        if cards and column.count:
+            page = await list_deals(
+                filters=DealFilter(stage_id=column.stage.id),
+                sort=DealSort.CREATED_AT,
+                descending=True,
+                limit=cards,
+            )
+            column.deals, column.next_cursor = page.items, page.next_cursor
+    return list(columns.values())
+
+
+async def contact_deals(*, contact_id: int) -> tuple[list[Deal], list[Deal]]:
+    """A contact's open deals and closed (won or lost) deals, newest first."""
+    deals = await _load(
+        Deal.filter(deal_contacts__contact_id=contact_id).order_by("-created_at", "-id")
+    )
+    await attach_contacts(deals)
+    open_deals = [d for d in deals if d.stage.kind == StageKind.OPEN]
+    return open_deals, [d for d in deals if d.stage.kind != StageKind.OPEN]
+
+
+@dataclass
+class DealView:
+    """A deal with everything its page shows."""
+
+    deal: Deal
+    tags: list[Tag]
+    values: list[DealFieldValue]
+
+
+async def deal_detail(*, deal_id: int) -> DealView:
+    """One deal with stage, owner, contacts, tags and custom field values loaded."""
+    deal = await Deal.get_or_none(id=deal_id).select_related("stage", "owner")
+    if deal is None:
+        raise NotFound(f"deal {deal_id} does not exist", field="deal_id")
+    await attach_contacts([deal])
+    values = await DealFieldValue.filter(deal_id=deal_id).select_related("field")
+    return DealView(deal=deal, tags=list(await deal.tags.all()), values=values)
+
+
+async def timeline(*, deal_id: int) -> list[Event]:
+    """A deal's events, oldest first; still readable after the deal was deleted."""
+    events = await Event.filter(deal_id=deal_id).order_by("id")
+    if not events:
+        raise NotFound(f"deal {deal_id} does not exist", field="deal_id")
+    return events

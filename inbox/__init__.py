@@ -1,0 +1,1 @@
+"""Inbox: contacts and, with the channels, their dialogs and messages."""

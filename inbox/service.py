@@ -1,0 +1,83 @@
+"""Contacts: the only code that writes ``Contact`` rows."""
+
+from typing import Any
+
+from tortoise.expressions import Q
+
+from core.auth import normalize_email
+from core.errors import NotFound, ValidationFailed
+from core.events import UNSET, change, diff
+from core.models import User
+from core.phones import normalize_phone
+from inbox.models import Contact
+
+
+def _clean(*, name: Any, phone: Any, email: Any, region: str | None) -> dict[str, Any]:
+    """Validated column values for the fields that were given."""
+    values: dict[str, Any] = {}
+    if name is not UNSET:
+        if not name or not name.strip():
+            raise ValidationFailed("name must not be empty", field="name")
+        values["name"] = name.strip()
+    if phone is not UNSET:
+        values["phone"] = normalize_phone(phone, region=region) if phone else None
+    if email is not UNSET:
+        values["email"] = normalize_email(email) if email else None
+    return values
+
+
+async def get_contact(*, contact_id: int) -> Contact:
+    """A contact by id, or :class:`NotFound`."""
+    contact = await Contact.get_or_none(id=contact_id)
+    if contact is None:
+        raise NotFound(f"contact {contact_id} does not exist", field="contact_id")
+    return contact
+
+
+async def list_contacts(
+    *, search: str | None = None, after_id: int = 0, limit: int = 50
+) -> list[Contact]:
+    """Contacts by id; ``search`` matches name, phone or e-mail fragments."""
+    query = Contact.filter(id__gt=after_id)
+    if search:
+        query = query.filter(
+            Q(name__icontains=search) | Q(phone__contains=search) | Q(email__icontains=search)
+        )
+    return await query.order_by("id").limit(limit)
+
+
+async def create_contact(
+    *,
+    actor: User | None,
+    name: str,
+    phone: str | None = None,
+    email: str | None = None,
+    region: str | None = None,
+) -> Contact:
+    """Add a contact with a normalised phone (E.164) and e-mail."""
+    values = _clean(name=name, phone=phone, email=email, region=region)
+    async with change(actor) as batch:
+        contact = await Contact.create(**values)
+        await batch.record("contact.created", contact_id=contact.id, name=contact.name)
+    return contact
+
+
+async def update_contact(
+    *,
+    actor: User | None,
+    contact_id: int,
+    name: Any = UNSET,
+    phone: Any = UNSET,
+    email: Any = UNSET,
+    region: str | None = None,
+) -> Contact:
+    """Change a contact's fields; only the given ones are touched."""
+    values = _clean(name=name, phone=phone, email=email, region=region)
+    async with change(actor) as batch:
+        contact = await get_contact(contact_id=contact_id)
+        changes = diff(contact, values)
+        if changes:
+            contact.update_from_dict(values)
+            await contact.save()
+            await batch.record("contact.updated", contact_id=contact.id, changes=changes)
+    return contact

@@ -1,0 +1,168 @@
+"""Test wiring: real databases (SQLite, and PostgreSQL + Redis under CI), real HTTP.
+
+Locally the suite runs on SQLite. With ``CI=true`` (or ``FUNNELBOX_TEST_POSTGRES_URL``
+set) every database test runs a second time on PostgreSQL with Redis, and an
+unreachable server fails the run instead of skipping it.
+"""
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from tortoise import Tortoise, connections
+
+from core import auth
+from core.db import migrate, open_database
+from core.models import Role, User
+from core.settings import Settings
+from web.app import create_app
+
+IN_CI = os.environ.get("CI") == "true"
+POSTGRES_URL = os.environ.get(
+    "FUNNELBOX_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test" if IN_CI else ""
+)
+REDIS_URL = os.environ.get("FUNNELBOX_TEST_REDIS_URL", "redis://127.0.0.1:6379/15" if IN_CI else "")
+BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Backend:
+    """The database (and Redis) a test runs against."""
+
+    name: str
+    url: str
+    redis_url: str | None
+
+    def settings(self) -> Settings:
+        return Settings(database_url=self.url, redis_url=self.redis_url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="funnelbox-test-") as tmp:
+        yield Path(tmp)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def backend(request: pytest.FixtureRequest, sqlite_dir: Path) -> AsyncIterator[Backend]:
+    """Each backend is migrated from scratch with the committed migrations, then opened."""
+    if request.param == "sqlite":
+        chosen = Backend("sqlite", f"sqlite://{sqlite_dir / 'test.sqlite3'}", None)
+    else:
+        chosen = Backend("postgres", POSTGRES_URL, REDIS_URL or None)
+        await _reset_postgres(POSTGRES_URL)
+    await migrate(chosen.url)
+    await open_database(chosen.url)
+    yield chosen
+    await Tortoise.close_connections()
+
+
+async def _reset_postgres(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+TABLES = [
+    "deal_tag", "deal_field_value", "deal_contact", "deal", "stage", "pipeline",
+    "custom_field", "tag", "lost_reason", "contact", "event", "api_token", "user",
+]  # fmt: skip
+
+
+@pytest.fixture
+async def db(backend: Backend) -> Backend:
+    """An empty database (every table emptied before the test)."""
+    conn = connections.get("default")
+    if backend.name == "postgres":
+        quoted = ", ".join(f'"{t}"' for t in TABLES)
+        await conn.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+    else:
+        await conn.execute_script(
+            "".join(f'DELETE FROM "{t}";' for t in TABLES)  # noqa: S608
+            + "DELETE FROM sqlite_sequence;"
+        )
+    return backend
+
+
+async def make_user(role: Role, email: str | None = None) -> User:
+    return await auth.create_user(
+        actor=None, email=email or f"{role.value}@example.com", role=role, password=PASSWORD
+    )
+
+
+@pytest.fixture
+async def owner(db: Backend) -> User:
+    return await make_user(Role.OWNER)
+
+
+@pytest.fixture
+async def admin(db: Backend) -> User:
+    return await make_user(Role.ADMIN)
+
+
+@pytest.fixture
+async def operator(db: Backend) -> User:
+    return await make_user(Role.OPERATOR)
+
+
+class Api:
+    """A real HTTP client on loopback, optionally signed in with a bearer token."""
+
+    def __init__(self, client: TestClient, token: str | None = None) -> None:
+        self.client = client
+        self.token = token
+
+    def as_token(self, token: str | None) -> "Api":
+        return Api(self.client, token)
+
+    async def as_user(self, user: User) -> "Api":
+        return self.as_token(await auth.issue_token(user=user))
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        headers = kwargs.pop("headers", {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        async with self.client.request(method, path, headers=headers, **kwargs) as response:
+            text = await response.text()
+            if response.content_type == "application/json" and text:
+                return response.status, await response.json()
+            return response.status, text
+
+    async def get(self, path: str, **kwargs: Any) -> tuple[int, Any]:
+        return await self.call("GET", path, **kwargs)
+
+    async def post(self, path: str, json: Any = None, **kwargs: Any) -> tuple[int, Any]:
+        return await self.call("POST", path, json=json, **kwargs)
+
+    async def patch(self, path: str, json: Any = None, **kwargs: Any) -> tuple[int, Any]:
+        return await self.call("PATCH", path, json=json, **kwargs)
+
+    async def put(self, path: str, json: Any = None, **kwargs: Any) -> tuple[int, Any]:
+        return await self.call("PUT", path, json=json, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> tuple[int, Any]:
+        return await self.call("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+async def anon(db: Backend) -> AsyncIterator[Api]:
+    """An anonymous client of a server listening on 127.0.0.1."""
+    app = create_app(db.settings(), own_database=False)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield Api(client)
+
+
+@pytest.fixture
+async def api(anon: Api, admin: User) -> Api:
+    """A client signed in as an administrator."""
+    return await anon.as_user(admin)

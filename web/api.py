@@ -1,0 +1,244 @@
+"""A small route table that parses input with pydantic and writes the OpenAPI document.
+
+Each endpoint declares its method, path, roles, body/query models and response model
+once; the same declaration registers the aiohttp route, validates requests, checks the
+caller's role and produces its entry in ``/api/v1/openapi.json``.
+"""
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from core.errors import NotFound, PermissionDenied, Unauthenticated, ValidationFailed
+from core.models import Role, User
+from web.keys import USER
+
+Handler = Callable[..., Awaitable[Any]]
+ADMINS = frozenset({Role.OWNER, Role.ADMIN})
+EVERYONE = frozenset(Role)
+PATH_PARAM = re.compile(r"{(\w+)}")
+
+
+@dataclass
+class Endpoint:
+    """One API operation."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    roles: frozenset[Role] | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+    tag: str
+
+    @property
+    def path_params(self) -> list[str]:
+        """Path placeholders; all of them are integer ids."""
+        return PATH_PARAM.findall(self.path)
+
+
+def actor(request: web.Request) -> User:
+    """The signed-in user; only endpoints with roles call this, so there is one."""
+    return request[USER]
+
+
+class Api:
+    """Collects endpoints from the route modules and serves them."""
+
+    def __init__(self) -> None:
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tag: str,
+        roles: frozenset[Role] | None = ADMINS,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+    ) -> Callable[[Handler], Handler]:
+        """Declare an endpoint; ``roles=None`` makes it public."""
+
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(method, path, handler, summary, roles, body, query, response, status, tag)
+            )
+            return handler
+
+        return register
+
+    def install(self, app: web.Application) -> None:
+        """Add every endpoint to the aiohttp router."""
+        for endpoint in self.endpoints:
+            app.router.add_route(endpoint.method, endpoint.path, _view(endpoint))
+
+
+def _view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    adapter = TypeAdapter(endpoint.response) if endpoint.response is not None else None
+
+    async def view(request: web.Request) -> web.StreamResponse:
+        _check_role(request.get(USER), endpoint.roles)
+        kwargs: dict[str, Any] = {name: _path_int(request, name) for name in endpoint.path_params}
+        if endpoint.query is not None:
+            kwargs["query"] = _parse(endpoint.query, dict(request.query), location="query")
+        if endpoint.body is not None:
+            kwargs["body"] = _parse(endpoint.body, await _json_body(request), location="body")
+        result = await endpoint.handler(request, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        if adapter is None:
+            return web.Response(status=endpoint.status if result is None else 200)
+        payload = adapter.dump_json(result)
+        return web.Response(body=payload, status=endpoint.status, content_type="application/json")
+
+    view.__doc__ = endpoint.summary
+    return view
+
+
+def _check_role(user: User | None, roles: frozenset[Role] | None) -> None:
+    if roles is None:
+        return
+    if user is None:
+        raise Unauthenticated("sign in or send an Authorization: Bearer token")
+    if user.role not in roles:
+        raise PermissionDenied(f"the {user.role.value} role cannot do this")
+
+
+def _path_int(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound(f"{name} must be a numeric id", field=name)
+    return int(raw)
+
+
+async def _json_body(request: web.Request) -> Any:
+    text = await request.text()
+    if not text.strip():
+        raise ValidationFailed("the request needs a JSON body", field="body", code="malformed_json")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            field="body",
+            code="malformed_json",
+        ) from None
+
+
+def _parse(model: type[BaseModel], data: Any, *, location: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or location
+        raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
+
+def openapi_document(endpoints: Iterable[Endpoint], *, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of ``endpoints``, schemas from the pydantic models."""
+    endpoints = list(endpoints)
+    models: list[tuple[Any, str]] = []
+    for e in endpoints:
+        models += [(m, "validation") for m in (e.body, e.query) if m is not None]
+    _, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = dict(top.get("$defs", {}))
+    paths: dict[str, dict[str, Any]] = {}
+    for e in endpoints:
+        paths.setdefault(e.path, {})[e.method.lower()] = _operation(e, schemas)
+    schemas["Error"] = ERROR_SCHEMA
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Funnelbox API", "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "funnelbox_session"},
+            },
+        },
+    }
+
+
+def _operation(e: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": e.summary,
+        "operationId": e.handler.__name__,
+        "tags": [e.tag],
+        "parameters": [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "integer"}}
+            for n in e.path_params
+        ],
+        "responses": _responses(e, schemas),
+    }
+    if e.query is not None:
+        query_schema = e.query.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(query_schema.pop("$defs", {}))
+        required = set(query_schema.get("required", []))
+        for name, prop in query_schema["properties"].items():
+            op["parameters"].append(
+                {"name": name, "in": "query", "required": name in required, "schema": prop}
+            )
+    if e.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{e.body.__name__}"}}
+            },
+        }
+    if e.roles is not None:
+        op["security"] = [{"bearer": []}, {"session": []}]
+    return op
+
+
+def _responses(e: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
+    error = {
+        "description": "error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    responses: dict[str, Any] = {}
+    if e.response is None:
+        responses[str(e.status)] = {"description": "done"}
+    else:
+        schema = TypeAdapter(e.response).json_schema(
+            ref_template="#/components/schemas/{model}", mode="serialization"
+        )
+        schemas.update(schema.pop("$defs", {}))
+        responses[str(e.status)] = {
+            "description": "success",
+            "content": {"application/json": {"schema": schema}},
+        }
+    codes = ["400", "422"] + (["401", "403"] if e.roles is not None else [])
+    codes += ["404"] if e.path_params else []
+    codes += ["409"] if e.method in {"POST", "PATCH", "PUT", "DELETE"} else []
+    return responses | dict.fromkeys(codes, error)

@@ -1,0 +1,135 @@
+"""The ``funnelbox`` command: serve, migrate, createuser, token, bootstrap, openapi."""
+
+import argparse
+import asyncio
+import json
+import logging
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from core import auth
+from core.db import database, migrate
+from core.errors import DomainError
+from core.models import Role
+from core.settings import Settings, get_settings
+from web.app import create_app
+from web.routes.system import document
+
+Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+
+
+async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    await migrate(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+async def _createuser(args: argparse.Namespace, settings: Settings) -> int:
+    password = args.password or secrets.token_urlsafe(12)
+    async with database(settings.database_url):
+        user = await auth.create_user(
+            actor=None, email=args.email, role=Role(args.role), password=password
+        )
+    print(f"created {user.role.value} {user.email}")
+    if not args.password:
+        print(f"password: {password}")
+    return 0
+
+
+async def _setpassword(args: argparse.Namespace, settings: Settings) -> int:
+    password = args.password or secrets.token_urlsafe(12)
+    async with database(settings.database_url):
+        user = await auth.get_user_by_email(email=args.email)
+        await auth.set_password(actor=None, user=user, password=password)
+    print(f"new password for {user.email}: {password}")
+    return 0
+
+
+async def _token(args: argparse.Namespace, settings: Settings) -> int:
+    async with database(settings.database_url):
+        user = await auth.get_user_by_email(email=args.email)
+        print(await auth.issue_token(user=user))
+    return 0
+
+
+async def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    """Create the first owner when the database has no users (used by ``make run``)."""
+    async with database(settings.database_url):
+        owner = await auth.first_owner()
+        if owner is not None:
+            print(
+                f"owner account: {owner.email} (forgot the password? "
+                f"funnelbox setpassword {owner.email})"
+            )
+            return 0
+        password = secrets.token_urlsafe(12)
+        owner = await auth.create_user(
+            actor=None, email=args.email, role=Role.OWNER, password=password
+        )
+    print(f"created owner account\n  login:    {owner.email}\n  password: {password}")
+    return 0
+
+
+async def _openapi(args: argparse.Namespace, settings: Settings) -> int:
+    print(json.dumps(document(), indent=2, sort_keys=True))
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"serving on http://{host}:{port}")
+    web.run_app(create_app(settings), host=host, port=port, print=None)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="funnelbox", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the web server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    sub.add_parser("migrate", help="apply database migrations")
+    create = sub.add_parser("createuser", help="add a user")
+    create.add_argument("email")
+    create.add_argument("--role", choices=[r.value for r in Role], required=True)
+    create.add_argument("--password", help="generated and printed when omitted")
+    setpw = sub.add_parser("setpassword", help="set a user's password, ending their sessions")
+    setpw.add_argument("email")
+    setpw.add_argument("--password", help="generated and printed when omitted")
+    token = sub.add_parser("token", help="print a new API token for a user")
+    token.add_argument("email")
+    boot = sub.add_parser("bootstrap", help="create the first owner if there is none")
+    boot.add_argument("--email", default="owner@example.com")
+    sub.add_parser("openapi", help="print the OpenAPI document")
+    return parser
+
+
+COMMANDS: dict[str, Command] = {
+    "migrate": _migrate,
+    "createuser": _createuser,
+    "setpassword": _setpassword,
+    "token": _token,
+    "bootstrap": _bootstrap,
+    "openapi": _openapi,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    settings = get_settings()
+    if args.command == "serve":
+        return _serve(args, settings)
+    try:
+        return asyncio.run(COMMANDS[args.command](args, settings))
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,395 @@
+"""Request and response bodies of the JSON API (also the OpenAPI components)."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from core.models import Role, User
+from funnels.models import Deal, FieldKind, Stage, StageKind
+from funnels.queries import DealPage, DealSort, DealView, StageColumn
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
+
+
+class Input(BaseModel):
+    """Unknown keys are errors, so a typo never silently does nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    """Responses are built from ORM rows."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- users and sessions ----------------------------------------------------------
+
+
+class LoginIn(Input):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class UserIn(Input):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    role: Role
+    password: Annotated[str, StringConstraints(min_length=8, max_length=1000)]
+
+
+class UserOut(Output):
+    id: int
+    email: str
+    name: str
+    role: Role
+    is_active: bool
+
+
+class TokenOut(BaseModel):
+    token: str
+    user: UserOut
+
+
+# --- pipelines and stages --------------------------------------------------------
+
+
+class StageOut(Output):
+    id: int
+    pipeline_id: int
+    name: str
+    probability: int
+    kind: StageKind
+    position: int
+
+
+class PipelineOut(Output):
+    id: int
+    name: str
+    color: str
+    position: int
+    stages: list[StageOut]
+
+    @classmethod
+    def of(cls, pipeline: Any, stages: list[Stage]) -> "PipelineOut":
+        return cls(
+            id=pipeline.id,
+            name=pipeline.name,
+            color=pipeline.color,
+            position=pipeline.position,
+            stages=[StageOut.model_validate(s) for s in stages],
+        )
+
+
+class PipelineCreate(Input):
+    name: Name
+    color: Color | None = None
+    initial_stage: Name = "New"
+    initial_probability: Annotated[int, Field(ge=0, le=100)] = 10
+
+
+class PipelineUpdate(Input):
+    name: Name | None = None
+    color: Color | None = None
+
+
+class Order(Input):
+    ids: list[Id]
+
+
+class StageCreate(Input):
+    name: Name
+    probability: Annotated[int, Field(ge=0, le=100)]
+    position: Annotated[int, Field(ge=0)] | None = None
+
+
+class StageUpdate(Input):
+    name: Name | None = None
+    probability: Annotated[int, Field(ge=0, le=100)] | None = None
+
+
+# --- contacts --------------------------------------------------------------------
+
+
+class ContactIn(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+
+
+class ContactUpdate(Input):
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+
+
+class ContactOut(Output):
+    id: int
+    name: str
+    phone: str | None
+    email: str | None
+    created_at: datetime
+
+
+class ContactQuery(Input):
+    search: Annotated[str, StringConstraints(max_length=100)] | None = None
+    after_id: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+# --- deals -----------------------------------------------------------------------
+
+
+class DealCreate(Input):
+    contact_ids: Annotated[list[Id], Field(min_length=1, max_length=50)]
+    pipeline_id: Id
+    stage_id: Id | None = None
+    owner_id: Id | None = None
+    title: Annotated[str, StringConstraints(max_length=255)] | None = None
+    amount: Money | None = None
+    currency: Currency | None = None
+    close_date: date | None = None
+    reference: Annotated[str, StringConstraints(max_length=255)] | None = None
+    lost_reason_id: Id | None = None
+    fields: dict[int, str | None] = Field(
+        default_factory=dict, description="Custom field id to text, or ISO date for date fields."
+    )
+    tag_ids: list[Id] = Field(default_factory=list)
+
+
+class DealUpdate(Input):
+    title: Annotated[str, StringConstraints(max_length=255)] | None = None
+    amount: Money | None = None
+    currency: Currency | None = None
+    close_date: date | None = None
+    reference: Annotated[str, StringConstraints(max_length=255)] | None = None
+    owner_id: Id | None = None
+    fields: dict[int, str | None] | None = None
+    tag_ids: list[Id] | None = None
+
+
+class DealMove(Input):
+    stage_id: Id
+    lost_reason_id: Id | None = None
+
+
+class ContactLink(Input):
+    contact_id: Id
+
+
+class BulkDelete(Input):
+    ids: Annotated[list[Id], Field(min_length=1, max_length=1000)]
+
+
+class DealQuery(Input):
+    title: Annotated[str, StringConstraints(max_length=100)] | None = None
+    pipeline_id: Id | None = None
+    stage_id: Id | None = None
+    owner_id: Id | None = None
+    reference: Annotated[str, StringConstraints(max_length=255)] | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    close_from: date | None = None
+    close_to: date | None = None
+    sort: DealSort = DealSort.CREATED_AT
+    order: Annotated[str, StringConstraints(pattern=r"^(asc|desc)$")] = "asc"
+    cursor: Annotated[str, StringConstraints(max_length=500)] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class BoardQuery(Input):
+    cards: Annotated[int, Field(ge=0, le=200)] = 20
+
+
+class Person(Output):
+    id: int
+    name: str
+    email: str
+
+
+class Ref(Output):
+    id: int
+    name: str
+
+
+class DealOut(BaseModel):
+    id: int
+    title: str
+    pipeline_id: int
+    stage: Ref
+    owner: Person
+    amount: Decimal | None
+    currency: str | None
+    close_date: date | None
+    reference: str | None
+    lost_reason_id: int | None
+    contacts: list[ContactOut]
+    created_at: datetime
+    updated_at: datetime
+    stage_changed_at: datetime
+
+    @classmethod
+    def of(cls, deal: Deal) -> "DealOut":
+        """Needs ``stage``, ``owner`` loaded and ``contact_list`` attached."""
+        return cls(
+            id=deal.id,
+            title=deal.title,
+            pipeline_id=deal.pipeline_id,  # type: ignore[attr-defined]
+            stage=Ref.model_validate(deal.stage),
+            owner=Person.model_validate(deal.owner),
+            amount=deal.amount,
+            currency=deal.currency,
+            close_date=deal.close_date,
+            reference=deal.reference,
+            lost_reason_id=deal.lost_reason_id,  # type: ignore[attr-defined]
+            contacts=[ContactOut.model_validate(c) for c in deal.contact_list],  # type: ignore[attr-defined]
+            created_at=deal.created_at,
+            updated_at=deal.updated_at,
+            stage_changed_at=deal.stage_changed_at,
+        )
+
+
+class TagOut(Output):
+    id: int
+    name: str
+    color: str
+
+
+class FieldValueOut(BaseModel):
+    field_id: int
+    name: str
+    kind: FieldKind
+    value: str | date
+
+
+class DealDetail(DealOut):
+    tags: list[TagOut]
+    fields: list[FieldValueOut]
+
+    @classmethod
+    def of_detail(cls, view: DealView) -> "DealDetail":
+        return cls(
+            **DealOut.of(view.deal).model_dump(),
+            tags=[TagOut.model_validate(t) for t in view.tags],
+            fields=[
+                FieldValueOut(
+                    field_id=v.field.id,
+                    name=v.field.name,
+                    kind=v.field.kind,
+                    value=v.value_date if v.field.kind == FieldKind.DATE else v.value_text,
+                )
+                for v in view.values
+            ],
+        )
+
+
+class DealPageOut(BaseModel):
+    items: list[DealOut]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, page: DealPage) -> "DealPageOut":
+        return cls(items=[DealOut.of(d) for d in page.items], next_cursor=page.next_cursor)
+
+
+class EventOut(Output):
+    id: int
+    kind: str
+    actor_id: int | None
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class CurrencyTotalOut(Output):
+    currency: str
+    amount: Decimal
+    weighted: Decimal
+
+
+class ColumnOut(BaseModel):
+    stage: StageOut
+    count: int
+    totals: list[CurrencyTotalOut]
+    deals: list[DealOut]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, column: StageColumn) -> "ColumnOut":
+        return cls(
+            stage=StageOut.model_validate(column.stage),
+            count=column.count,
+            totals=[CurrencyTotalOut.model_validate(t) for t in column.totals],
+            deals=[DealOut.of(d) for d in column.deals],
+            next_cursor=column.next_cursor,
+        )
+
+
+class BoardOut(BaseModel):
+    pipeline_id: int
+    columns: list[ColumnOut]
+
+
+class ContactDealsOut(BaseModel):
+    open: list[DealOut]
+    closed: list[DealOut]
+
+
+# --- settings: custom fields, tags, lost reasons ----------------------------------
+
+
+class CustomFieldIn(Input):
+    name: Name
+    kind: FieldKind
+
+
+class CustomFieldUpdate(Input):
+    name: Name
+
+
+class CustomFieldOut(Output):
+    id: int
+    name: str
+    kind: FieldKind
+    position: int
+
+
+class TagIn(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    color: Color | None = None
+
+
+class TagUpdate(Input):
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None
+    ) = None
+    color: Color | None = None
+
+
+class LostReasonIn(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class LostReasonOut(Output):
+    id: int
+    name: str
+    position: int
+
+
+class HealthOut(BaseModel):
+    status: str
+    database: str
+    redis: str | None
+
+
+def user_out(user: User) -> UserOut:
+    """Users never leave the API with their password hash."""
+    return UserOut.model_validate(user)
