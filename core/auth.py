@@ -18,6 +18,8 @@ TOKEN_PREFIX = "fbx"  # noqa: S105 (a label, not a secret)
 MIN_PASSWORD_LENGTH = 8
 #: A fixed hash verified when the e-mail is unknown, so a miss costs as long as a hit.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+#: Token ids are ``api_token.id`` values: ASCII digits that fit the 32-bit integer column.
+_MAX_TOKEN_ID = 2**31 - 1
 
 
 def normalize_email(email: str) -> str:
@@ -112,7 +114,7 @@ async def _find_token(raw: str) -> ApiToken | None:
     """The stored token matching ``raw``; the digest is compared in constant time."""
     prefix, _, rest = raw.partition("_")
     token_id, _, secret = rest.partition("_")
-    if prefix != TOKEN_PREFIX or not token_id.isdigit() or not secret:
+    if prefix != TOKEN_PREFIX or not secret or not _is_token_id(token_id):
         return None
     token = await ApiToken.get_or_none(id=int(token_id)).select_related("user")
     if token is None or not hmac.compare_digest(token.secret_hash, _digest(secret)):
@@ -137,6 +139,11 @@ async def revoke_token(raw: str) -> None:
     token = await _find_token(raw)
     if token is not None:
         await token.delete()
+
+
+def _is_token_id(text: str) -> bool:
+    """``str.isdigit`` alone lets through "²" (``int`` fails) and ids the column cannot hold."""
+    return text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= _MAX_TOKEN_ID
 
 
 def _digest(secret: str) -> str:

@@ -59,7 +59,7 @@ class EventBatch:
     actor: User | None
     events: list[Event] = field(default_factory=list)
 
-    async def record(self, kind: str, *, deal_id: int | None = None, **data: Any) -> Event:
+    async def record(self, kind: str, /, *, deal_id: int | None = None, **data: Any) -> Event:
         """Append one event to the log inside the open transaction."""
         event = await Event.create(
             kind=kind, deal_id=deal_id, actor=self.actor, data=jsonable(data)

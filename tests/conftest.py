@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from core import auth
 from core.db import migrate, open_database
@@ -57,6 +58,9 @@ async def backend(request: pytest.FixtureRequest, sqlite_dir: Path) -> AsyncIter
     else:
         chosen = Backend("postgres", POSTGRES_URL, REDIS_URL or None)
         await _reset_postgres(POSTGRES_URL)
+    # Tortoise caches compiled INSERTs per connection name, not per dialect: forget the
+    # previous backend's SQL before opening the next one in the same process.
+    EXECUTOR_CACHE.clear()
     await migrate(chosen.url)
     await open_database(chosen.url)
     yield chosen
@@ -166,3 +170,15 @@ async def anon(db: Backend) -> AsyncIterator[Api]:
 async def api(anon: Api, admin: User) -> Api:
     """A client signed in as an administrator."""
     return await anon.as_user(admin)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every SQLite test, then every PostgreSQL test: the ORM is opened once per backend."""
+    order = {name: i for i, name in enumerate(BACKENDS)}
+
+    def backend_of(item: pytest.Item) -> int:
+        callspec = getattr(item, "callspec", None)
+        return order.get(callspec.params.get("backend"), -1) if callspec else -1
+
+    items.sort(key=backend_of)
