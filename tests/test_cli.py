@@ -1,0 +1,103 @@
+"""The ``funnelbox`` command, run as a user would: a real process on a fresh SQLite file."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+ROOT = Path(__file__).parents[1]
+FUNNELBOX = [sys.executable, "-m", "web.cli"]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FUNNELBOX_DATABASE_URL": f"sqlite://{tmp_path / 'cli.sqlite3'}",
+        "FUNNELBOX_REDIS_URL": "",
+    }
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FUNNELBOX, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_migrate_createuser_token_and_bootstrap(env: dict[str, str]) -> None:
+    assert run(env, "migrate").returncode == 0
+    assert run(env, "migrate").returncode == 0, "migrating twice is a no-op"
+    created = run(env, "createuser", "Ops@Example.com", "--role", "operator")
+    assert created.returncode == 0
+    assert "created operator ops@example.com" in created.stdout
+    assert "password: " in created.stdout
+    dup = run(env, "createuser", "ops@example.com", "--role", "admin", "--password", "x" * 9)
+    assert dup.returncode == 1 and "already exists" in dup.stderr
+    token = run(env, "token", "ops@example.com").stdout.strip()
+    assert token.startswith("fbx_")
+    first = run(env, "bootstrap")
+    assert "login:    owner@example.com" in first.stdout
+    second = run(env, "bootstrap")
+    assert "password" not in second.stdout.split("(")[0]
+    assert "owner@example.com" in second.stdout
+
+
+async def test_serve_answers_and_the_printed_login_works(env: dict[str, str]) -> None:
+    run(env, "migrate")
+    boot = run(env, "bootstrap").stdout
+    password = boot.split("password: ")[1].strip()
+    port = free_port()
+    server = subprocess.Popen(
+        [*FUNNELBOX, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"{base}/healthz") as response:
+                        assert response.status == 200
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            login = {"email": "owner@example.com", "password": password}
+            async with http.post(f"{base}/api/v1/auth/login", json=login) as response:
+                assert response.status == 200
+            async with http.get(f"{base}/api/v1/me") as response:
+                assert (await response.json())["role"] == "owner"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_models_and_committed_migrations_agree() -> None:
+    """A model change without its migration fails here (run `make migrations`)."""
+    script = (
+        "import asyncio\n"
+        "from tortoise.context import TortoiseContext\n"
+        "from tortoise.migrations.autodetector import MigrationAutodetector\n"
+        "from core.db import TORTOISE_ORM\n"
+        "async def main():\n"
+        "    async with TortoiseContext() as ctx:\n"
+        "        await ctx.init(config=TORTOISE_ORM)\n"
+        "        changes = await MigrationAutodetector(ctx.apps, TORTOISE_ORM['apps']).changes()\n"
+        "        print([op for w in changes for op in w.operations])\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
