@@ -58,8 +58,8 @@ async def test_serve_answers_and_the_printed_login_works(env: dict[str, str]) ->
     boot = run(env, "bootstrap").stdout
     password = boot.split("password: ")[1].strip()
     port = free_port()
-    server = subprocess.Popen(
-        [*FUNNELBOX, "serve", "--host", "127.0.0.1", "--port", str(port)],
+    server = await asyncio.create_subprocess_exec(
+        *FUNNELBOX, "serve", "--host", "127.0.0.1", "--port", str(port),
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -79,7 +79,7 @@ async def test_serve_answers_and_the_printed_login_works(env: dict[str, str]) ->
                 assert (await response.json())["role"] == "owner"
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        await asyncio.wait_for(server.wait(), timeout=10)
 
 
 def test_models_and_committed_migrations_agree() -> None:
