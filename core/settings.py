@@ -18,9 +18,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://HOST:PORT/DB; enables shared locks and rate limits."
     )
-    secret_key: SecretStr = Field(
-        default=SecretStr("change-me-in-production"),
-        description="Signs sessions and derives the key that encrypts stored credentials.",
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Derives the key that encrypts stored channel credentials. Keep it stable.",
     )
     host: str = Field(default="127.0.0.1", description="Address `funnelbox serve` binds.")
     port: int = Field(default=8080, description="Port `funnelbox serve` binds.")
