@@ -25,7 +25,7 @@ _MAX_TOKEN_ID = 2**31 - 1
 def normalize_email(email: str) -> str:
     """Lower-cased, syntax-checked address. Deliverability is not checked (offline installs)."""
     try:
-        return validate_email(email, check_deliverability=False).normalized.lower()
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise ValidationFailed(str(exc), field="email") from None
 
@@ -88,7 +88,11 @@ async def get_user_by_email(*, email: str) -> User:
 
 async def authenticate(*, email: str, password: str) -> User:
     """Check a login; unknown e-mail and wrong password look the same to the caller."""
-    user = await User.get_or_none(email=email.strip().lower(), is_active=True)
+    try:
+        email = normalize_email(email)
+    except ValidationFailed:
+        email = ""  # no account has it; the dummy hash below still costs the same time
+    user = await User.get_or_none(email=email, is_active=True) if email else None
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -134,10 +138,13 @@ async def resolve_token(raw: str) -> User:
     return token.user
 
 
-async def revoke_token(raw: str) -> None:
-    """Forget a token (logout). Unknown tokens are ignored: the outcome is the same."""
+async def revoke_token(raw: str, *, kind: TokenKind | None = None) -> None:
+    """Forget a token (logout), only if it is of ``kind`` when one is given.
+
+    Unknown tokens are ignored: the outcome is the same.
+    """
     token = await _find_token(raw)
-    if token is not None:
+    if token is not None and kind in (None, token.kind):
         await token.delete()
 
 

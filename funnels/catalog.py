@@ -50,7 +50,9 @@ async def _create(actor: User | None, model: type[M], **values: Any) -> M:
     await _unique_name(model, values["name"])
     async with change(actor) as batch:
         if "position" in model._meta.fields_map:
-            values.setdefault("position", await model.all().count())
+            # after the last one: a count would repeat a position once an earlier one is deleted
+            last = await model.all().order_by("-position").first()
+            values.setdefault("position", last.position + 1 if last else 0)  # type: ignore[attr-defined]
         obj = await model.create(**values)
         await batch.record(f"{_KIND[model]}.created", id=obj.pk, **values)
     return obj

@@ -25,7 +25,7 @@ from funnels.models import (
     Tag,
 )
 from funnels.pipelines import get_stage
-from inbox.models import Contact
+from inbox.models import Contact, Dialog
 
 MAX_AMOUNT = Decimal("9999999999999999.99")
 #: Fields of ``Deal`` that ``update_deal`` may change directly.
@@ -58,6 +58,7 @@ async def create_deal(
     lost_reason_id: int | None = None,
     fields: dict[int, Any] | None = None,
     tag_ids: list[int] | None = None,
+    dialog_id: int | None = None,
 ) -> Deal:
     """Open a deal. The title defaults to the first contact's name, the stage to the
     pipeline's first one, the owner to the acting user."""
@@ -74,6 +75,7 @@ async def create_deal(
             close_date=_closing_date(close_date, stage),
             reference=_reference(reference),
             lost_reason_id=await _lost_reason(lost_reason_id, stage),
+            dialog_id=dialog_id,
             **values,
         )
         await batch.record("deal.created", deal_id=deal.id, **_snapshot(deal))
@@ -83,6 +85,28 @@ async def create_deal(
         await _set_fields(batch, deal, fields or {})
         await _set_tags(batch, deal, tag_ids or [])
     return deal
+
+
+async def deal_for_dialog(
+    *, actor: User | None, dialog: Dialog, pipeline_id: int, stage_id: int, owner_id: int
+) -> Deal | None:
+    """Open a deal for a dialog's new message unless one is open already.
+
+    The first message of a dialog opens a deal in the given (channel's) stage; later messages
+    join it while it is open; a message after it was won or lost opens a new one.
+    Returns the new deal, or ``None`` when the open one was kept.
+    """
+    open_deal = await Deal.filter(dialog_id=dialog.id, stage__kind=StageKind.OPEN).exists()
+    if open_deal:
+        return None
+    return await create_deal(
+        actor=actor,
+        contact_ids=[dialog.contact_id],  # type: ignore[attr-defined]
+        pipeline_id=pipeline_id,
+        stage_id=stage_id,
+        owner_id=owner_id,
+        dialog_id=dialog.id,
+    )
 
 
 async def update_deal(

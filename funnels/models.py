@@ -111,6 +111,10 @@ class Deal(Model):
     lost_reason: fields.ForeignKeyNullableRelation[LostReason] = fields.ForeignKeyField(
         "funnelbox.LostReason", related_name="deals", null=True, on_delete=fields.SET_NULL
     )
+    #: The messenger dialog this deal came from, if any.
+    dialog: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "funnelbox.Dialog", related_name="deals", null=True, on_delete=fields.SET_NULL
+    )
     tags: fields.ManyToManyRelation[Tag] = fields.ManyToManyField(
         "funnelbox.Tag", related_name="deals", through="deal_tag"
     )

@@ -1,6 +1,9 @@
-"""Inbox tables."""
+"""Inbox tables: contacts, channels, dialogs, messages and the outbound queue."""
+
+from enum import StrEnum
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 
 
@@ -16,3 +19,99 @@ class Contact(Model):
 
     class Meta:
         table = "contact"
+
+
+class ContactIdentity(Model):
+    """How a channel knows a contact: Telegram user id, or WhatsApp wa_id and user_id."""
+
+    id = fields.IntField(primary_key=True)
+    channel: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "funnelbox.Channel", related_name="identities", on_delete=fields.CASCADE
+    )
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "funnelbox.Contact", related_name="identities", on_delete=fields.CASCADE
+    )
+    external_id = fields.CharField(max_length=64)
+    user_id = fields.CharField(max_length=128, null=True)
+    ctwa_clid = fields.CharField(max_length=255, null=True)
+
+    class Meta:
+        table = "contact_identity"
+        unique_together = (("channel", "external_id"),)
+
+
+class Dialog(Model):
+    """The conversation of one contact on one channel."""
+
+    id = fields.IntField(primary_key=True)
+    channel: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "funnelbox.Channel", related_name="dialogs", on_delete=fields.CASCADE
+    )
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "funnelbox.Contact", related_name="dialogs", on_delete=fields.CASCADE
+    )
+    #: Telegram chat id or WhatsApp wa_id: where replies go.
+    chat_id = fields.CharField(max_length=64)
+    last_inbound_at = fields.DatetimeField(null=True)
+    last_message_at = fields.DatetimeField(null=True, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "dialog"
+        unique_together = (("channel", "contact"),)
+
+
+class Direction(StrEnum):
+    """Inbound from the customer, outbound to the customer."""
+
+    IN = "in"
+    OUT = "out"
+
+
+class Author(StrEnum):
+    """Who wrote a message."""
+
+    CUSTOMER = "customer"
+    OPERATOR = "operator"
+    BOT = "bot"
+
+
+class DeliveryStatus(StrEnum):
+    """Outbound delivery, in the order it only ever moves forward (failed is final)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    RECEIVED = "received"
+
+
+class Message(Model):
+    """One message of a dialog. The external id is unique per channel: redeliveries collide."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "funnelbox.Channel", related_name="messages", on_delete=fields.CASCADE
+    )
+    dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
+        "funnelbox.Dialog", related_name="messages", on_delete=fields.CASCADE
+    )
+    direction = fields.CharEnumField(Direction, max_length=4)
+    author = fields.CharEnumField(Author, max_length=16)
+    author_user: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "funnelbox.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    kind = fields.CharField(max_length=32, default="text")
+    text = fields.TextField(default="")
+    payload = fields.JSONField(default=dict)
+    external_id = fields.CharField(max_length=128, null=True)
+    status = fields.CharEnumField(DeliveryStatus, max_length=16)
+    error = fields.TextField(null=True)
+    edited_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "message"
+        unique_together = (("channel", "external_id"),)
+        indexes = (Index(fields=("dialog_id", "id"), name="message_dialog"),)

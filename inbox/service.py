@@ -1,5 +1,6 @@
 """Contacts: the only code that writes ``Contact`` rows."""
 
+import re
 from typing import Any
 
 from tortoise.expressions import Q
@@ -10,6 +11,9 @@ from core.events import UNSET, change, diff
 from core.models import User
 from core.phones import normalize_phone
 from inbox.models import Contact
+
+#: A search made only of what phone numbers are written with.
+PHONE_LIKE = re.compile(r"[0-9\s()+\-.]+")
 
 
 def _clean(*, name: Any, phone: Any, email: Any, region: str | None) -> dict[str, Any]:
@@ -40,9 +44,11 @@ async def list_contacts(
     """Contacts by id; ``search`` matches name, phone or e-mail fragments."""
     query = Contact.filter(id__gt=after_id)
     if search:
-        query = query.filter(
-            Q(name__icontains=search) | Q(phone__contains=search) | Q(email__icontains=search)
-        )
+        matches = Q(name__icontains=search) | Q(phone__contains=search) | Q(email__icontains=search)
+        if PHONE_LIKE.fullmatch(search) and (digits := re.sub(r"[^0-9]", "", search)):
+            # phones are stored as E.164 digits; "415 555-26" is how people type a fragment
+            matches |= Q(phone__contains=digits)
+        query = query.filter(matches)
     return await query.order_by("id").limit(limit)
 
 

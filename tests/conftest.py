@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
@@ -30,6 +31,7 @@ POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("FUNNELBOX_TEST_REDIS_URL", "redis://127.0.0.1:6379/15" if IN_CI else "")
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 PASSWORD = "correct horse battery"
+SECRET_KEY = SecretStr("test-secret-key-for-credentials")
 
 
 @dataclass
@@ -41,7 +43,7 @@ class Backend:
     redis_url: str | None
 
     def settings(self) -> Settings:
-        return Settings(database_url=self.url, redis_url=self.redis_url)
+        return Settings(database_url=self.url, redis_url=self.redis_url, secret_key=SECRET_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +80,7 @@ async def _reset_postgres(url: str) -> None:
 
 
 TABLES = [
+    "outbox", "processed_update", "message", "contact_identity", "channel", "dialog",
     "deal_tag", "deal_field_value", "deal_contact", "deal", "stage", "pipeline",
     "custom_field", "tag", "lost_reason", "contact", "event", "api_token", "user",
 ]  # fmt: skip

@@ -95,7 +95,7 @@ def _view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
         if endpoint.query is not None:
             kwargs["query"] = _parse(endpoint.query, dict(request.query), location="query")
         if endpoint.body is not None:
-            kwargs["body"] = _parse(endpoint.body, await _json_body(request), location="body")
+            kwargs["body"] = _parse(endpoint.body, await json_body(request), location="body")
         result = await endpoint.handler(request, **kwargs)
         if isinstance(result, web.StreamResponse):
             return result
@@ -124,7 +124,8 @@ def _path_int(request: web.Request, name: str) -> int:
     return int(raw)
 
 
-async def _json_body(request: web.Request) -> Any:
+async def json_body(request: web.Request) -> Any:
+    """The request's JSON, or a 400 naming what is malformed."""
     text = await request.text()
     if not text.strip():
         raise ValidationFailed("the request needs a JSON body", field="body", code="malformed_json")
@@ -142,7 +143,8 @@ def _parse(model: type[BaseModel], data: Any, *, location: str) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        # an unknown key is the likeliest typo: name it before the fields it hides
+        first = min(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
         where = ".".join(str(part) for part in first["loc"]) or location
         raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
 

@@ -10,7 +10,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot import channels, telegram
+from bot.models import ChannelKind
 from core import auth
+from core.crypto import Vault
 from core.db import database, migrate
 from core.errors import DomainError
 from core.models import Role
@@ -73,6 +76,30 @@ async def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _telegram(args: argparse.Namespace, settings: Settings) -> int:
+    """``telegram set-webhook`` and ``telegram poll`` for one channel."""
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    vault = Vault(secret)
+    async with database(settings.database_url):
+        channel = await channels.get_channel(channel_id=args.channel)
+        if channel.kind != ChannelKind.TELEGRAM:
+            print(f"error: channel {channel.id} is a {channel.kind.value} channel", file=sys.stderr)
+            return 1
+        credentials = vault.open(channel.credentials)
+        bot = telegram.make_bot(channel, credentials["token"])
+        try:
+            if args.action == "set-webhook":
+                url = args.url.rstrip("/") + f"/webhooks/telegram/{channel.id}"
+                await telegram.set_webhook(bot, url=url, secret=credentials["webhook_secret"])
+                print(f"Telegram now delivers channel {channel.id} updates to {url}")
+            else:
+                print(f"polling channel {channel.id} ({channel.name}); Ctrl+C stops")
+                await telegram.poll(telegram.build_dispatcher(), bot, channel)
+        finally:
+            await bot.session.close()
+    return 0
+
+
 async def _openapi(args: argparse.Namespace, settings: Settings) -> int:
     print(json.dumps(document(), indent=2, sort_keys=True))
     return 0
@@ -105,6 +132,13 @@ def _parser() -> argparse.ArgumentParser:
     boot = sub.add_parser("bootstrap", help="create the first owner if there is none")
     boot.add_argument("--email", default="owner@example.com")
     sub.add_parser("openapi", help="print the OpenAPI document")
+    tg = sub.add_parser("telegram", help="Telegram channel tools")
+    tg_sub = tg.add_subparsers(dest="action", required=True)
+    hook = tg_sub.add_parser("set-webhook", help="register our webhook with Telegram")
+    hook.add_argument("channel", type=int)
+    hook.add_argument("--url", required=True, help="public base URL, e.g. https://crm.example.com")
+    polling = tg_sub.add_parser("poll", help="long polling, for development")
+    polling.add_argument("channel", type=int)
     return parser
 
 
@@ -115,6 +149,7 @@ COMMANDS: dict[str, Command] = {
     "token": _token,
     "bootstrap": _bootstrap,
     "openapi": _openapi,
+    "telegram": _telegram,
 }
 
 

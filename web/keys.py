@@ -1,11 +1,29 @@
 """Typed keys under which the application keeps its resources."""
 
+from aiogram import Dispatcher
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot.telegram import Bots
+from core.crypto import Vault
+from core.errors import ValidationFailed
 from core.models import User
 from core.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)
+VAULT = web.AppKey("vault", Vault)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+BOTS = web.AppKey("bots", Bots)
 USER = web.RequestKey("user", User)
+
+
+def vault(request: web.Request) -> Vault:
+    """The credentials vault; channels need ``FUNNELBOX_SECRET_KEY``."""
+    found = request.app.get(VAULT)
+    if found is None:
+        raise ValidationFailed(
+            "set FUNNELBOX_SECRET_KEY (16+ characters) to store channel credentials",
+            field="FUNNELBOX_SECRET_KEY",
+        )
+    return found

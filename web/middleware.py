@@ -5,6 +5,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from tortoise.exceptions import IntegrityError
 
 from core.auth import resolve_token
 from core.errors import (
@@ -53,6 +54,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except DomainError as exc:
         return error_response(_status(exc), exc.code, exc.message, exc.field)
+    except IntegrityError:
+        # a unique key lost a race with a concurrent request that passed the same checks
+        return error_response(409, "conflict", "this conflicts with a concurrent change")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

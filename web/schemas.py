@@ -95,8 +95,10 @@ class PipelineCreate(Input):
 
 
 class PipelineUpdate(Input):
-    name: Name | None = None
-    color: Color | None = None
+    """Omitted fields stay as they are; null is not a name or a colour."""
+
+    name: Name = Field(default=None)
+    color: Color = Field(default=None)
 
 
 class Order(Input):
@@ -110,8 +112,8 @@ class StageCreate(Input):
 
 
 class StageUpdate(Input):
-    name: Name | None = None
-    probability: Annotated[int, Field(ge=0, le=100)] | None = None
+    name: Name = Field(default=None)
+    probability: Annotated[int, Field(ge=0, le=100)] = Field(default=None)
 
 
 # --- contacts --------------------------------------------------------------------
@@ -368,10 +370,10 @@ class TagIn(Input):
 
 
 class TagUpdate(Input):
-    name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None
-    ) = None
-    color: Color | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = (
+        Field(default=None)
+    )
+    color: Color = Field(default=None)
 
 
 class LostReasonIn(Input):

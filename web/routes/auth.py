@@ -50,6 +50,10 @@ async def login(request: web.Request, *, body: LoginIn) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     if cookie := request.cookies.get(SESSION_COOKIE):
         await auth.revoke_token(cookie)
+    # A client that sends the login token as a bearer signs out too; API tokens stay.
+    _, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    if bearer.strip():
+        await auth.revoke_token(bearer.strip(), kind=TokenKind.SESSION)
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

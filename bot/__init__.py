@@ -1,0 +1,1 @@
+"""Channels: Telegram (aiogram) and WhatsApp Cloud API webhooks, senders and the outbox."""

@@ -1,0 +1,173 @@
+"""Channels: the only code that writes ``Channel`` rows. Credentials are sealed at rest."""
+
+import secrets
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.models import Channel, ChannelKind
+from core.crypto import Vault
+from core.errors import NotFound, ValidationFailed
+from core.events import change, diff
+from core.models import User
+from funnels.pipelines import get_stage
+
+DEFAULT_API = {
+    ChannelKind.TELEGRAM: "https://api.telegram.org",
+    ChannelKind.WHATSAPP: "https://graph.facebook.com/v21.0",
+}
+
+
+class TelegramCredentials(BaseModel):
+    """What a Telegram bot needs: its token (from @BotFather)."""
+
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(pattern=r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
+
+
+class WhatsAppCredentials(BaseModel):
+    """What a WhatsApp Cloud API number needs (from the Meta app dashboard)."""
+
+    model_config = ConfigDict(extra="forbid")
+    access_token: str = Field(min_length=10)
+    app_secret: str = Field(min_length=8)
+    verify_token: str = Field(min_length=8)
+    phone_number_id: str = Field(pattern=r"^\d{5,32}$")
+    waba_id: str = Field(pattern=r"^\d{5,32}$")
+
+
+CREDENTIALS: dict[ChannelKind, type[BaseModel]] = {
+    ChannelKind.TELEGRAM: TelegramCredentials,
+    ChannelKind.WHATSAPP: WhatsAppCredentials,
+}
+
+
+def _credentials(kind: ChannelKind, raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        checked = CREDENTIALS[kind].model_validate(raw).model_dump()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(["credentials", *map(str, first["loc"])])
+        raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
+    if kind == ChannelKind.TELEGRAM:
+        # Telegram echoes this in X-Telegram-Bot-Api-Secret-Token on every webhook call.
+        checked["webhook_secret"] = secrets.token_urlsafe(32)
+    return checked
+
+
+def _external_id(kind: ChannelKind, credentials: dict[str, Any]) -> str:
+    """Telegram routes by the bot id (the token's prefix), WhatsApp by phone_number_id."""
+    if kind == ChannelKind.TELEGRAM:
+        return str(credentials["token"].split(":", 1)[0])
+    return str(credentials["phone_number_id"])
+
+
+async def _check_stage(pipeline_id: int, stage_id: int) -> None:
+    stage = await get_stage(stage_id=stage_id)
+    if stage.pipeline_id != pipeline_id:  # type: ignore[attr-defined]
+        raise ValidationFailed(
+            f"stage {stage_id} is not a stage of pipeline {pipeline_id}", field="stage_id"
+        )
+
+
+async def create_channel(
+    *,
+    actor: User,
+    vault: Vault,
+    kind: ChannelKind,
+    name: str,
+    credentials: dict[str, Any],
+    pipeline_id: int,
+    stage_id: int,
+    owner_id: int | None = None,
+    api_base_url: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Channel:
+    """Connect a bot or number; new dialogs on it become deals in ``stage_id``."""
+    kind = ChannelKind(kind)
+    checked = _credentials(kind, credentials)
+    await _check_stage(pipeline_id, stage_id)
+    external_id = _external_id(kind, checked)
+    if await Channel.filter(kind=kind, external_id=external_id).exists():
+        raise ValidationFailed(
+            f"this {kind.value} channel is already connected", field="credentials"
+        )
+    async with change(actor) as batch:
+        channel = await Channel.create(
+            kind=kind,
+            name=name,
+            api_base_url=(api_base_url or DEFAULT_API[kind]).rstrip("/"),
+            external_id=external_id,
+            credentials=vault.seal(checked),
+            settings=settings or {},
+            pipeline_id=pipeline_id,
+            stage_id=stage_id,
+            owner_id=owner_id or actor.id,
+        )
+        await batch.record("channel.created", channel_id=channel.id, kind=kind.value, name=name)
+    return channel
+
+
+async def update_channel(
+    *,
+    actor: User,
+    channel_id: int,
+    name: str | None = None,
+    pipeline_id: int | None = None,
+    stage_id: int | None = None,
+    owner_id: int | None = None,
+    settings: dict[str, Any] | None = None,
+    is_active: bool | None = None,
+) -> Channel:
+    """Rename, re-route new deals, change bot settings or pause a channel."""
+    async with change(actor) as batch:
+        channel = await get_channel(channel_id=channel_id)
+        values = {
+            k: v
+            for k, v in {
+                "name": name,
+                "pipeline_id": pipeline_id,
+                "stage_id": stage_id,
+                "owner_id": owner_id,
+                "settings": settings,
+                "is_active": is_active,
+            }.items()
+            if v is not None
+        }
+        if "pipeline_id" in values or "stage_id" in values:
+            await _check_stage(
+                values.get("pipeline_id", channel.pipeline_id),  # type: ignore[attr-defined]
+                values.get("stage_id", channel.stage_id),  # type: ignore[attr-defined]
+            )
+        changes = diff(channel, values)
+        if changes:
+            await channel.update_from_dict(values).save()
+            await batch.record("channel.updated", channel_id=channel.id, changes=changes)
+    return channel
+
+
+async def delete_channel(*, actor: User, channel_id: int) -> None:
+    """Disconnect a channel; its dialogs and messages go with it."""
+    async with change(actor) as batch:
+        channel = await get_channel(channel_id=channel_id)
+        await channel.delete()
+        await batch.record("channel.deleted", channel_id=channel_id, name=channel.name)
+
+
+async def get_channel(*, channel_id: int) -> Channel:
+    """A channel by id, or :class:`NotFound`."""
+    channel = await Channel.get_or_none(id=channel_id)
+    if channel is None:
+        raise NotFound(f"channel {channel_id} does not exist", field="channel_id")
+    return channel
+
+
+async def list_channels(*, kind: ChannelKind | None = None) -> list[Channel]:
+    """All channels, optionally of one kind."""
+    query = Channel.all() if kind is None else Channel.filter(kind=kind)
+    return await query.order_by("id")
+
+
+async def find_channel(*, kind: ChannelKind, external_id: str) -> Channel | None:
+    """The active channel a webhook is for (bot id or phone_number_id)."""
+    return await Channel.get_or_none(kind=kind, external_id=external_id, is_active=True)

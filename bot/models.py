@@ -1,0 +1,84 @@
+"""Channel tables: connected bots and numbers, handled webhook deliveries, the send queue."""
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class ChannelKind(StrEnum):
+    """The messengers customers write from."""
+
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+
+
+class Channel(Model):
+    """A connected bot or business number, configured by admins.
+
+    Credentials are stored encrypted. New dialogs become deals in the given stage.
+    """
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(ChannelKind, max_length=16)
+    name = fields.CharField(max_length=100)
+    api_base_url = fields.CharField(max_length=255)
+    #: Telegram bot id or WhatsApp phone_number_id: routes webhooks to the channel.
+    external_id = fields.CharField(max_length=64, db_index=True)
+    credentials = fields.TextField()
+    settings = fields.JSONField(default=dict)
+    pipeline: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "funnelbox.Pipeline", related_name="channels", on_delete=fields.RESTRICT
+    )
+    stage: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "funnelbox.Stage", related_name="channels", on_delete=fields.RESTRICT
+    )
+    owner: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "funnelbox.User", related_name="channels", on_delete=fields.RESTRICT
+    )
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "channel"
+        unique_together = (("kind", "external_id"),)
+
+
+class ProcessedUpdate(Model):
+    """Webhook deliveries already handled (Telegram update_id, WhatsApp status id + status)."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
+        "funnelbox.Channel", related_name=False, on_delete=fields.CASCADE
+    )
+    key = fields.CharField(max_length=160)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "processed_update"
+        unique_together = (("channel", "key"),)
+
+
+class OutboxState(StrEnum):
+    """Life of a send: pending until the platform answers, then done or failed."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Outbox(Model):
+    """A send recorded before it is attempted, so a crash or restart loses nothing."""
+
+    id = fields.BigIntField(primary_key=True)
+    message: fields.OneToOneRelation = fields.OneToOneField(
+        "funnelbox.Message", related_name="outbox", on_delete=fields.CASCADE
+    )
+    state = fields.CharEnumField(OutboxState, max_length=8, default=OutboxState.PENDING)
+    attempts = fields.SmallIntField(default=0)
+    next_attempt_at = fields.DatetimeField(db_index=True)
+    claimed_until = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+
+    class Meta:
+        table = "outbox"

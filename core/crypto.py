@@ -1,0 +1,44 @@
+"""Encryption of stored credentials (bot tokens, access tokens, app secrets).
+
+The Fernet key is derived from ``FUNNELBOX_SECRET_KEY`` with HKDF, so the one secret an
+operator keeps also unlocks every stored credential, and rotating it is explicit.
+"""
+
+import base64
+import json
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from core.errors import ValidationFailed
+
+
+class Vault:
+    """Seals and opens JSON credentials with a key derived from the secret key."""
+
+    def __init__(self, secret_key: str | None) -> None:
+        if not secret_key or len(secret_key) < 16:
+            raise ValidationFailed(
+                "FUNNELBOX_SECRET_KEY must be set (16+ characters) to store credentials",
+                field="FUNNELBOX_SECRET_KEY",
+            )
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"funnelbox credentials v1"
+        ).derive(secret_key.encode())
+        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+
+    def seal(self, credentials: dict[str, Any]) -> str:
+        """Encrypt a credentials mapping for storage."""
+        return self._fernet.encrypt(json.dumps(credentials).encode()).decode()
+
+    def open(self, sealed: str) -> dict[str, Any]:
+        """Decrypt stored credentials; a changed secret key is a clear error, not garbage."""
+        try:
+            return json.loads(self._fernet.decrypt(sealed.encode()))
+        except InvalidToken:
+            raise ValidationFailed(
+                "stored credentials cannot be decrypted: FUNNELBOX_SECRET_KEY changed?",
+                field="credentials",
+            ) from None

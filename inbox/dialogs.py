@@ -1,0 +1,254 @@
+"""Dialogs and messages: the only code that writes ``ContactIdentity``, ``Dialog`` and
+``Message`` rows.
+
+Callers (the channel adapters) hold the open :func:`core.events.change`; these
+functions write inside it and record the events the inbox and automations react to.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from core.errors import Conflict, NotFound
+from core.events import EventBatch
+from core.models import User
+from inbox.models import (
+    Author,
+    Contact,
+    ContactIdentity,
+    DeliveryStatus,
+    Dialog,
+    Direction,
+    Message,
+)
+
+#: Outbound delivery only moves forward: a late "delivered" never undoes "read".
+STATUS_RANK = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.READ: 3,
+    DeliveryStatus.FAILED: 4,
+}
+#: WhatsApp's customer-service window: free text only within 24 h of the last inbound.
+SERVICE_WINDOW = timedelta(hours=24)
+
+
+@dataclass
+class Sender:
+    """Who wrote, as the channel knows them."""
+
+    external_id: str
+    name: str
+    phone: str | None = None
+    user_id: str | None = None
+    ctwa_clid: str | None = None
+
+
+@dataclass
+class Inbound:
+    """One customer message, already translated from the channel's payload."""
+
+    sender: Sender
+    chat_id: str
+    external_id: str
+    kind: str = "text"
+    text: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    sent_at: datetime | None = None
+
+
+async def identify(batch: EventBatch, *, channel_id: int, sender: Sender) -> Contact:
+    """The contact behind a channel identity, created on first contact.
+
+    A later message may bring what the first lacked (a shared phone, an ad click id).
+    """
+    identity = await ContactIdentity.get_or_none(
+        channel_id=channel_id, external_id=sender.external_id
+    ).select_related("contact")
+    if identity is None:
+        contact = await Contact.create(name=sender.name or sender.external_id, phone=sender.phone)
+        await batch.record("contact.created", contact_id=contact.id, name=contact.name)
+        await ContactIdentity.create(
+            channel_id=channel_id,
+            contact=contact,
+            external_id=sender.external_id,
+            user_id=sender.user_id,
+            ctwa_clid=sender.ctwa_clid,
+        )
+        return contact
+    contact = identity.contact
+    extra = {"user_id": sender.user_id, "ctwa_clid": sender.ctwa_clid}
+    fresh = {k: v for k, v in extra.items() if v and getattr(identity, k) != v}
+    if fresh:
+        await identity.update_from_dict(fresh).save(update_fields=list(fresh))
+    if sender.phone and contact.phone != sender.phone:
+        await batch.record(
+            "contact.updated",
+            contact_id=contact.id,
+            changes={"phone": {"from": contact.phone, "to": sender.phone}},
+        )
+        contact.phone = sender.phone
+        await contact.save(update_fields=["phone", "updated_at"])
+    return contact
+
+
+async def open_dialog(*, channel_id: int, contact: Contact, chat_id: str) -> Dialog:
+    """The contact's dialog on the channel, created on first message and locked for the
+    rest of the transaction so concurrent messages of one customer queue up here."""
+    dialog = await Dialog.filter(channel_id=channel_id, contact=contact).select_for_update().first()
+    if dialog is None:
+        dialog = await Dialog.create(channel_id=channel_id, contact=contact, chat_id=chat_id)
+    return dialog
+
+
+async def add_inbound(batch: EventBatch, *, dialog: Dialog, message: Inbound) -> Message | None:
+    """Store a customer message; ``None`` when this external id was stored already."""
+    channel_id: int = dialog.channel_id  # type: ignore[attr-defined]
+    if await Message.filter(channel_id=channel_id, external_id=message.external_id).exists():
+        return None
+    now = datetime.now(UTC)
+    stored = await Message.create(
+        channel_id=channel_id,
+        dialog=dialog,
+        direction=Direction.IN,
+        author=Author.CUSTOMER,
+        kind=message.kind,
+        text=message.text,
+        payload=message.payload,
+        external_id=message.external_id,
+        status=DeliveryStatus.RECEIVED,
+    )
+    dialog.last_inbound_at = dialog.last_message_at = now
+    await dialog.save(update_fields=["last_inbound_at", "last_message_at"])
+    await batch.record(
+        "message.received",
+        dialog_id=dialog.id,
+        message_id=stored.id,
+        contact_id=dialog.contact_id,  # type: ignore[attr-defined]
+        kind=message.kind,
+    )
+    return stored
+
+
+async def edit_inbound(
+    batch: EventBatch, *, channel_id: int, external_id: str, text: str
+) -> Message | None:
+    """Apply a customer's edit to a stored message (``None`` if we never saw the original)."""
+    stored = await Message.get_or_none(channel_id=channel_id, external_id=external_id)
+    if stored is None:
+        return None
+    if stored.text != text:
+        await batch.record(
+            "message.edited",
+            dialog_id=stored.dialog_id,  # type: ignore[attr-defined]
+            message_id=stored.id,
+            changes={"text": {"from": stored.text, "to": text}},
+        )
+        stored.text, stored.edited_at = text, datetime.now(UTC)
+        await stored.save(update_fields=["text", "edited_at"])
+    return stored
+
+
+async def add_outbound(
+    batch: EventBatch,
+    *,
+    dialog: Dialog,
+    author: Author,
+    author_user: User | None,
+    text: str,
+    kind: str = "text",
+    payload: dict[str, Any] | None = None,
+) -> Message:
+    """Store a message we are about to send; the channel's outbox delivers it."""
+    stored = await Message.create(
+        channel_id=dialog.channel_id,  # type: ignore[attr-defined]
+        dialog=dialog,
+        direction=Direction.OUT,
+        author=author,
+        author_user=author_user,
+        kind=kind,
+        text=text,
+        payload=payload or {},
+        status=DeliveryStatus.QUEUED,
+    )
+    dialog.last_message_at = datetime.now(UTC)
+    await dialog.save(update_fields=["last_message_at"])
+    await batch.record(
+        "message.queued", dialog_id=dialog.id, message_id=stored.id, author=author.value
+    )
+    return stored
+
+
+async def set_delivery(
+    batch: EventBatch,
+    *,
+    message: Message,
+    status: DeliveryStatus,
+    external_id: str | None = None,
+    error: str | None = None,
+) -> bool:
+    """Move an outbound message's status forward (False when it would go back).
+
+    Failed is final; a late "delivered" never undoes "read".
+    """
+    if message.status == DeliveryStatus.FAILED or STATUS_RANK[status] <= STATUS_RANK.get(
+        message.status, -1
+    ):
+        return False
+    message.status, message.error = status, error
+    fields = ["status", "error"]
+    if external_id:
+        message.external_id = external_id
+        fields.append("external_id")
+    await message.save(update_fields=fields)
+    await batch.record(
+        "message.status",
+        dialog_id=message.dialog_id,  # type: ignore[attr-defined]
+        message_id=message.id,
+        status=status.value,
+        error=error,
+    )
+    return True
+
+
+async def get_dialog(*, dialog_id: int) -> Dialog:
+    """A dialog by id with its contact, or :class:`NotFound`."""
+    dialog = await Dialog.get_or_none(id=dialog_id).select_related("contact")
+    if dialog is None:
+        raise NotFound(f"dialog {dialog_id} does not exist", field="dialog_id")
+    return dialog
+
+
+def check_service_window(dialog: Dialog, *, now: datetime | None = None) -> None:
+    """Refuse free text when WhatsApp's 24-hour customer-service window is closed."""
+    now = now or datetime.now(UTC)
+    if dialog.last_inbound_at is None or now - dialog.last_inbound_at > SERVICE_WINDOW:
+        raise Conflict(
+            "the 24-hour customer service window is closed: send an approved template",
+            field="text",
+            code="window_closed",
+        )
+
+
+async def find_message(*, channel_id: int, external_id: str) -> Message | None:
+    """A message by the id the platform gave it."""
+    return await Message.get_or_none(channel_id=channel_id, external_id=external_id)
+
+
+async def list_dialogs(*, channel_id: int | None = None, limit: int = 50) -> list[Dialog]:
+    """Dialogs with their contacts, most recent activity first."""
+    query = Dialog.all() if channel_id is None else Dialog.filter(channel_id=channel_id)
+    return await query.select_related("contact").order_by("-last_message_at", "-id").limit(limit)
+
+
+async def list_messages(
+    *, dialog_id: int, before_id: int | None = None, limit: int = 50
+) -> list[Message]:
+    """The newest ``limit`` messages of a dialog (before ``before_id``), oldest first."""
+    await get_dialog(dialog_id=dialog_id)
+    query = Message.filter(dialog_id=dialog_id)
+    if before_id is not None:
+        query = query.filter(id__lt=before_id)
+    newest = await query.order_by("-id").limit(limit)
+    return newest[::-1]

@@ -1,0 +1,140 @@
+"""WhatsApp Cloud API webhooks: verified, routed by phone_number_id, stored once."""
+
+import json
+
+from bot.models import Channel
+from bot.outbox import queue
+from core.events import change
+from core.models import Event
+from funnels.models import Deal
+from inbox.dialogs import set_delivery
+from inbox.models import Author, Contact, ContactIdentity, DeliveryStatus, Dialog, Message
+from tests.bot.conftest import APP_SECRET, VERIFY_TOKEN
+from tests.conftest import Api
+from tests.fakes.whatsapp import FakeGraph, WhatsAppWebhooks, ctwa_referral, sign, signed
+
+WA_ID = "16505551234"
+
+
+async def post(anon: Api, payload: dict, secret: str = APP_SECRET):
+    body, headers = signed(payload, secret)
+    return await anon.call("POST", "/webhooks/whatsapp", data=body, headers=headers)
+
+
+async def test_verification_handshake(anon: Api, whatsapp_channel: dict) -> None:
+    query = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": VERIFY_TOKEN,
+        "hub.challenge": "1158201444",
+    }
+    status, body = await anon.get("/webhooks/whatsapp", params=query)
+    assert (status, body) == (200, "1158201444")
+    status, body = await anon.get("/webhooks/whatsapp", params={**query, "hub.verify_token": "x"})
+    assert status == 403 and body["error"]["field"] == "hub.verify_token"
+
+
+async def test_text_message_creates_contact_dialog_and_deal(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    payload = fake_graph.webhooks.text(WA_ID, "Can I book for Friday?", name="Maria")
+    status, _ = await post(anon, payload)
+    assert status == 200
+    contact = await Contact.get()
+    assert (contact.name, contact.phone) == ("Maria", "+16505551234")
+    message = await Message.get()
+    assert message.text == "Can I book for Friday?"
+    assert message.external_id == payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    dialog = await Dialog.get()
+    assert dialog.last_inbound_at is not None
+    assert (await Deal.get()).title == "Maria"
+
+
+async def test_redelivery_and_bad_signature(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    payload = fake_graph.webhooks.text(WA_ID, "hello")
+    for _ in range(3):
+        assert (await post(anon, payload))[0] == 200
+    assert await Message.all().count() == 1 and await Deal.all().count() == 1
+    status, body = await post(anon, fake_graph.webhooks.text(WA_ID, "forged"), secret="wrong")
+    assert status == 401 and body["error"]["field"] == "X-Hub-Signature-256"
+    status, _ = await anon.call("POST", "/webhooks/whatsapp", data=json.dumps(payload).encode())
+    assert status == 401
+    assert await Message.all().count() == 1
+
+
+async def test_malformed_json_and_unknown_phone_number(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    body = b'{"object": "whatsapp_business_account", "entry": ['
+    headers = {"X-Hub-Signature-256": sign(body, APP_SECRET)}
+    status, reply = await anon.call("POST", "/webhooks/whatsapp", data=body, headers=headers)
+    assert status == 400 and reply["error"]["code"] == "malformed_json"
+    stranger = WhatsAppWebhooks(phone_number_id="999999999").text(WA_ID, "hi")
+    status, reply = await post(anon, stranger)
+    assert status == 404 and reply["error"]["field"] == "phone_number_id"
+    assert await Message.all().count() == 0
+
+
+async def test_every_inbound_type_is_stored(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    hooks = fake_graph.webhooks
+    first = hooks.text(WA_ID, "hi")
+    await post(anon, first)
+    first_id = first["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    payloads = {
+        "image": hooks.image(WA_ID, "media-1", caption="my hair"),
+        "document": hooks.document(WA_ID, "media-2", filename="brief.pdf"),
+        "audio": hooks.audio(WA_ID, "media-3"),
+        "video": hooks.video(WA_ID, "media-4"),
+        "location": hooks.location(WA_ID, 38.9, -77.0, name="Salon"),
+        "interactive": hooks.button_reply(WA_ID, "yes", "Yes, confirm", context_id=first_id),
+        "button": hooks.button(WA_ID, "Reschedule", "RESCHEDULE", context_id=first_id),
+        "reaction": hooks.reaction(WA_ID, first_id, "👍"),
+    }
+    for payload in payloads.values():
+        assert (await post(anon, payload))[0] == 200
+    stored = {m.kind: m for m in await Message.all()}
+    assert set(payloads) <= set(stored)
+    assert stored["image"].text == "my hair" and stored["image"].payload["id"] == "media-1"
+    assert stored["document"].payload["filename"] == "brief.pdf"
+    assert stored["location"].payload["latitude"] == 38.9
+    assert stored["interactive"].text == "Yes, confirm"
+    assert stored["button"].payload["payload"] == "RESCHEDULE"
+    assert stored["reaction"].text == "👍"
+    assert await Deal.all().count() == 1
+
+
+async def test_ad_click_id_and_business_scoped_user_id_are_kept(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    payload = fake_graph.webhooks.text(
+        WA_ID, "I saw your ad", user_id="US.13491208655302741918", referral=ctwa_referral("CLID-1")
+    )
+    await post(anon, payload)
+    identity = await ContactIdentity.get()
+    assert identity.ctwa_clid == "CLID-1"
+    assert identity.user_id == "US.13491208655302741918"
+    assert (await Message.get()).payload["referral"]["ctwa_clid"] == "CLID-1"
+
+
+async def test_statuses_move_forward_only_and_are_deduplicated(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    await post(anon, fake_graph.webhooks.text(WA_ID, "hi"))
+    dialog = await Dialog.get()
+    async with change(None) as batch:
+        sent = await queue(batch, dialog=dialog, author=Author.OPERATOR, text="Hello Maria")
+        await set_delivery(
+            batch, message=sent, status=DeliveryStatus.SENT, external_id="wamid.OUT1"
+        )
+    hooks = fake_graph.webhooks
+    for status in ("read", "delivered", "delivered"):
+        assert (await post(anon, hooks.status("wamid.OUT1", status, WA_ID)))[0] == 200
+    assert (await Message.get(id=sent.id)).status == DeliveryStatus.READ
+    assert await Event.filter(kind="message.status").count() == 2  # sent, read
+    await post(anon, hooks.status("wamid.OUT1", "failed", WA_ID, error_code=131026))
+    failed = await Message.get(id=sent.id)
+    assert failed.status == DeliveryStatus.FAILED and failed.error.startswith("131026")
+    assert (await Channel.get()).id == whatsapp_channel["id"]

@@ -1,0 +1,673 @@
+"""Sign-in, sessions, bearer tokens, roles and the user directory, over real HTTP."""
+
+import re
+from datetime import timedelta
+from http.cookies import SimpleCookie
+
+import pytest
+
+from core import auth
+from core.errors import Unauthenticated, ValidationFailed
+from core.models import ApiToken, Event, Role, TokenKind, User
+from tests.conftest import PASSWORD, Api, make_user
+from web.api import ADMINS
+from web.middleware import SESSION_COOKIE
+from web.routes import api as route_table
+
+ME = "/api/v1/me"
+LOGIN = "/api/v1/auth/login"
+LOGOUT = "/api/v1/auth/logout"
+USER_KEYS = {"id", "email", "name", "role", "is_active"}
+
+
+def concrete(path: str) -> str:
+    """A route path with every ``{id}`` placeholder filled in."""
+    return re.sub(r"{\w+}", "1", path)
+
+
+PROTECTED = sorted(
+    {(e.method, concrete(e.path)) for e in route_table.endpoints if e.roles is not None}
+)
+ADMIN_ONLY = sorted(
+    {(e.method, concrete(e.path)) for e in route_table.endpoints if e.roles == ADMINS}
+)
+#: Public routes of the user-facing API (webhooks check their own signatures instead).
+PUBLIC = [("GET", "/healthz"), ("GET", "/api/v1/openapi.json"), ("POST", LOGIN)]
+
+
+async def login(anon: Api, email: str, password: str = PASSWORD):
+    """POST the login form; returns (status, body, the parsed Set-Cookie morsel or None)."""
+    async with anon.client.post(LOGIN, json={"email": email, "password": password}) as response:
+        body = await response.json()
+        raw = response.headers.getall("Set-Cookie", [])
+    jar = SimpleCookie()
+    for header in raw:
+        jar.load(header)
+    return response.status, body, jar.get(SESSION_COOKIE), raw
+
+
+def forget_cookies(anon: Api) -> None:
+    anon.client.session.cookie_jar.clear()
+
+
+def with_cookie(token: str) -> dict[str, str]:
+    return {"Cookie": f"{SESSION_COOKIE}={token}"}
+
+
+def assert_error(body: object, code: str, field: str | None = None) -> None:
+    assert isinstance(body, dict), body
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "field"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    if field is not None:
+        assert body["error"]["field"] == field
+
+
+# --- login, the session cookie and logout --------------------------------------------
+
+
+async def test_login_sets_httponly_strict_session_cookie(anon: Api, admin: User) -> None:
+    status, body, morsel, raw = await login(anon, "admin@example.com")
+    assert status == 200
+    assert body["user"] == {
+        "id": admin.id,
+        "email": "admin@example.com",
+        "name": "",
+        "role": "admin",
+        "is_active": True,
+    }
+    assert morsel is not None, raw
+    assert morsel.value == body["token"]
+    assert morsel["httponly"] is True
+    assert morsel["samesite"] == "Strict"
+    assert morsel["path"] == "/"
+    assert int(morsel["max-age"]) == 14 * 86400
+    # plain HTTP on loopback: the cookie cannot be marked Secure or it would never come back
+    assert not morsel["secure"]
+
+
+async def test_login_session_is_a_stored_expiring_session_token(anon: Api, admin: User) -> None:
+    _, body, _, _ = await login(anon, "admin@example.com")
+    tokens = await ApiToken.filter(user_id=admin.id)
+    assert len(tokens) == 1
+    assert tokens[0].kind == TokenKind.SESSION
+    assert tokens[0].expires_at is not None
+    assert timedelta(days=13) < tokens[0].expires_at - tokens[0].created_at <= timedelta(days=14)
+    assert body["token"].startswith(f"fbx_{tokens[0].id}_")
+
+
+async def test_session_cookie_authenticates_me(anon: Api, admin: User) -> None:
+    _, _, morsel, _ = await login(anon, "admin@example.com")
+    # the client's cookie jar sends it back like a browser would
+    status, me = await anon.get(ME)
+    assert status == 200
+    assert me["id"] == admin.id
+    assert me["email"] == "admin@example.com"
+    # and the same value sent by hand works too
+    forget_cookies(anon)
+    assert (await anon.get(ME))[0] == 401
+    status, me = await anon.get(ME, headers=with_cookie(morsel.value))
+    assert (status, me["id"]) == (200, admin.id)
+
+
+async def test_login_token_also_works_as_bearer(anon: Api, operator: User) -> None:
+    _, body, _, _ = await login(anon, "operator@example.com")
+    forget_cookies(anon)
+    status, me = await anon.as_token(body["token"]).get(ME)
+    assert (status, me["role"]) == (200, "operator")
+
+
+async def test_login_email_is_case_and_space_insensitive(anon: Api, admin: User) -> None:
+    status, body, morsel, _ = await login(anon, "  ADMIN@Example.COM ")
+    assert status == 200
+    assert body["user"]["id"] == admin.id
+    assert morsel is not None
+
+
+async def test_login_email_is_unicode_normalised_like_at_sign_up(anon: Api, db) -> None:
+    composed = "jos\u00e9@example.com"
+    decomposed = "jose\u0301@example.com"
+    user = await auth.create_user(
+        actor=None, email=decomposed.upper(), role=Role.ADMIN, password=PASSWORD
+    )
+    assert user.email == composed
+    for typed in (composed, decomposed, f" {decomposed.upper()} "):
+        status, body, _, _ = await login(anon, typed)
+        assert (status, body["user"]["id"]) == (200, user.id), typed
+
+
+async def test_login_with_unusable_email_is_a_plain_401(anon: Api, admin: User) -> None:
+    for typed in ("not an email", "admin@localhost", "a@b"):
+        status, body, morsel, _ = await login(anon, typed)
+        assert status == 401, typed
+        assert body["error"]["message"] == "wrong e-mail or password"
+        assert morsel is None
+
+
+async def test_wrong_password_and_unknown_email_look_the_same(anon: Api, admin: User) -> None:
+    wrong_status, wrong, wrong_cookie, _ = await login(anon, "admin@example.com", "not the one")
+    unknown_status, unknown, unknown_cookie, _ = await login(anon, "nobody@example.com")
+    assert wrong_status == unknown_status == 401
+    assert_error(wrong, "unauthenticated")
+    assert wrong == unknown
+    assert wrong["error"]["message"] == "wrong e-mail or password"
+    assert wrong_cookie is None
+    assert unknown_cookie is None
+    assert await ApiToken.all().count() == 0
+
+
+async def test_deactivated_user_cannot_log_in(anon: Api, admin: User) -> None:
+    admin.is_active = False
+    await admin.save()
+    status, body, morsel, _ = await login(anon, "admin@example.com")
+    assert status == 401
+    assert body["error"]["message"] == "wrong e-mail or password"
+    assert morsel is None
+
+
+async def test_login_validates_its_body(anon: Api, admin: User) -> None:
+    status, body = await anon.post(LOGIN, json={"email": "admin@example.com"})
+    assert status == 422
+    assert_error(body, "validation_failed", "password")
+    status, body = await anon.post(LOGIN, json={"email": "a@b.c", "password": "x", "remember": 1})
+    assert status == 422
+    assert_error(body, "validation_failed", "remember")
+    status, body = await anon.post(LOGIN, data="{not json", headers={"Content-Type": "text/plain"})
+    assert status == 400
+    assert_error(body, "malformed_json", "body")
+
+
+async def test_logout_revokes_the_session(anon: Api, admin: User) -> None:
+    _, body, morsel, _ = await login(anon, "admin@example.com")
+    old = morsel.value
+    assert (await anon.get(ME))[0] == 200
+
+    async with anon.client.post(LOGOUT) as response:
+        assert response.status == 204
+        cleared = SimpleCookie()
+        for header in response.headers.getall("Set-Cookie", []):
+            cleared.load(header)
+    assert cleared[SESSION_COOKIE].value == ""
+    assert await ApiToken.filter(user_id=admin.id).count() == 0
+
+    forget_cookies(anon)
+    status, body = await anon.get(ME, headers=with_cookie(old))
+    assert status == 401
+    assert_error(body, "unauthenticated")
+    # the same secret as a bearer token is dead too
+    status, body = await anon.as_token(old).get(ME)
+    assert status == 401
+
+
+async def test_logout_only_revokes_its_own_session(anon: Api, admin: User) -> None:
+    _, first, _, _ = await login(anon, "admin@example.com")
+    forget_cookies(anon)
+    _, second, _, _ = await login(anon, "admin@example.com")
+    forget_cookies(anon)
+    api_token = await auth.issue_token(user=admin)
+
+    status, _ = await anon.post(LOGOUT, headers=with_cookie(first["token"]))
+    assert status == 204
+    assert (await anon.get(ME, headers=with_cookie(first["token"])))[0] == 401
+    assert (await anon.get(ME, headers=with_cookie(second["token"])))[0] == 200
+    assert (await anon.as_token(api_token).get(ME))[0] == 200
+
+
+async def test_logout_with_the_login_token_as_bearer_revokes_it(anon: Api, admin: User) -> None:
+    _, body, _, _ = await login(anon, "admin@example.com")
+    forget_cookies(anon)
+    client = anon.as_token(body["token"])
+    assert (await client.get(ME))[0] == 200
+    status, _ = await client.post(LOGOUT)
+    assert status == 204
+    status, error = await client.get(ME)
+    assert status == 401
+    assert_error(error, "unauthenticated")
+    assert await ApiToken.filter(user_id=admin.id).count() == 0
+
+
+async def test_logout_with_an_api_token_keeps_the_api_token(anon: Api, admin: User) -> None:
+    token = await auth.issue_token(user=admin)
+    client = anon.as_token(token)
+    status, _ = await client.post(LOGOUT)
+    assert status == 204
+    assert (await client.get(ME))[0] == 200
+
+
+async def test_logout_needs_a_signed_in_user(anon: Api, db) -> None:
+    status, body = await anon.post(LOGOUT)
+    assert status == 401
+    assert_error(body, "unauthenticated")
+
+
+async def test_bad_session_cookie_is_ignored_on_public_routes(anon: Api, db) -> None:
+    status, body = await anon.get("/healthz", headers=with_cookie("fbx_1_forged"))
+    assert status == 200
+    status, body = await anon.get(ME, headers=with_cookie("fbx_1_forged"))
+    assert status == 401
+    assert_error(body, "unauthenticated")
+
+
+async def test_expired_session_is_rejected(anon: Api, admin: User) -> None:
+    token = await auth.issue_token(
+        user=admin, kind=TokenKind.SESSION, lifetime=timedelta(seconds=-1)
+    )
+    assert (await anon.get(ME, headers=with_cookie(token)))[0] == 401
+    status, body = await anon.as_token(token).get(ME)
+    assert status == 401
+    assert_error(body, "unauthenticated")
+    assert "expired" in body["error"]["message"]
+
+
+async def test_set_password_revokes_sessions_but_keeps_api_tokens(anon: Api, admin: User) -> None:
+    _, body, _, _ = await login(anon, "admin@example.com")
+    forget_cookies(anon)
+    session = body["token"]
+    api_token = await auth.issue_token(user=admin)
+    old_hash = (await User.get(id=admin.id)).password_hash
+
+    await auth.set_password(actor=admin, user=admin, password="a brand new secret")
+
+    assert (await anon.get(ME, headers=with_cookie(session)))[0] == 401
+    assert (await anon.as_token(session).get(ME))[0] == 401
+    assert (await anon.as_token(api_token).get(ME))[0] == 200
+    stored = await User.get(id=admin.id)
+    assert stored.password_hash != old_hash
+    assert stored.password_hash.startswith("$argon2")
+    assert (await login(anon, "admin@example.com"))[0] == 401
+    status, _, morsel, _ = await login(anon, "admin@example.com", "a brand new secret")
+    assert (status, morsel is not None) == (200, True)
+    event = await Event.get(kind="user.password_changed")
+    assert event.data == {"user_id": admin.id}
+    assert event.actor_id == admin.id  # type: ignore[attr-defined]
+
+
+async def test_set_password_rejects_short_passwords(admin: User) -> None:
+    before = (await User.get(id=admin.id)).password_hash
+    token = await auth.issue_token(user=admin, kind=TokenKind.SESSION)
+    with pytest.raises(ValidationFailed) as caught:
+        await auth.set_password(actor=admin, user=admin, password="short")
+    assert caught.value.field == "password"
+    assert (await User.get(id=admin.id)).password_hash == before
+    assert (await auth.resolve_token(token)).id == admin.id
+
+
+# --- bearer tokens ---------------------------------------------------------------------
+
+
+async def test_api_token_authenticates(api: Api, admin: User) -> None:
+    status, me = await api.get(ME)
+    assert status == 200
+    assert me == {
+        "id": admin.id,
+        "email": admin.email,
+        "name": "",
+        "role": "admin",
+        "is_active": True,
+    }
+
+
+async def test_missing_credentials_give_401(anon: Api, admin: User) -> None:
+    status, body = await anon.get(ME)
+    assert status == 401
+    assert_error(body, "unauthenticated")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer xyz",
+        "Bearer ",
+        "Bearer",
+        "Bearer fbx_1",
+        "Bearer fbx_1_",
+        "Bearer fbx__secret",
+        "Bearer fbx_abc_secret",
+        "Bearer xyz_1_secret",
+        "Bearer fbx_-1_secret",
+        "Bearer fbx_99999999_secret",
+        "Bearer fbx_2147483648_secret",
+        "Bearer fbx_99999999999999999999999999_secret",
+        "Bearer fbx_²_secret",
+        "Bearer fbx_１_secret",
+        "Basic YWRtaW5AZXhhbXBsZS5jb206cGFzc3dvcmQ=",
+        "Token abc",
+        "bearerfbx_1_x",
+    ],
+)
+async def test_malformed_or_unknown_authorization_gives_401(
+    anon: Api, admin: User, header: str
+) -> None:
+    status, body = await anon.get(ME, headers={"Authorization": header})
+    assert status == 401, body
+    assert_error(body, "unauthenticated")
+
+
+async def test_basic_auth_names_the_header(anon: Api, admin: User) -> None:
+    status, body = await anon.get(ME, headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert status == 401
+    assert_error(body, "unauthenticated", "Authorization")
+    assert "Bearer" in body["error"]["message"]
+
+
+async def test_bearer_scheme_is_case_insensitive(anon: Api, admin: User) -> None:
+    token = await auth.issue_token(user=admin)
+    status, me = await anon.get(ME, headers={"Authorization": f"bearer {token}"})
+    assert (status, me["id"]) == (200, admin.id)
+
+
+async def test_token_with_wrong_secret_gives_401(anon: Api, admin: User) -> None:
+    token = await auth.issue_token(user=admin)
+    prefix, token_id, secret = token.split("_", 2)
+    forged = f"{prefix}_{token_id}_{secret[:-1]}{'A' if secret[-1] != 'A' else 'B'}"
+    assert (await anon.as_token(forged).get(ME))[0] == 401
+    # another token's secret does not open this token's id
+    other = await auth.issue_token(user=admin)
+    swapped = f"{prefix}_{token_id}_{other.split('_', 2)[2]}"
+    assert (await anon.as_token(swapped).get(ME))[0] == 401
+    assert (await anon.as_token(token).get(ME))[0] == 200
+
+
+async def test_revoked_token_gives_401(anon: Api, admin: User) -> None:
+    token = await auth.issue_token(user=admin)
+    assert (await anon.as_token(token).get(ME))[0] == 200
+    await auth.revoke_token(token)
+    status, body = await anon.as_token(token).get(ME)
+    assert status == 401
+    assert_error(body, "unauthenticated")
+
+
+async def test_token_of_deleted_user_gives_401(anon: Api, db) -> None:
+    user = await make_user(Role.ADMIN, "gone@example.com")
+    token = await auth.issue_token(user=user)
+    assert (await anon.as_token(token).get(ME))[0] == 200
+    await user.delete()
+    assert await ApiToken.all().count() == 0
+    status, body = await anon.as_token(token).get(ME)
+    assert status == 401
+    assert_error(body, "unauthenticated")
+
+
+async def test_token_of_deactivated_user_gives_401(anon: Api, admin: User) -> None:
+    token = await auth.issue_token(user=admin)
+    admin.is_active = False
+    await admin.save()
+    status, body = await anon.as_token(token).get(ME)
+    assert status == 401
+    assert "deactivated" in body["error"]["message"]
+
+
+async def test_bad_bearer_is_an_error_even_on_public_routes(anon: Api, db) -> None:
+    status, body = await anon.get("/healthz", headers={"Authorization": "Bearer nope"})
+    assert status == 401
+    assert_error(body, "unauthenticated")
+    status, _ = await anon.get("/healthz")
+    assert status == 200
+
+
+async def test_bearer_wins_over_cookie(anon: Api, admin: User, operator: User) -> None:
+    cookie = await auth.issue_token(user=admin, kind=TokenKind.SESSION)
+    token = await auth.issue_token(user=operator)
+    status, me = await anon.as_token(token).get(ME, headers=with_cookie(cookie))
+    assert (status, me["id"]) == (200, operator.id)
+    # a bad bearer is not rescued by a good cookie
+    status, _ = await anon.as_token("fbx_1_bad").get(ME, headers=with_cookie(cookie))
+    assert status == 401
+
+
+async def test_tokens_are_stored_as_digests(admin: User) -> None:
+    token = await auth.issue_token(user=admin)
+    prefix, token_id, secret = token.split("_", 2)
+    assert prefix == "fbx"
+    stored = await ApiToken.get(id=int(token_id))
+    assert stored.kind == TokenKind.API
+    assert stored.expires_at is None
+    assert stored.secret_hash != secret
+    assert secret not in stored.secret_hash
+    assert re.fullmatch(r"[0-9a-f]{64}", stored.secret_hash)
+    # two tokens never share a secret
+    again = await auth.issue_token(user=admin)
+    assert again.split("_", 2)[2] != secret
+
+
+async def test_resolve_token_rejects_garbage_without_crashing(admin: User) -> None:
+    for raw in ["", "_", "fbx", "fbx_", "fbx_1", "fbx_0_x", "fbx_²_x", "fbx_" + "9" * 40 + "_x"]:
+        with pytest.raises(Unauthenticated):
+            await auth.resolve_token(raw)
+    # revoking something unknown is a quiet no-op
+    await auth.revoke_token("fbx_" + "9" * 40 + "_x")
+    await auth.revoke_token("garbage")
+
+
+# --- roles ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+async def test_anonymous_gets_401_on_every_protected_route(
+    anon: Api, admin: User, method: str, path: str
+) -> None:
+    status, body = await anon.call(method, path, json={})
+    assert status == 401, (method, path, body)
+    assert_error(body, "unauthenticated")
+
+
+@pytest.mark.parametrize(("method", "path"), PUBLIC)
+async def test_public_routes_need_no_credentials(anon: Api, db, method: str, path: str) -> None:
+    [endpoint] = [e for e in route_table.endpoints if (e.method, e.path) == (method, path)]
+    assert endpoint.roles is None
+    status, body = await anon.call(method, path, json={})
+    assert status not in (401, 403), (method, path, body)
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ONLY)
+async def test_operator_gets_403_on_admin_routes(
+    anon: Api, operator: User, method: str, path: str
+) -> None:
+    client = await anon.as_user(operator)
+    status, body = await client.call(method, path, json={})
+    assert status == 403, (method, path, body)
+    assert_error(body, "forbidden")
+    assert "operator" in body["error"]["message"]
+
+
+async def test_operator_denied_before_anything_changes(anon: Api, operator: User) -> None:
+    client = await anon.as_user(operator)
+    status, body = await client.post("/api/v1/pipelines", json={"name": "Sneaky"})
+    assert status == 403
+    assert_error(body, "forbidden")
+    status, body = await client.post("/api/v1/tags", json={"name": "Sneaky"})
+    assert status == 403
+    # forbidden beats malformed: the role is checked before the body is read
+    status, body = await client.post(
+        "/api/v1/tags", data="{oops", headers={"Content-Type": "application/json"}
+    )
+    assert status == 403
+    admin_view = await make_user(Role.ADMIN)
+    status, pipelines = await anon.as_token(await auth.issue_token(user=admin_view)).get(
+        "/api/v1/pipelines"
+    )
+    assert (status, pipelines) == (200, [])
+
+
+@pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN])
+async def test_owner_and_admin_use_admin_routes(anon: Api, db, role: Role) -> None:
+    client = await anon.as_user(await make_user(role))
+    status, page = await client.get("/api/v1/deals")
+    assert (status, page) == (200, {"items": [], "next_cursor": None})
+    status, tags = await client.get("/api/v1/tags")
+    assert (status, tags) == (200, [])
+    status, pipeline = await client.post("/api/v1/pipelines", json={"name": "Sales"})
+    assert status == 201
+    assert pipeline["name"] == "Sales"
+    assert [s["kind"] for s in pipeline["stages"]] == ["open", "won", "lost"]
+    status, users = await client.get("/api/v1/users")
+    assert status == 200
+    assert [u["role"] for u in users] == [role.value]
+
+
+async def test_operator_uses_contacts(anon: Api, operator: User) -> None:
+    client = await anon.as_user(operator)
+    status, created = await client.post(
+        "/api/v1/contacts", json={"name": "Ann", "phone": "+1 415 555 2671"}
+    )
+    assert status == 201
+    assert created["phone"] == "+14155552671"
+    status, listed = await client.get("/api/v1/contacts")
+    assert (status, [c["id"] for c in listed]) == (200, [created["id"]])
+    status, got = await client.get(f"/api/v1/contacts/{created['id']}")
+    assert (status, got) == (200, created)
+    status, edited = await client.patch(f"/api/v1/contacts/{created['id']}", json={"name": "Anna"})
+    assert (status, edited["name"]) == (200, "Anna")
+    status, me = await client.get(ME)
+    assert (status, me["role"]) == (200, "operator")
+
+
+# --- users ----------------------------------------------------------------------------
+
+
+async def test_passwords_are_argon2_hashes(admin: User) -> None:
+    stored = await User.get(id=admin.id)
+    assert stored.password_hash.startswith("$argon2")
+    assert PASSWORD not in stored.password_hash
+    other = await make_user(Role.OPERATOR, "same@example.com")
+    # salted: the same password never hashes the same twice
+    assert (await User.get(id=other.id)).password_hash != stored.password_hash
+
+
+async def test_api_never_returns_password_hashes(api: Api, admin: User, anon: Api) -> None:
+    status, created = await api.post(
+        "/api/v1/users",
+        json={"email": "new@example.com", "role": "operator", "password": "long enough"},
+    )
+    assert status == 201
+    _, me = await api.get(ME)
+    _, users = await api.get("/api/v1/users")
+    _, login_body, _, _ = await login(anon, "admin@example.com")
+    for user in [created, me, *users, login_body["user"]]:
+        assert set(user) == USER_KEYS
+    everything = repr([created, me, users, login_body])
+    assert "argon2" not in everything
+    assert "long enough" not in everything
+    assert PASSWORD not in everything
+
+
+async def test_admin_creates_users(api: Api, admin: User) -> None:
+    status, created = await api.post(
+        "/api/v1/users",
+        json={
+            "email": " New.Person@Example.COM ",
+            "name": "New Person",
+            "role": "operator",
+            "password": "long enough",
+        },
+    )
+    assert status == 201
+    assert created["email"] == "new.person@example.com"
+    assert created["name"] == "New Person"
+    assert created["role"] == "operator"
+    assert created["is_active"] is True
+    stored = await User.get(id=created["id"])
+    assert stored.password_hash.startswith("$argon2")
+    event = await Event.filter(kind="user.created").order_by("-id").first()
+    assert event is not None
+    assert event.actor_id == admin.id  # type: ignore[attr-defined]
+    assert event.data == {
+        "user_id": created["id"],
+        "email": "new.person@example.com",
+        "role": "operator",
+    }
+    # and the new user can sign in
+    client = api.as_token(None)
+    status, body, morsel, _ = await login(client, "new.person@example.com", "long enough")
+    assert (status, body["user"]["id"], morsel is not None) == (200, created["id"], True)
+
+
+async def test_admin_cannot_create_owner(api: Api, admin: User) -> None:
+    status, body = await api.post(
+        "/api/v1/users",
+        json={"email": "boss@example.com", "role": "owner", "password": "long enough"},
+    )
+    assert status == 403
+    assert_error(body, "forbidden", "role")
+    assert not await User.filter(email="boss@example.com").exists()
+    # only the fixture's own user.created event, none for the refused owner
+    assert await Event.filter(kind="user.created").count() == 1
+
+
+async def test_owner_can_create_owner(anon: Api, owner: User) -> None:
+    client = await anon.as_user(owner)
+    status, created = await client.post(
+        "/api/v1/users",
+        json={"email": "boss@example.com", "role": "owner", "password": "long enough"},
+    )
+    assert status == 201
+    assert created["role"] == "owner"
+    assert (await User.get(id=created["id"])).role == Role.OWNER
+
+
+async def test_operator_cannot_create_users(anon: Api, operator: User) -> None:
+    client = await anon.as_user(operator)
+    status, body = await client.post(
+        "/api/v1/users",
+        json={"email": "x@example.com", "role": "operator", "password": "long enough"},
+    )
+    assert status == 403
+    assert_error(body, "forbidden")
+    assert not await User.filter(email="x@example.com").exists()
+
+
+@pytest.mark.parametrize("email", ["admin@example.com", "ADMIN@example.com", " Admin@Example.Com "])
+async def test_duplicate_email_gives_409(api: Api, admin: User, email: str) -> None:
+    status, body = await api.post(
+        "/api/v1/users", json={"email": email, "role": "operator", "password": "long enough"}
+    )
+    assert status == 409
+    assert_error(body, "conflict", "email")
+    assert await User.all().count() == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"email": "a@example.com", "role": "operator", "password": "short"}, "password"),
+        ({"email": "a@example.com", "role": "operator", "password": "1234567"}, "password"),
+        ({"email": "a@example.com", "role": "operator"}, "password"),
+        ({"email": "not-an-email", "role": "operator", "password": "long enough"}, "email"),
+        ({"email": "a@b", "role": "operator", "password": "long enough"}, "email"),
+        ({"role": "operator", "password": "long enough"}, "email"),
+        ({"email": "a@example.com", "role": "king", "password": "long enough"}, "role"),
+        ({"email": "a@example.com", "password": "long enough"}, "role"),
+        (
+            {"email": "a@example.com", "role": "admin", "password": "long enough", "x": 1},
+            "x",
+        ),
+    ],
+)
+async def test_create_user_validation(api: Api, admin: User, payload: dict, field: str) -> None:
+    status, body = await api.post("/api/v1/users", json=payload)
+    assert status == 422, body
+    assert_error(body, "validation_failed", field)
+    assert await User.all().count() == 1
+
+
+async def test_create_user_service_checks_password_length(db) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        await auth.create_user(actor=None, email="a@example.com", role=Role.ADMIN, password="x" * 7)
+    assert caught.value.field == "password"
+    assert not await User.exists()
+    user = await auth.create_user(
+        actor=None, email="a@example.com", role=Role.OWNER, password="x" * 8
+    )
+    assert user.role == Role.OWNER
+
+
+async def test_list_users_oldest_first(api: Api, admin: User, owner: User, operator: User) -> None:
+    status, users = await api.get("/api/v1/users")
+    assert status == 200
+    assert [u["email"] for u in users] == [
+        "admin@example.com",
+        "owner@example.com",
+        "operator@example.com",
+    ]

@@ -1,0 +1,128 @@
+"""Channels (admins) and the inbox: dialogs, messages and replies (operators too)."""
+
+from aiohttp import web
+
+from bot import channels, outbox
+from inbox import dialogs
+from web.api import EVERYONE, actor
+from web.keys import vault
+from web.routes import api
+from web.schemas_inbox import (
+    ChannelIn,
+    ChannelOut,
+    ChannelUpdate,
+    DialogOut,
+    DialogQuery,
+    MessageOut,
+    MessageQuery,
+    ReplyIn,
+)
+
+
+@api.route(
+    "GET", "/api/v1/channels", summary="List channels", tag="channels", response=list[ChannelOut]
+)
+async def list_channels(request: web.Request) -> list[ChannelOut]:
+    return [ChannelOut.model_validate(c) for c in await channels.list_channels()]
+
+
+@api.route(
+    "POST",
+    "/api/v1/channels",
+    summary="Connect a Telegram bot or WhatsApp number",
+    tag="channels",
+    body=ChannelIn,
+    response=ChannelOut,
+    status=201,
+)
+async def create_channel(request: web.Request, *, body: ChannelIn) -> ChannelOut:
+    channel = await channels.create_channel(
+        actor=actor(request), vault=vault(request), **body.model_dump()
+    )
+    return ChannelOut.model_validate(channel)
+
+
+@api.route(
+    "GET",
+    "/api/v1/channels/{channel_id}",
+    summary="Get a channel",
+    tag="channels",
+    response=ChannelOut,
+)
+async def get_channel(request: web.Request, *, channel_id: int) -> ChannelOut:
+    return ChannelOut.model_validate(await channels.get_channel(channel_id=channel_id))
+
+
+@api.route(
+    "PATCH",
+    "/api/v1/channels/{channel_id}",
+    summary="Edit or pause a channel",
+    tag="channels",
+    body=ChannelUpdate,
+    response=ChannelOut,
+)
+async def update_channel(
+    request: web.Request, *, channel_id: int, body: ChannelUpdate
+) -> ChannelOut:
+    channel = await channels.update_channel(
+        actor=actor(request), channel_id=channel_id, **body.model_dump(exclude_unset=True)
+    )
+    return ChannelOut.model_validate(channel)
+
+
+@api.route(
+    "DELETE",
+    "/api/v1/channels/{channel_id}",
+    summary="Disconnect a channel",
+    tag="channels",
+    status=204,
+)
+async def delete_channel(request: web.Request, *, channel_id: int) -> None:
+    await channels.delete_channel(actor=actor(request), channel_id=channel_id)
+
+
+@api.route(
+    "GET",
+    "/api/v1/dialogs",
+    summary="The inbox: dialogs, latest activity first",
+    tag="inbox",
+    roles=EVERYONE,
+    query=DialogQuery,
+    response=list[DialogOut],
+)
+async def list_dialogs(request: web.Request, *, query: DialogQuery) -> list[DialogOut]:
+    found = await dialogs.list_dialogs(**query.model_dump())
+    return [DialogOut.model_validate(d) for d in found]
+
+
+@api.route(
+    "GET",
+    "/api/v1/dialogs/{dialog_id}/messages",
+    summary="A dialog's messages, in order",
+    tag="inbox",
+    roles=EVERYONE,
+    query=MessageQuery,
+    response=list[MessageOut],
+)
+async def list_messages(
+    request: web.Request, *, dialog_id: int, query: MessageQuery
+) -> list[MessageOut]:
+    found = await dialogs.list_messages(
+        dialog_id=dialog_id, before_id=query.before_id, limit=query.limit
+    )
+    return [MessageOut.model_validate(m) for m in found]
+
+
+@api.route(
+    "POST",
+    "/api/v1/dialogs/{dialog_id}/messages",
+    summary="Reply to the customer",
+    tag="inbox",
+    roles=EVERYONE,
+    body=ReplyIn,
+    response=MessageOut,
+    status=201,
+)
+async def reply(request: web.Request, *, dialog_id: int, body: ReplyIn) -> MessageOut:
+    message = await outbox.send_text(actor=actor(request), dialog_id=dialog_id, text=body.text)
+    return MessageOut.model_validate(message)

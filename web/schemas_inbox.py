@@ -1,0 +1,102 @@
+"""Request and response bodies of the channels, dialogs and messages API."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+
+from bot.models import ChannelKind
+from inbox.models import Author, DeliveryStatus, Direction
+from web.schemas import ContactOut, Id, Input, Name
+
+Url = Annotated[str, StringConstraints(pattern=r"^https?://", max_length=255)]
+
+
+class ChannelIn(Input):
+    kind: ChannelKind
+    name: Name
+    credentials: dict[str, str] = Field(
+        description="telegram: {token}. whatsapp: {access_token, app_secret, verify_token, "
+        "phone_number_id, waba_id}. Stored encrypted, never returned."
+    )
+    pipeline_id: Id
+    stage_id: Id
+    owner_id: Id | None = None
+    api_base_url: (
+        Annotated[str, StringConstraints(pattern=r"^https?://", max_length=255)] | None
+    ) = None
+    settings: dict[str, Any] = Field(default_factory=dict, description="e.g. {greeting}")
+
+
+class ChannelUpdate(Input):
+    """Omitted fields stay as they are; none of them can be null."""
+
+    name: Name = Field(default=None)
+    pipeline_id: Id = Field(default=None)
+    stage_id: Id = Field(default=None)
+    owner_id: Id = Field(default=None)
+    settings: dict[str, Any] = Field(default=None)
+    is_active: bool = Field(default=None)
+
+
+class ChannelOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: ChannelKind
+    name: str
+    external_id: str
+    api_base_url: str
+    pipeline_id: int
+    stage_id: int
+    owner_id: int
+    settings: dict[str, Any]
+    is_active: bool
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def webhook_path(self) -> str:
+        """Where the platform must deliver this channel's updates."""
+        if self.kind == ChannelKind.TELEGRAM:
+            return f"/webhooks/telegram/{self.id}"
+        return "/webhooks/whatsapp"
+
+
+class DialogOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    channel_id: int
+    contact: ContactOut
+    chat_id: str
+    last_inbound_at: datetime | None
+    last_message_at: datetime | None
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    dialog_id: int
+    direction: Direction
+    author: Author
+    author_user_id: int | None
+    kind: str
+    text: str
+    payload: dict[str, Any]
+    external_id: str | None
+    status: DeliveryStatus
+    error: str | None
+    created_at: datetime
+    edited_at: datetime | None
+
+
+class ReplyIn(Input):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class DialogQuery(Input):
+    channel_id: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class MessageQuery(Input):
+    before_id: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
