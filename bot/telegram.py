@@ -198,3 +198,10 @@ async def poll(dispatcher: Dispatcher, bot: Bot, channel: Channel) -> None:
     """Long polling for development without a public URL: same handlers, same dedupe."""
     await bot.delete_webhook(drop_pending_updates=False)
     await dispatcher.start_polling(bot, channel=channel, handle_signals=False)
+
+
+async def download(bot: Bot, file_id: str) -> bytes:
+    """A customer's photo, document or voice note, fetched from Telegram when asked for."""
+    buffer = await bot.download(file_id)
+    assert buffer is not None  # download() returns the buffer when no destination is given
+    return buffer.read()

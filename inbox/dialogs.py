@@ -252,3 +252,11 @@ async def list_messages(
         query = query.filter(id__lt=before_id)
     newest = await query.order_by("-id").limit(limit)
     return newest[::-1]
+
+
+async def get_message(*, message_id: int) -> Message:
+    """A message by id, or :class:`NotFound`."""
+    message = await Message.get_or_none(id=message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} does not exist", field="message_id")
+    return message

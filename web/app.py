@@ -19,6 +19,7 @@ from web.routes import (  # noqa: F401  (importing a route module registers its 
     channels,
     contacts,
     deals,
+    media,
     pipelines,
     system,
     webhooks,

@@ -170,3 +170,17 @@ async def test_edits_change_the_text_and_keep_history(
     assert message.text == "at 6pm" and message.edited_at is not None
     edit = await Event.get(kind="message.edited")
     assert edit.data["changes"]["text"] == {"from": "at 5pm", "to": "at 6pm"}
+
+
+async def test_attachments_are_fetched_on_demand(
+    anon: Api, api: Api, telegram_channel: dict, fake_telegram: FakeTelegram
+) -> None:
+    document = fake_telegram.document_update(ALICE, b"%PDF-1.4 the brief", file_name="brief.pdf")
+    await deliver(anon, telegram_channel, document)
+    message = await Message.get()
+    status, body = await api.get(f"/api/v1/messages/{message.id}/media")
+    assert status == 200 and body == "%PDF-1.4 the brief"
+    assert fake_telegram.calls_to("getFile")[0].params["file_id"] == message.payload["file_id"]
+    await deliver(anon, telegram_channel, fake_telegram.text_update(ALICE, "no file"))
+    text = await Message.filter(kind="text").first()
+    assert (await api.get(f"/api/v1/messages/{text.id}/media"))[0] == 404
