@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
+from redis.asyncio import Redis
 from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
@@ -60,6 +61,8 @@ async def backend(request: pytest.FixtureRequest, sqlite_dir: Path) -> AsyncIter
     else:
         chosen = Backend("postgres", POSTGRES_URL, REDIS_URL or None)
         await _reset_postgres(POSTGRES_URL)
+        if REDIS_URL:
+            await _reset_redis(REDIS_URL)
     # Tortoise caches compiled INSERTs per connection name, not per dialect: forget the
     # previous backend's SQL before opening the next one in the same process.
     EXECUTOR_CACHE.clear()
@@ -77,6 +80,15 @@ async def _reset_postgres(url: str) -> None:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     finally:
         await conn.close()
+
+
+async def _reset_redis(url: str) -> None:
+    """Fail loudly when Redis is down, and start from an empty test database."""
+    client = Redis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
 
 
 TABLES = [
