@@ -81,6 +81,8 @@ async def fire(url: str, bodies: list[tuple[bytes, dict[str, str]]], concurrency
                 await response.read()
                 if response.status != 200:
                     errors += 1
+                    if errors == 1:
+                        print(f"first error: {response.status} {await response.text()}")
             latencies.append(time.perf_counter() - started)
 
     async with aiohttp.ClientSession(connector=connector) as http:
@@ -182,12 +184,15 @@ async def bare_server(database_url: str, port: int, pool_size: int) -> None:
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.text()
-        await pool.execute("INSERT INTO bench_bare (b) VALUES ($1)", body)
+        await pool.execute("INSERT INTO bench_bare (body) VALUES ($1)", body)
+        return web.json_response({"ok": True})
+
+    async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
     app = web.Application()
     app.router.add_post("/webhooks/whatsapp", handle)
-    app.router.add_get("/healthz", lambda r: web.json_response({"ok": True}))
+    app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -211,7 +216,8 @@ async def main(args: argparse.Namespace) -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
+        [sys.executable, "-m", "web.cli", "serve", "--port", str(port),
+         "--workers", str(args.workers)], env=env, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -245,7 +251,8 @@ async def main(args: argparse.Namespace) -> None:
     print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}")  # fmt: skip
     print(f"deliveries {args.deliveries} ({unique} unique, {args.deliveries - unique} "
-          f"redelivered), {args.contacts} customers, concurrency {args.concurrency}")  # fmt: skip
+          f"redelivered), {args.contacts} customers, concurrency {args.concurrency}, "
+          f"{args.workers} server worker(s)")  # fmt: skip
     print(funnelbox_result.line())
     print(bare_result.line())
     ratio = (len(funnelbox_result.latencies) / funnelbox_result.seconds) / (
@@ -263,6 +270,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--duplicates", type=float, default=0.1, help="share redelivered")
     parser.add_argument("--pool", type=int, default=10, help="database pool size")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="funnelbox serve processes")
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/funnelbox_ingest"
     )

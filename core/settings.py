@@ -28,8 +28,15 @@ class Settings(BaseSettings):
         default=None,
         description="ISO country (e.g. GB) for phone numbers typed without +country code.",
     )
+    workers: int = Field(
+        default=1, ge=1, description="`funnelbox serve` processes sharing the port (PostgreSQL)."
+    )
     db_pool_size: int = Field(default=10, description="PostgreSQL connection pool size.")
     session_days: int = Field(default=14, description="Lifetime of a web login session.")
+    outbox_worker: bool = Field(
+        default=True,
+        description="Send queued messages from this web process; false leaves it to another.",
+    )
 
 
 @lru_cache

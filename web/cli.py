@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import json
 import logging
+import multiprocessing
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
@@ -106,11 +107,34 @@ async def _openapi(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    """Serve in one process, or in several sharing the port (PostgreSQL only)."""
     host, port = args.host or settings.host, args.port or settings.port
-    print(f"serving on http://{host}:{port}")
-    web.run_app(create_app(settings), host=host, port=port, print=None)
+    workers = args.workers or settings.workers
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        print("error: several workers need PostgreSQL (SQLite has one writer)", file=sys.stderr)
+        return 1
+    print(f"serving on http://{host}:{port} with {workers} worker(s)")
+    if workers == 1:
+        _serve_one(settings, host, port, reuse_port=False)
+        return 0
+    processes = [
+        multiprocessing.Process(target=_serve_one, args=(settings, host, port, True))
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    finally:
+        for process in processes:
+            process.terminate()
     return 0
+
+
+def _serve_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    web.run_app(create_app(settings), host=host, port=port, reuse_port=reuse_port, print=None)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="processes sharing the port (PostgreSQL)")
     sub.add_parser("migrate", help="apply database migrations")
     create = sub.add_parser("createuser", help="add a user")
     create.add_argument("email")
