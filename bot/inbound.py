@@ -1,9 +1,9 @@
 """What happens when a customer writes: stored once, in a dialog, with an open deal.
 
-Both channel adapters (Telegram, WhatsApp) translate their payloads into
-:class:`inbox.dialogs.Inbound` and call :func:`receive`; the whole thing is one
-transaction, committed before the webhook is answered, so a crash loses nothing and
-a redelivery finds the update or message already stored.
+The intake (``bot.intake``) translates accepted webhook deliveries into
+:class:`inbox.dialogs.Inbound` and calls :func:`receive`: one transaction per message.
+Every function here is idempotent, so a delivery processed twice (after a crash
+between processing and marking it done) changes nothing the second time.
 """
 
 import logging
@@ -13,7 +13,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from bot.models import Channel, ProcessedUpdate
+from bot.models import Channel
 from bot.outbox import queue
 from bot.whatsapp import StatusUpdate
 from core.events import EventBatch, change
@@ -39,16 +39,6 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
 
 
-async def _first_time(channel: Channel, key: str | None) -> bool:
-    """Remember a webhook delivery; False when it was handled before."""
-    if key is None:
-        return True
-    if await ProcessedUpdate.filter(channel=channel, key=key).exists():
-        return False
-    await ProcessedUpdate.create(channel=channel, key=key)
-    return True
-
-
 @dataclass
 class Answer:
     """A bot answer queued in the same transaction as the message it answers."""
@@ -57,18 +47,17 @@ class Answer:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-async def receive(
-    *, channel: Channel, message: Inbound, key: str | None = None, answer: Answer | None = None
-) -> Outcome:
+async def receive(*, channel: Channel, message: Inbound, answer: Answer | None = None) -> Outcome:
     """Store a customer message exactly once and make sure its dialog has an open deal.
 
-    ``key`` identifies the webhook delivery (Telegram's update_id); the message's own
-    external id is checked as well. Two concurrent deliveries of one message race on
-    unique keys: the loser's transaction rolls back and the retry sees a duplicate.
+    The message's external id is unique per channel, so processing a delivery again
+    (after a crash) finds it stored and does nothing, answer included. Two concurrent
+    messages of a new customer race on unique keys: the loser's transaction rolls back
+    and its retry finds the contact.
     """
     for attempt in (1, 2):
         try:
-            return await _receive_once(channel, message, key, answer)
+            return await _receive_once(channel, message, answer)
         except IntegrityError:
             if attempt == 2:
                 raise
@@ -76,12 +65,8 @@ async def receive(
     raise AssertionError("unreachable")
 
 
-async def _receive_once(
-    channel: Channel, message: Inbound, key: str | None, answer: Answer | None
-) -> Outcome:
+async def _receive_once(channel: Channel, message: Inbound, answer: Answer | None) -> Outcome:
     async with change(None) as batch:
-        if not await _first_time(channel, key):
-            return Outcome.DUPLICATE
         dialog = await _dialog(batch, channel, message)
         if await add_inbound(batch, dialog=dialog, message=message) is None:
             return Outcome.DUPLICATE
@@ -104,23 +89,15 @@ async def _dialog(batch: EventBatch, channel: Channel, message: Inbound) -> Dial
     return await open_dialog(channel_id=channel.id, contact=contact, chat_id=message.chat_id)
 
 
-async def receive_edit(
-    *, channel: Channel, external_id: str, text: str, key: str | None = None
-) -> Outcome:
-    """Apply a customer's edit once."""
+async def receive_edit(*, channel: Channel, external_id: str, text: str) -> None:
+    """Apply a customer's edit (again is harmless: the text is already the new one)."""
     async with change(None) as batch:
-        if not await _first_time(channel, key):
-            return Outcome.DUPLICATE
         await edit_inbound(batch, channel_id=channel.id, external_id=external_id, text=text)
-    return Outcome.STORED
 
 
-async def apply_status(*, channel: Channel, update: StatusUpdate) -> Outcome:
-    """Record a delivery status of one of our messages, once and only forward."""
+async def apply_status(*, channel: Channel, update: StatusUpdate) -> None:
+    """Record a delivery status of one of our messages; statuses only move forward."""
     async with change(None) as batch:
-        if not await _first_time(channel, update.key):
-            return Outcome.DUPLICATE
         message = await find_message(channel_id=channel.id, external_id=update.wamid)
         if message is not None:
             await set_delivery(batch, message=message, status=update.status, error=update.error)
-    return Outcome.STORED

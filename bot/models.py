@@ -44,18 +44,37 @@ class Channel(Model):
         unique_together = (("kind", "external_id"),)
 
 
-class ProcessedUpdate(Model):
-    """Webhook deliveries already handled (Telegram update_id, WhatsApp status id + status)."""
+class DeliveryKind(StrEnum):
+    """What an accepted webhook item is."""
+
+    TELEGRAM_UPDATE = "telegram_update"
+    WHATSAPP_MESSAGE = "whatsapp_message"
+    WHATSAPP_STATUS = "whatsapp_status"
+
+
+class InboundDelivery(Model):
+    """A webhook item, stored before the webhook is answered and processed after.
+
+    The key (update id, wamid, status id and status) is unique per channel, so a
+    redelivery is recognised before anything else happens. Pending rows have a
+    next_attempt_at, processed and parked rows do not.
+    """
 
     id = fields.BigIntField(primary_key=True)
     channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
-        "funnelbox.Channel", related_name=False, on_delete=fields.CASCADE
+        "funnelbox.Channel", related_name="deliveries", on_delete=fields.CASCADE
     )
+    kind = fields.CharEnumField(DeliveryKind, max_length=24)
     key = fields.CharField(max_length=160)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    payload = fields.JSONField()
+    received_at = fields.DatetimeField(auto_now_add=True)
+    next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    processed_at = fields.DatetimeField(null=True)
+    attempts = fields.SmallIntField(default=0)
+    last_error = fields.TextField(null=True)
 
     class Meta:
-        table = "processed_update"
+        table = "inbound_delivery"
         unique_together = (("channel", "key"),)
 
 

@@ -19,7 +19,6 @@ from pydantic import ValidationError
 
 from bot.inbound import Answer, receive, receive_edit
 from bot.models import Channel
-from core.errors import ValidationFailed
 from core.phones import normalize_phone
 from inbox.dialogs import Inbound, Sender
 
@@ -47,10 +46,6 @@ def make_bot(channel: Channel, token: str) -> Bot:
     """An aiogram Bot talking to the channel's API server (a local fake in tests)."""
     server = TelegramAPIServer.from_base(channel.api_base_url)
     return Bot(token, session=AiohttpSession(api=server))
-
-
-def _key(update: types.Update) -> str:
-    return f"update:{update.update_id}"
 
 
 def _sender(user: types.User | None, chat: types.Chat, phone: str | None = None) -> Sender:
@@ -102,18 +97,17 @@ def _phone_keyboard() -> dict[str, Any]:
     return keyboard.model_dump(exclude_none=True)
 
 
-async def on_start(message: types.Message, channel: Channel, event_update: types.Update) -> None:
+async def on_start(message: types.Message, channel: Channel) -> None:
     """Greet, and offer to share the phone number so bookings can be matched."""
     greeting = channel.settings.get("greeting") or DEFAULT_GREETING
     await receive(
         channel=channel,
         message=_inbound(message),
-        key=_key(event_update),
         answer=Answer(greeting, {"reply_markup": _phone_keyboard()}),
     )
 
 
-async def on_contact(message: types.Message, channel: Channel, event_update: types.Update) -> None:
+async def on_contact(message: types.Message, channel: Channel) -> None:
     """A shared contact fills the customer's phone when it is their own number."""
     shared = message.contact
     own = (
@@ -128,21 +122,20 @@ async def on_contact(message: types.Message, channel: Channel, event_update: typ
         shared.model_dump(exclude_none=True) if shared else {},
     )
     inbound.text = shared.phone_number if shared else ""
-    await receive(channel=channel, message=inbound, key=_key(event_update))
+    await receive(channel=channel, message=inbound)
 
 
-async def on_message(message: types.Message, channel: Channel, event_update: types.Update) -> None:
+async def on_message(message: types.Message, channel: Channel) -> None:
     """Everything else a customer writes goes to the inbox."""
-    await receive(channel=channel, message=_inbound(message), key=_key(event_update))
+    await receive(channel=channel, message=_inbound(message))
 
 
-async def on_edit(message: types.Message, channel: Channel, event_update: types.Update) -> None:
+async def on_edit(message: types.Message, channel: Channel) -> None:
     """Edits change the stored text; the timeline keeps the old one."""
     await receive_edit(
         channel=channel,
         external_id=f"{message.chat.id}:{message.message_id}",
         text=message.text or message.caption or "",
-        key=_key(event_update),
     )
 
 
@@ -169,17 +162,15 @@ class Bots:
 async def process_update(
     dispatcher: Dispatcher, bot: Bot, channel: Channel, data: dict[str, Any]
 ) -> None:
-    """Run one webhook update through the routers; returns once handlers committed.
+    """Run one accepted update through the routers; returns once handlers committed.
 
     Update types we do not handle, or cannot read, are acknowledged and ignored.
     """
-    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-        raise ValidationFailed("not a Telegram update: no update_id", field="update_id")
     try:
         update = types.Update.model_validate(data, context={"bot": bot})
     except ValidationError as exc:
         # Acknowledge what we cannot read: Telegram would otherwise redeliver it forever.
-        log.warning("ignoring unreadable update %s: %s", data["update_id"], exc.errors()[0])
+        log.warning("ignoring unreadable update %s: %s", data.get("update_id"), exc.errors()[0])
         return
     try:
         update.event_type  # noqa: B018 (raises for update types this aiogram does not know)

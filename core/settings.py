@@ -28,6 +28,10 @@ class Settings(BaseSettings):
         default=None,
         description="ISO country (e.g. GB) for phone numbers typed without +country code.",
     )
+    intake_worker: bool = Field(
+        default=True,
+        description="Process accepted webhook deliveries in this process (off: another does).",
+    )
     workers: int = Field(
         default=1, ge=1, description="`funnelbox serve` processes sharing the port (PostgreSQL)."
     )

@@ -43,8 +43,12 @@ class Backend:
     url: str
     redis_url: str | None
 
-    def settings(self) -> Settings:
-        return Settings(database_url=self.url, redis_url=self.redis_url, secret_key=SECRET_KEY)
+    def settings(self, **overrides: Any) -> Settings:
+        """The application's settings; tests drive the intake and outbox themselves."""
+        values: dict[str, Any] = {"outbox_worker": False, "intake_worker": False, **overrides}
+        return Settings(
+            database_url=self.url, redis_url=self.redis_url, secret_key=SECRET_KEY, **values
+        )
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +96,7 @@ async def _reset_redis(url: str) -> None:
 
 
 TABLES = [
-    "outbox", "processed_update", "message", "contact_identity", "channel", "dialog",
+    "outbox", "inbound_delivery", "message", "contact_identity", "channel", "dialog",
     "deal_tag", "deal_field_value", "deal_contact", "deal", "stage", "pipeline",
     "custom_field", "tag", "lost_reason", "contact", "event", "api_token", "user",
 ]  # fmt: skip

@@ -3,15 +3,18 @@
 from collections.abc import AsyncIterator
 
 from aiogram.fsm.storage.redis import RedisStorage
-from aiohttp import web
+from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 
+from bot.intake import Intake
+from bot.outbox import OutboxWorker, TemplateCache
+from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
 from bot.telegram import Bots, build_dispatcher
 from core.crypto import Vault
 from core.db import database
 from core.settings import Settings
 from web import middleware
-from web.keys import BOTS, DISPATCHER, REDIS, SETTINGS, VAULT
+from web.keys import BOTS, DISPATCHER, HTTP, INTAKE, REDIS, SETTINGS, TEMPLATES, VAULT
 from web.routes import (  # noqa: F401  (importing a route module registers its endpoints)
     api,
     auth,
@@ -41,6 +44,8 @@ def create_app(settings: Settings, *, own_database: bool = True) -> web.Applicat
     if settings.redis_url:
         app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_telegram)
+    app.cleanup_ctx.append(_intake)
+    app.cleanup_ctx.append(_outbox)
     api.install(app)
     return app
 
@@ -62,8 +67,41 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
     await app[DISPATCHER].storage.close()
 
 
+async def _intake(app: web.Application) -> AsyncIterator[None]:
+    """Processing of accepted webhook deliveries, in the background unless switched off."""
+    if VAULT not in app:  # no secret key, no channels, nothing to take in
+        yield
+        return
+    app[INTAKE] = intake = Intake(vault=app[VAULT], bots=app[BOTS], dispatcher=app[DISPATCHER])
+    if app[SETTINGS].intake_worker:
+        intake.pump.start()
+    yield
+    await intake.pump.stop()
+
+
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     client = Redis.from_url(app[SETTINGS].redis_url or "")
     app[REDIS] = client
     yield
     await client.aclose()
+
+
+async def _outbox(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP session for the Graph API, the template cache, and the outbox worker.
+
+    The worker paces sends with buckets in Redis when there is one (shared by every
+    process), else in memory; ``outbox_worker=False`` leaves sending to another process.
+    Channels need the vault, so without a secret key there is nothing to send.
+    """
+    app[HTTP] = session = ClientSession()
+    app[TEMPLATES] = TemplateCache()
+    worker = None
+    if app[SETTINGS].outbox_worker and VAULT in app:
+        redis = app.get(REDIS)
+        buckets: TokenBucket = RedisBuckets(redis) if redis is not None else MemoryBuckets()
+        worker = OutboxWorker(app[VAULT], app[BOTS], session, buckets)
+        worker.start()
+    yield
+    if worker is not None:
+        await worker.stop()
+    await session.close()

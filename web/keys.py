@@ -1,9 +1,11 @@
 """Typed keys under which the application keeps its resources."""
 
 from aiogram import Dispatcher
-from aiohttp import web
+from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 
+from bot.intake import Intake
+from bot.outbox import TemplateCache
 from bot.telegram import Bots
 from core.crypto import Vault
 from core.errors import ValidationFailed
@@ -15,6 +17,9 @@ REDIS = web.AppKey("redis", Redis)
 VAULT = web.AppKey("vault", Vault)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 BOTS = web.AppKey("bots", Bots)
+INTAKE = web.AppKey("intake", Intake)
+HTTP = web.AppKey("http", ClientSession)
+TEMPLATES = web.AppKey("templates", TemplateCache)
 USER = web.RequestKey("user", User)
 
 

@@ -92,6 +92,32 @@ class ReplyIn(Input):
     text: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 
+class TemplateIn(Input):
+    """An approved WhatsApp template, allowed outside the 24-hour window."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,512}$")]
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] = Field(
+        description="The template's language code, e.g. en_US."
+    )
+    parameters: list[Annotated[str, StringConstraints(min_length=1, max_length=1024)]] = Field(
+        default_factory=list, max_length=60, description="Values of the body's {{1}}, {{2}}..."
+    )
+
+
+class TemplateQuery(Input):
+    refresh: bool = Field(default=False, description="Ask Meta again instead of the cache.")
+
+
+class TemplateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    language: str
+    status: str = Field(description="Only APPROVED templates can be sent.")
+    category: str
+    components: list[dict[str, Any]]
+
+
 class DialogQuery(Input):
     channel_id: Id | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50

@@ -1,7 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
-from bot.models import ChannelKind, OutboxState
+from bot.models import ChannelKind, DeliveryKind, OutboxState
 from inbox.models import Author, DeliveryStatus, Direction
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
@@ -61,6 +61,23 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='InboundDelivery',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('channel', fields.ForeignKeyField('funnelbox.Channel', source_field='channel_id', db_constraint=True, to_field='id', related_name='deliveries', on_delete=OnDelete.CASCADE)),
+                ('kind', fields.CharEnumField(description='TELEGRAM_UPDATE: telegram_update\nWHATSAPP_MESSAGE: whatsapp_message\nWHATSAPP_STATUS: whatsapp_status', enum_type=DeliveryKind, max_length=24)),
+                ('key', fields.CharField(max_length=160)),
+                ('payload', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('received_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('next_attempt_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
+                ('processed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('attempts', fields.SmallIntField(default=0)),
+                ('last_error', fields.TextField(null=True, unique=False)),
+            ],
+            options={'table': 'inbound_delivery', 'app': 'funnelbox', 'unique_together': (('channel', 'key'),), 'pk_attr': 'id', 'table_description': 'A webhook item, stored before the webhook is answered and processed after.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Message',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -93,17 +110,6 @@ class Migration(migrations.Migration):
                 ('last_error', fields.TextField(null=True, unique=False)),
             ],
             options={'table': 'outbox', 'app': 'funnelbox', 'pk_attr': 'id', 'table_description': 'A send recorded before it is attempted, so a crash or restart loses nothing.'},
-            bases=['Model'],
-        ),
-        ops.CreateModel(
-            name='ProcessedUpdate',
-            fields=[
-                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('channel', fields.ForeignKeyField('funnelbox.Channel', source_field='channel_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
-                ('key', fields.CharField(max_length=160)),
-                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
-            ],
-            options={'table': 'processed_update', 'app': 'funnelbox', 'unique_together': (('channel', 'key'),), 'pk_attr': 'id', 'table_description': 'Webhook deliveries already handled (Telegram update_id, WhatsApp status id + status).'},
             bases=['Model'],
         ),
         ops.AddField(

@@ -7,6 +7,7 @@ from funnels import pipelines
 from tests.conftest import Api
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.fakes.whatsapp import FakeGraph
+from web.keys import INTAKE
 
 
 @pytest.fixture
@@ -73,3 +74,8 @@ async def whatsapp_channel(api: Api, inbox_stage: dict, fake_graph: FakeGraph) -
     )
     assert status == 201, channel
     return channel
+
+
+async def drain(client: Api) -> int:
+    """Process every accepted webhook delivery, as the intake pump would in the background."""
+    return await client.client.server.app[INTAKE].pump.drain()

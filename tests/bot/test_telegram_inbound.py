@@ -6,6 +6,7 @@ from bot.models import Outbox
 from core.models import Event
 from funnels.models import Deal
 from inbox.models import Contact, Dialog, Message
+from tests.bot.conftest import drain
 from tests.conftest import Api
 from tests.fakes.telegram import FakeTelegram, TelegramUser
 
@@ -21,12 +22,14 @@ async def deliver(anon: Api, channel: dict, update: dict, secret: str | None = N
     if secret is None:
         stored = await Channel.get(id=channel["id"])
         secret = Vault(SECRET_KEY.get_secret_value()).open(stored.credentials)["webhook_secret"]
-    return await anon.call(
+    answer = await anon.call(
         "POST",
         channel["webhook_path"],
         data=json.dumps(update),
         headers={"X-Telegram-Bot-Api-Secret-Token": secret, "Content-Type": "application/json"},
     )
+    await drain(anon)
+    return answer
 
 
 async def test_first_message_creates_contact_dialog_message_and_deal(

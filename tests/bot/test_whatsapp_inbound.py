@@ -9,7 +9,7 @@ from core.models import Event
 from funnels.models import Deal
 from inbox.dialogs import set_delivery
 from inbox.models import Author, Contact, ContactIdentity, DeliveryStatus, Dialog, Message
-from tests.bot.conftest import APP_SECRET, VERIFY_TOKEN
+from tests.bot.conftest import APP_SECRET, VERIFY_TOKEN, drain
 from tests.conftest import Api
 from tests.fakes.whatsapp import FakeGraph, WhatsAppWebhooks, ctwa_referral, sign, signed
 
@@ -18,7 +18,9 @@ WA_ID = "16505551234"
 
 async def post(anon: Api, payload: dict, secret: str = APP_SECRET):
     body, headers = signed(payload, secret)
-    return await anon.call("POST", "/webhooks/whatsapp", data=body, headers=headers)
+    answer = await anon.call("POST", "/webhooks/whatsapp", data=body, headers=headers)
+    await drain(anon)
+    return answer
 
 
 async def test_verification_handshake(anon: Api, whatsapp_channel: dict) -> None:

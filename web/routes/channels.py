@@ -3,9 +3,11 @@
 from aiohttp import web
 
 from bot import channels, outbox
+from bot.graph import GraphError
 from inbox import dialogs
 from web.api import EVERYONE, actor
-from web.keys import vault
+from web.keys import HTTP, TEMPLATES, vault
+from web.middleware import error_response
 from web.routes import api
 from web.schemas_inbox import (
     ChannelIn,
@@ -16,6 +18,9 @@ from web.schemas_inbox import (
     MessageOut,
     MessageQuery,
     ReplyIn,
+    TemplateIn,
+    TemplateOut,
+    TemplateQuery,
 )
 
 
@@ -83,6 +88,30 @@ async def delete_channel(request: web.Request, *, channel_id: int) -> None:
 
 @api.route(
     "GET",
+    "/api/v1/channels/{channel_id}/templates",
+    summary="A WhatsApp channel's message templates (cached for minutes)",
+    tag="channels",
+    query=TemplateQuery,
+    response=list[TemplateOut],
+)
+async def list_templates(
+    request: web.Request, *, channel_id: int, query: TemplateQuery
+) -> list[TemplateOut] | web.Response:
+    try:
+        found = await outbox.list_templates(
+            vault=vault(request),
+            http=request.app[HTTP],
+            cache=request.app[TEMPLATES],
+            channel_id=channel_id,
+            refresh=query.refresh,
+        )
+    except GraphError as exc:
+        return error_response(502, "platform_error", f"WhatsApp refused: {exc}", "channel_id")
+    return [TemplateOut.model_validate(t) for t in found]
+
+
+@api.route(
+    "GET",
     "/api/v1/dialogs",
     summary="The inbox: dialogs, latest activity first",
     tag="inbox",
@@ -125,4 +154,21 @@ async def list_messages(
 )
 async def reply(request: web.Request, *, dialog_id: int, body: ReplyIn) -> MessageOut:
     message = await outbox.send_text(actor=actor(request), dialog_id=dialog_id, text=body.text)
+    return MessageOut.model_validate(message)
+
+
+@api.route(
+    "POST",
+    "/api/v1/dialogs/{dialog_id}/templates",
+    summary="Send a WhatsApp template (allowed outside the 24-hour window)",
+    tag="inbox",
+    roles=EVERYONE,
+    body=TemplateIn,
+    response=MessageOut,
+    status=201,
+)
+async def send_template(request: web.Request, *, dialog_id: int, body: TemplateIn) -> MessageOut:
+    message = await outbox.send_template(
+        actor=actor(request), dialog_id=dialog_id, **body.model_dump()
+    )
     return MessageOut.model_validate(message)

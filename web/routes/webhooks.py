@@ -1,16 +1,15 @@
-"""Webhooks of the messengers: verified, stored in one transaction, then answered."""
+"""Webhooks of the messengers: verified, stored (one INSERT), answered, processed after."""
 
 import hmac
 
 from aiohttp import web
 
-from bot import channels, telegram
-from bot.inbound import apply_status, receive
+from bot import channels, intake
 from bot.models import ChannelKind
 from bot.whatsapp import parse_webhook, signature_matches
 from core.errors import NotFound, PermissionDenied, Unauthenticated
 from web.api import json_body
-from web.keys import BOTS, DISPATCHER, vault
+from web.keys import INTAKE, vault
 from web.routes import api
 
 TELEGRAM_SECRET = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
@@ -32,9 +31,8 @@ async def telegram_webhook(request: web.Request, *, channel_id: int) -> web.Resp
     given = request.headers.get(TELEGRAM_SECRET, "").encode()
     if not hmac.compare_digest(given, credentials["webhook_secret"].encode()):
         raise Unauthenticated("wrong or missing secret token", field=TELEGRAM_SECRET)
-    data = await json_body(request)
-    bot = request.app[BOTS].get(channel, credentials["token"])
-    await telegram.process_update(request.app[DISPATCHER], bot, channel, data)
+    await intake.accept(channel, intake.telegram_items(await json_body(request)))
+    request.app[INTAKE].pump.wake()
     return web.json_response({"ok": True})
 
 
@@ -83,9 +81,6 @@ async def whatsapp_webhook(request: web.Request) -> web.Response:
             f"phone_number_id {unknown} is not a connected channel", field="phone_number_id"
         )
     for routed in batches:
-        channel = trusted[routed.phone_number_id]
-        for message in routed.messages:
-            await receive(channel=channel, message=message)
-        for status in routed.statuses:
-            await apply_status(channel=channel, update=status)
+        await intake.accept(trusted[routed.phone_number_id], intake.whatsapp_items(routed))
+    request.app[INTAKE].pump.wake()
     return web.json_response({"ok": True})

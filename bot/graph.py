@@ -1,0 +1,147 @@
+"""A small client of the WhatsApp Cloud API (Meta's Graph API) on a shared aiohttp session.
+
+Only what the outbox and the template picker need: send a text or a template, list the
+account's templates. Errors come back in Graph's envelope
+(``{"error": {"message", "type", "code", "error_subcode", "error_data": {"details"}}}``)
+and are raised as :class:`GraphError`, which keeps the code the caller decides by.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import ClientSession, ClientTimeout
+
+#: Templates per page when listing (Graph's maximum is higher, its default 25).
+PAGE_SIZE = 100
+
+
+class GraphError(Exception):
+    """A Graph API error answer; ``code`` is None when the body was not Graph's envelope."""
+
+    def __init__(
+        self, status: int, code: int | None, message: str, details: str | None = None
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        text = message if code is None else f"{code}: {message}"
+        super().__init__(f"{text} ({details})" if details else text)
+
+    @classmethod
+    def from_answer(cls, status: int, body: Any) -> "GraphError":
+        error = body.get("error") if isinstance(body, dict) else None
+        if not isinstance(error, dict):
+            return cls(status, None, f"HTTP {status} without a Graph error body")
+        details = (error.get("error_data") or {}).get("details")
+        code = error.get("code")
+        return cls(
+            status,
+            int(code) if str(code).isdigit() else None,
+            str(error.get("message") or "unknown error"),
+            str(details) if details else None,
+        )
+
+
+@dataclass
+class Template:
+    """A message template as Meta lists it; only APPROVED ones can be sent."""
+
+    id: str
+    name: str
+    language: str
+    status: str
+    category: str
+    components: list[dict[str, Any]] = field(default_factory=list)
+
+
+class GraphClient:
+    """Calls on behalf of one access token; ``base_url`` includes the API version.
+
+    A request taking longer than ``timeout`` seconds is abandoned (the outbox keeps its
+    sends shorter than its claims).
+    """
+
+    def __init__(
+        self, session: ClientSession, base_url: str, access_token: str, *, timeout: float = 10
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {access_token}"}
+        self._timeout = ClientTimeout(total=timeout)
+
+    async def send_text(self, phone_number_id: str, to: str, body: str) -> str:
+        """Send free text (inside the 24-hour window); returns the wamid."""
+        return await self._send(phone_number_id, to, "text", {"body": body, "preview_url": False})
+
+    async def send_template(
+        self, phone_number_id: str, to: str, name: str, language: str, parameters: list[str]
+    ) -> str:
+        """Send an approved template with positional body parameters; returns the wamid."""
+        template: dict[str, Any] = {"name": name, "language": {"code": language}}
+        if parameters:
+            body = [{"type": "text", "text": value} for value in parameters]
+            template["components"] = [{"type": "body", "parameters": body}]
+        return await self._send(phone_number_id, to, "template", template)
+
+    async def list_templates(self, waba_id: str) -> list[Template]:
+        """Every template of the business account, following Graph's ``paging.next``."""
+        found: list[Template] = []
+        url: str | None = f"{self._base}/{waba_id}/message_templates"
+        params: dict[str, str] | None = {"limit": str(PAGE_SIZE)}
+        while url:
+            page = await self._call("GET", url, params=params)
+            data = page.get("data") or []
+            found += [_template(raw) for raw in data]
+            # ``next`` is a complete URL (cursor included); an empty page ends it too
+            url = (page.get("paging") or {}).get("next") if data else None
+            params = None
+        return found
+
+    async def _send(self, phone_number_id: str, to: str, kind: str, content: dict) -> str:
+        answer = await self._call(
+            "POST",
+            f"{self._base}/{phone_number_id}/messages",
+            json={
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": to,
+                "type": kind,
+                kind: content,
+            },
+        )
+        messages = answer.get("messages") or [{}]
+        wamid = messages[0].get("id")
+        if not wamid:
+            raise GraphError(200, None, "the answer carries no message id")
+        return str(wamid)
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        async with self._session.request(
+            method, url, json=json, params=params, headers=self._headers, timeout=self._timeout
+        ) as response:
+            try:
+                body = await response.json(content_type=None)
+            except ValueError:  # an HTML error page from a proxy, say
+                body = None
+            if response.status >= 400 or not isinstance(body, dict) or "error" in body:
+                raise GraphError.from_answer(response.status, body)
+            return body
+
+
+def _template(raw: dict[str, Any]) -> Template:
+    return Template(
+        id=str(raw.get("id", "")),
+        name=str(raw.get("name", "")),
+        language=str(raw.get("language", "")),
+        status=str(raw.get("status", "")),
+        category=str(raw.get("category", "")),
+        components=list(raw.get("components") or []),
+    )

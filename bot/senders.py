@@ -1,0 +1,213 @@
+"""How one outbound message reaches each messenger, and what its answer means.
+
+A :class:`Transport` sends one message and sorts the platform's answer into
+:class:`Sent` (with the platform's message id), :class:`RetryLater` (rate limits,
+server errors, timeouts: the outbox tries again) or :class:`Permanent` (the customer
+blocked the bot, the chat is gone, the template does not exist: trying again would
+fail the same way). It also names the rate limits a send to a chat counts against.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiohttp import ClientError, ClientSession
+
+from bot.graph import GraphClient, GraphError
+from bot.models import Channel
+from inbox.models import Message
+
+#: Seconds a send may take before it is abandoned and retried (shorter than a claim).
+SEND_TIMEOUT = 10
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The platform accepted the message under this id."""
+
+    external_id: str
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """Try again; ``after_seconds`` when the platform said how long to wait."""
+
+    after_seconds: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Permanent:
+    """The message cannot be delivered; ``reason`` is shown to the operator."""
+
+    reason: str
+
+
+Outcome = Sent | RetryLater | Permanent
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A token bucket a send takes a token from: ``rate`` per second, ``burst`` at once."""
+
+    key: str
+    rate: float
+    burst: int
+
+
+class Transport(Protocol):
+    """One messenger's way of sending."""
+
+    def limits(self, channel: Channel, chat_id: str) -> list[Limit]:
+        """The buckets a send to ``chat_id`` draws on, narrowest first."""
+        ...
+
+    async def send(
+        self, channel: Channel, credentials: dict[str, Any], chat_id: str, message: Message
+    ) -> Outcome:
+        """Send ``message`` to ``chat_id`` once and classify the answer."""
+        ...
+
+
+class BotSource(Protocol):
+    """Hands out the aiogram ``Bot`` of a channel (``bot.telegram.Bots``)."""
+
+    def get(self, channel: Channel, token: str) -> Bot: ...
+
+
+# aiogram raises these by HTTP status (403, 400, 404, 401, 413) or for a group turned
+# supergroup; each means this message to this chat will never go through.
+_TELEGRAM_PERMANENT = (
+    TelegramForbiddenError,
+    TelegramBadRequest,
+    TelegramNotFound,
+    TelegramUnauthorizedError,
+    TelegramMigrateToChat,
+    TelegramEntityTooLarge,
+)
+# 5xx, timeouts and connection errors, and answers aiogram could not read or place.
+_TELEGRAM_TRANSIENT = (
+    TelegramServerError,
+    TelegramNetworkError,
+    TelegramAPIError,
+    ClientDecodeError,
+)
+
+
+class TelegramTransport:
+    """Sends through the real aiogram client, one ``Bot`` per channel.
+
+    Telegram asks bots to stay near 30 messages a second overall and one a second per
+    chat (20 a minute in groups, whose ids are negative).
+    """
+
+    def __init__(self, bots: BotSource) -> None:
+        self._bots = bots
+
+    def limits(self, channel: Channel, chat_id: str) -> list[Limit]:
+        bot = channel.external_id
+        chat = (
+            Limit(f"telegram:{bot}:{chat_id}", 20 / 60, 3)
+            if chat_id.startswith("-")
+            else Limit(f"telegram:{bot}:{chat_id}", 1.0, 1)
+        )
+        return [chat, Limit(f"telegram:{bot}", 30.0, 30)]
+
+    async def send(
+        self, channel: Channel, credentials: dict[str, Any], chat_id: str, message: Message
+    ) -> Outcome:
+        if message.kind != "text":
+            return Permanent(f"{message.kind} messages cannot be sent to Telegram")
+        bot = self._bots.get(channel, credentials["token"])
+        try:
+            sent = await bot.send_message(
+                chat_id=int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
+                text=message.text,
+                reply_markup=message.payload.get("reply_markup"),
+                request_timeout=SEND_TIMEOUT,
+            )
+        except TelegramRetryAfter as exc:
+            return RetryLater(float(exc.retry_after), exc.message)
+        except _TELEGRAM_PERMANENT as exc:
+            return Permanent(exc.message)
+        except _TELEGRAM_TRANSIENT as exc:
+            return RetryLater(None, str(exc))
+        return Sent(f"{sent.chat.id}:{sent.message_id}")
+
+
+#: Graph error codes of rate limits: API calls (4), the account (80007), the number's
+#: throughput (130429), spam limits (131048), the pair limit (131056: at least 6 s).
+_WHATSAPP_RATE_LIMITS: dict[int, float | None] = {
+    4: None,
+    80007: None,
+    130429: None,
+    131048: None,
+    131056: 6.0,
+}
+#: Meta's "temporary" codes: unknown/service errors, something went wrong, service
+#: unavailable, maintenance or throughput upgrade, server temporarily unavailable.
+_WHATSAPP_TRANSIENT = frozenset({1, 2, 131000, 131016, 131057, 133004})
+
+
+class WhatsAppTransport:
+    """Sends text and templates through :class:`bot.graph.GraphClient`.
+
+    The Cloud API allows 80 messages a second per number and, per customer, one every
+    6 seconds with bursts of up to 45 borrowed from the future.
+    """
+
+    def __init__(self, session: ClientSession) -> None:
+        self._session = session
+
+    def limits(self, channel: Channel, chat_id: str) -> list[Limit]:
+        number = channel.external_id
+        return [
+            Limit(f"whatsapp:{number}:{chat_id}", 1 / 6, 45),
+            Limit(f"whatsapp:{number}", 80, 80),
+        ]
+
+    async def send(
+        self, channel: Channel, credentials: dict[str, Any], chat_id: str, message: Message
+    ) -> Outcome:
+        client = GraphClient(
+            self._session, channel.api_base_url, credentials["access_token"], timeout=SEND_TIMEOUT
+        )
+        number = credentials["phone_number_id"]
+        try:
+            if message.kind == "text":
+                wamid = await client.send_text(number, chat_id, message.text)
+            elif message.kind == "template":
+                template = message.payload["template"]
+                wamid = await client.send_template(
+                    number, chat_id, template["name"], template["language"], template["parameters"]
+                )
+            else:
+                return Permanent(f"{message.kind} messages cannot be sent to WhatsApp yet")
+        except GraphError as exc:
+            return classify(exc)
+        except (ClientError, TimeoutError) as exc:
+            return RetryLater(None, f"WhatsApp did not answer: {exc!r}")
+        return Sent(wamid)
+
+
+def classify(error: GraphError) -> Outcome:
+    """Rate limits and Meta's temporary errors are retried; everything else is final
+    (131026 undeliverable, 131047 window closed, 132001 no such template, 190 token...)."""
+    if error.code in _WHATSAPP_RATE_LIMITS:
+        return RetryLater(_WHATSAPP_RATE_LIMITS[error.code], str(error))
+    if error.code in _WHATSAPP_TRANSIENT or error.status >= 500 or error.status == 429:
+        return RetryLater(None, str(error))
+    return Permanent(str(error))

@@ -1,0 +1,96 @@
+"""Durable work queues in the database: rows are claimed with a lease, then done.
+
+Used by the webhook intake (deliveries accepted, processed later) and the outbox.
+A claim moves ``next_attempt_at`` past the lease, so a worker that dies mid-item
+leaves it to be claimed again when the lease runs out; with several workers,
+PostgreSQL's ``FOR UPDATE SKIP LOCKED`` hands each row to one of them.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=Model)
+
+
+async def claim(model: type[M], *, limit: int, lease: timedelta) -> list[M]:
+    """Take up to ``limit`` due rows (``next_attempt_at`` reached), oldest first.
+
+    Querysets bind their connection when built, so they are built inside the
+    transaction (one built outside would wait on SQLite's writer lock forever).
+    """
+    now = datetime.now(UTC)
+    async with in_transaction():
+        ids = (
+            await model.filter(next_attempt_at__lte=now)
+            .order_by("id")
+            .limit(limit)
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return []
+        await model.filter(id__in=ids).update(next_attempt_at=now + lease)
+    # loaded after the commit: rows fetched inside would stay bound to the closed transaction
+    return await model.filter(id__in=ids).order_by("id")
+
+
+def backoff(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:
+    """Exponential backoff with full jitter: attempt 1 waits up to 2 s, then 4 s, 8 s..."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 (not crypto)
+
+
+class Pump:
+    """Runs ``step`` whenever there may be work: on :meth:`wake`, or every ``poll`` seconds.
+
+    ``step`` returns how many items it handled; the pump keeps going while there are any.
+    """
+
+    def __init__(self, step: Callable[[], Awaitable[int]], *, name: str, poll: float = 1.0) -> None:
+        self.step = step
+        self.name = name
+        self.poll = poll
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def drain(self) -> int:
+        """Handle everything due now (tests and shutdown use this)."""
+        total = 0
+        while handled := await self.step():
+            total += handled
+        return total
+
+    def start(self) -> None:
+        """Run in the background until :meth:`stop`."""
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Stop after the current step."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("%s step failed; retrying after the poll interval", self.name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+            self._wake.clear()

@@ -1,0 +1,99 @@
+"""The webhook intake: stored before the answer, processed after, never lost or doubled."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from bot.intake import MAX_ATTEMPTS
+from bot.models import InboundDelivery
+from funnels.models import Deal
+from inbox.models import Message
+from tests.bot.conftest import APP_SECRET, drain
+from tests.conftest import Api
+from tests.fakes.whatsapp import FakeGraph, signed
+from web.app import create_app
+from web.keys import INTAKE
+
+WA_ID = "16505550001"
+
+
+async def post(client: Api, payload: dict) -> int:
+    body, headers = signed(payload, APP_SECRET)
+    status, _ = await client.call("POST", "/webhooks/whatsapp", data=body, headers=headers)
+    return status
+
+
+async def test_a_delivery_is_stored_before_the_answer_and_processed_after(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    payload = fake_graph.webhooks.text(WA_ID, "hello")
+    assert await post(anon, payload) == 200
+    assert await post(anon, payload) == 200, "a redelivery is acknowledged"
+    assert await InboundDelivery.all().count() == 1
+    assert await Message.all().count() == 0
+    assert await drain(anon) == 1
+    assert await Message.all().count() == 1 and await Deal.all().count() == 1
+    row = await InboundDelivery.get()
+    assert row.processed_at is not None and row.next_attempt_at is None
+    assert await drain(anon) == 0
+
+
+async def test_deliveries_left_by_a_dead_process_are_taken_up_by_the_next(
+    anon: Api, db, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    for i in range(3):
+        await post(anon, fake_graph.webhooks.text(WA_ID, f"message {i}"))
+    # the first process claimed one row and died: its lease is still running
+    first = await InboundDelivery.all().order_by("id").first()
+    await InboundDelivery.filter(id=first.id).update(
+        next_attempt_at=datetime.now(UTC) + timedelta(seconds=60)
+    )
+    assert await drain(anon) == 2
+    assert [m.text for m in await Message.all().order_by("id")] == ["message 1", "message 2"]
+    # the lease runs out: the row is due again and processed exactly once
+    await InboundDelivery.filter(id=first.id).update(next_attempt_at=datetime.now(UTC))
+    assert await drain(anon) == 1
+    assert sorted(m.text for m in await Message.all()) == ["message 0", "message 1", "message 2"]
+
+
+async def test_processing_twice_changes_nothing(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    await post(anon, fake_graph.webhooks.text(WA_ID, "once"))
+    await drain(anon)
+    # a crash after processing but before the row was marked done
+    await InboundDelivery.all().update(processed_at=None, next_attempt_at=datetime.now(UTC))
+    assert await drain(anon) == 1
+    assert await Message.all().count() == 1 and await Deal.all().count() == 1
+
+
+async def test_failures_back_off_and_park_with_the_error(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    payload = fake_graph.webhooks.text(WA_ID, "hi")
+    await post(anon, payload)
+    await InboundDelivery.all().update(payload={"broken": True})
+    assert await drain(anon) == 1
+    row = await InboundDelivery.get()
+    assert row.attempts == 1 and row.processed_at is None
+    assert row.next_attempt_at > datetime.now(UTC)
+    assert "ValidationError" in row.last_error
+    await InboundDelivery.all().update(attempts=MAX_ATTEMPTS - 1, next_attempt_at=datetime.now(UTC))
+    await drain(anon)
+    parked = await InboundDelivery.get()
+    assert parked.attempts == MAX_ATTEMPTS and parked.next_attempt_at is None
+    assert await Message.all().count() == 0
+
+
+async def test_the_background_pump_processes_without_being_asked(
+    db, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    app = create_app(db.settings(intake_worker=True), own_database=False)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        assert await post(Api(client), fake_graph.webhooks.text(WA_ID, "live")) == 200
+        async with asyncio.timeout(5):
+            while not await Message.exists():
+                await asyncio.sleep(0.02)
+        assert app[INTAKE].pump is not None
+    assert (await Message.get()).text == "live"

@@ -1,0 +1,1 @@
+"""Stage triggers and automations: auto-messages, auto-tasks, deal-source rules."""
