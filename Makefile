@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrations openapi bench-board clean
+.PHONY: run test lint migrations openapi bench-board bench-ingest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ migrations: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/funnelbox openapi > web/openapi.json
+
+# Benchmarks want PostgreSQL; see the README's Performance section for the figures.
+bench-board: $(STAMP)
+	$(BIN)/python bench/board.py --deals 1000000
+
+bench-ingest: $(STAMP)
+	$(BIN)/python bench/ingest.py --deliveries 5000 --concurrency 32
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

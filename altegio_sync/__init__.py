@@ -1,0 +1,1 @@
+"""Altegio booking sync: booking statuses mapped to pipeline stages (a coming issue)."""
