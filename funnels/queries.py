@@ -115,18 +115,25 @@ async def list_deals(
     limit: int = 50,
 ) -> DealPage:
     """A page of deals, sorted and filtered, with stage, owner and contacts loaded."""
+    page = await _select_page(filters or DealFilter(), sort, descending, cursor, limit)
+    await attach_contacts(page.items)
+    return page
+
+
+async def _select_page(
+    filters: DealFilter, sort: DealSort, descending: bool, cursor: str | None, limit: int
+) -> DealPage:
+    """The page's deals with stage and owner, contacts not yet attached."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}", field="limit")
     spec = _SORTS[sort]
-    base = (filters or DealFilter()).apply(Deal.all())
     after = _decode_cursor(cursor, spec) if cursor else None
-    items = await _page(base, spec, descending, after, limit + 1)
+    items = await _page(filters.apply(Deal.all()), spec, descending, after, limit + 1)
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]
         last = items[-1]
         next_cursor = _encode_cursor(spec.read(last), last.id)
-    await attach_contacts(items)
     return DealPage(items=items, next_cursor=next_cursor)
 
 
@@ -243,13 +250,11 @@ async def board(*, pipeline_id: int, cards: int = 20) -> list[StageColumn]:
     for column in columns.values():
         column.totals.sort(key=lambda t: t.currency)
         if cards and column.count:
-            page = await list_deals(
-                filters=DealFilter(stage_id=column.stage.id),
-                sort=DealSort.CREATED_AT,
-                descending=True,
-                limit=cards,
+            page = await _select_page(
+                DealFilter(stage_id=column.stage.id), DealSort.CREATED_AT, True, None, cards
             )
             column.deals, column.next_cursor = page.items, page.next_cursor
+    await attach_contacts([deal for column in columns.values() for deal in column.deals])
     return list(columns.values())
 
 
