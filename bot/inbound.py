@@ -95,9 +95,18 @@ async def receive_edit(*, channel: Channel, external_id: str, text: str) -> None
         await edit_inbound(batch, channel_id=channel.id, external_id=external_id, text=text)
 
 
+class UnknownMessage(LookupError):
+    """A status for a wamid we have not recorded (yet)."""
+
+
 async def apply_status(*, channel: Channel, update: StatusUpdate) -> None:
-    """Record a delivery status of one of our messages; statuses only move forward."""
+    """Record a delivery status of one of our messages; statuses only move forward.
+
+    Meta can report "sent" before the outbox has committed the wamid it got back, so an
+    unknown wamid raises: the intake retries the status with backoff, then parks it.
+    """
     async with change(None) as batch:
         message = await find_message(channel_id=channel.id, external_id=update.wamid)
-        if message is not None:
-            await set_delivery(batch, message=message, status=update.status, error=update.error)
+        if message is None:
+            raise UnknownMessage(f"no outbound message {update.wamid} (yet)")
+        await set_delivery(batch, message=message, status=update.status, error=update.error)

@@ -101,3 +101,16 @@ def test_models_and_committed_migrations_agree() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", result.stdout
+
+
+async def test_worker_runs_until_terminated(env: dict[str, str]) -> None:
+    run(env, "migrate")
+    worker = await asyncio.create_subprocess_exec(
+        *FUNNELBOX, "worker", env={**env, "FUNNELBOX_SECRET_KEY": "k" * 24}, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    assert worker.stdout is not None
+    line = await asyncio.wait_for(worker.stdout.readline(), timeout=30)
+    assert b"workers running" in line
+    worker.terminate()
+    assert await asyncio.wait_for(worker.wait(), timeout=10) == 0

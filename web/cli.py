@@ -6,6 +6,7 @@ import json
 import logging
 import multiprocessing
 import secrets
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -101,6 +102,26 @@ async def _telegram(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    """The intake and the outbox without the web server, for deployments that split them.
+
+    It is the application's lifecycle (cleanup_ctx) without a listening socket.
+    """
+    settings = settings.model_copy(update={"intake_worker": True, "outbox_worker": True})
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    print("intake and outbox workers running; Ctrl+C stops")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+    return 0
+
+
 async def _openapi(args: argparse.Namespace, settings: Settings) -> int:
     print(json.dumps(document(), indent=2, sort_keys=True))
     return 0
@@ -157,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     boot = sub.add_parser("bootstrap", help="create the first owner if there is none")
     boot.add_argument("--email", default="owner@example.com")
     sub.add_parser("openapi", help="print the OpenAPI document")
+    sub.add_parser("worker", help="run the intake and outbox workers without the web server")
     tg = sub.add_parser("telegram", help="Telegram channel tools")
     tg_sub = tg.add_subparsers(dest="action", required=True)
     hook = tg_sub.add_parser("set-webhook", help="register our webhook with Telegram")
@@ -174,6 +196,7 @@ COMMANDS: dict[str, Command] = {
     "token": _token,
     "bootstrap": _bootstrap,
     "openapi": _openapi,
+    "worker": _worker,
     "telegram": _telegram,
 }
 

@@ -97,3 +97,27 @@ async def test_the_background_pump_processes_without_being_asked(
                 await asyncio.sleep(0.02)
         assert app[INTAKE].pump is not None
     assert (await Message.get()).text == "live"
+
+
+async def test_a_status_that_overtakes_its_message_is_retried(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    from bot.outbox import queue
+    from core.events import change
+    from inbox.dialogs import set_delivery
+    from inbox.models import Author, DeliveryStatus, Dialog
+
+    await post(anon, fake_graph.webhooks.text(WA_ID, "hi"))
+    await drain(anon)
+    await post(anon, fake_graph.webhooks.status("wamid.EARLY", "delivered", WA_ID))
+    await drain(anon)
+    early = await InboundDelivery.get(key__startswith="status:")
+    assert early.attempts == 1 and "wamid.EARLY" in early.last_error
+    async with change(None) as batch:
+        sent = await queue(batch, dialog=await Dialog.get(), author=Author.BOT, text="x")
+        await set_delivery(
+            batch, message=sent, status=DeliveryStatus.SENT, external_id="wamid.EARLY"
+        )
+    await InboundDelivery.filter(id=early.id).update(next_attempt_at=datetime.now(UTC))
+    await drain(anon)
+    assert (await Message.get(id=sent.id)).status == DeliveryStatus.DELIVERED
