@@ -12,7 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-run: $(STAMP)
+# A stable secret for stored channel credentials, made once per checkout and kept in .env.
+.env:
+	$(BIN)/python -c "import secrets; print('FUNNELBOX_SECRET_KEY=' + secrets.token_urlsafe(32))" > .env
+
+run: $(STAMP) .env
 	$(BIN)/funnelbox migrate
 	$(BIN)/funnelbox bootstrap
 	$(BIN)/funnelbox serve

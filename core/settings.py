@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Every knob of the service; defaults give a working single-machine install."""
 
-    model_config = SettingsConfigDict(env_prefix="FUNNELBOX_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FUNNELBOX_", env_file=".env", extra="ignore")
 
     database_url: str = Field(
         default="sqlite://funnelbox.sqlite3",
