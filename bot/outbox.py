@@ -8,7 +8,6 @@ as an outbound ``Message`` plus an ``Outbox`` row in the caller's transaction; t
 import asyncio
 import contextlib
 import logging
-import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -38,14 +37,13 @@ from core.crypto import Vault
 from core.errors import ValidationFailed
 from core.events import EventBatch, change, subscribe
 from core.models import Event, User
+from core.queue import backoff
 from inbox.dialogs import add_outbound, check_service_window, get_dialog, set_delivery
 from inbox.models import Author, DeliveryStatus, Dialog, Message
 
 log = logging.getLogger(__name__)
 
 #: The first retry comes after about 2 s, then twice as long each time, at most 10 min.
-BACKOFF_BASE = 2.0
-BACKOFF_CAP = 600.0
 #: A send still failing temporarily after this many attempts (about 40 min) is failed.
 MAX_ATTEMPTS = 12
 #: A send is started only while the claim has this much time left besides its timeout.
@@ -153,13 +151,6 @@ async def list_templates(
     return await cache.get(
         f"{channel.id}:{waba_id}", lambda: client.list_templates(waba_id), refresh=refresh
     )
-
-
-def backoff(attempts: int) -> float:
-    """Seconds before trying again after ``attempts`` failed tries: exponential and
-    capped, half of it random ("equal jitter") so failures of one outage spread out."""
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempts - 1))
-    return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 (jitter, not secrecy)
 
 
 def _now() -> datetime:
@@ -393,7 +384,7 @@ class OutboxWorker:
             else:
                 delay = outcome.after_seconds
                 if delay is None:
-                    delay = backoff(current.attempts)
+                    delay = backoff(current.attempts).total_seconds()
                 current.next_attempt_at = _now() + timedelta(seconds=delay)
                 current.last_error = outcome.reason
             await current.save(

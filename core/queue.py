@@ -44,7 +44,9 @@ async def claim(model: type[M], *, limit: int, lease: timedelta) -> list[M]:
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:
-    """Exponential backoff with full jitter: attempt 1 waits up to 2 s, then 4 s, 8 s..."""
+    """How long to wait after ``attempt`` failed tries: exponential, capped, and half of
+    it random ("equal jitter"), so the failures of one outage spread out:
+    attempt 1 waits 1-2 s, attempt 5 16-32 s, then up to ``cap``."""
     ceiling = min(cap, base * 2 ** max(0, attempt - 1))
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 (not crypto)
 

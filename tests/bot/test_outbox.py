@@ -18,13 +18,14 @@ from redis.asyncio import Redis
 
 from bot.graph import GraphError
 from bot.models import Outbox, OutboxState
-from bot.outbox import OutboxWorker, backoff, queue, send_text
+from bot.outbox import OutboxWorker, queue, send_text
 from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
 from bot.senders import Permanent, RetryLater, classify
 from bot.telegram import Bots
 from core.crypto import Vault
 from core.events import change, subscribe
 from core.models import Event, User
+from core.queue import backoff
 from inbox.dialogs import Sender, identify, open_dialog
 from inbox.models import Author, Dialog, Message
 from tests.conftest import SECRET_KEY, Api, Backend
@@ -234,9 +235,9 @@ async def test_server_errors_back_off_exponentially(
     row = await Outbox.get(message_id=queued["id"])
     assert before + timedelta(seconds=1) <= row.next_attempt_at <= before + timedelta(seconds=3)
     assert "Internal Server Error" in row.last_error
-    assert all(1 <= backoff(1) <= 2 for _ in range(50))
-    assert all(16 <= backoff(5) <= 32 for _ in range(50))
-    assert all(300 <= backoff(20) <= 600 for _ in range(50))
+    assert all(1 <= backoff(1).total_seconds() <= 2 for _ in range(50))
+    assert all(16 <= backoff(5).total_seconds() <= 32 for _ in range(50))
+    assert all(300 <= backoff(20).total_seconds() <= 600 for _ in range(50))
 
 
 async def test_whatsapp_rate_limits_are_retried(
