@@ -11,7 +11,7 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 APP_LABEL = "funnelbox"
 
 #: Every module that defines models, in dependency order (shared core first).
-MODEL_MODULES = ["core.models", "inbox.models", "funnels.models", "bot.models"]
+MODEL_MODULES = ["core.models", "inbox.models", "funnels.models", "bot.models", "triggers.models"]
 
 
 def tortoise_config(database_url: str, *, pool_size: int = 10) -> dict[str, Any]:

@@ -29,6 +29,10 @@ class Pipeline(Model):
     name = fields.CharField(max_length=100)
     color = fields.CharField(max_length=7, default="#4f7cff")
     position = fields.IntField(default=0)
+    #: Switches for the stage triggers of the whole pipeline.
+    #: A database default too, so adding the columns works on tables that hold rows.
+    auto_messages_enabled = fields.BooleanField(default=True, db_default=True)
+    auto_tasks_enabled = fields.BooleanField(default=True, db_default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -86,9 +86,15 @@ async def create_pipeline(
 
 
 async def update_pipeline(
-    *, actor: User | None, pipeline_id: int, name: str | None = None, color: str | None = None
+    *,
+    actor: User | None,
+    pipeline_id: int,
+    name: str | None = None,
+    color: str | None = None,
+    auto_messages_enabled: bool | None = None,
+    auto_tasks_enabled: bool | None = None,
 ) -> Pipeline:
-    """Rename or recolour a pipeline."""
+    """Rename or recolour a pipeline, or switch its auto-messages or auto-tasks on or off."""
     async with change(actor) as batch:
         pipeline = await get_pipeline(pipeline_id=pipeline_id)
         values: dict[str, Any] = {}
@@ -96,6 +102,10 @@ async def update_pipeline(
             values["name"] = _check_name(name)
         if color is not None:
             values["color"] = check_color(color)
+        if auto_messages_enabled is not None:
+            values["auto_messages_enabled"] = auto_messages_enabled
+        if auto_tasks_enabled is not None:
+            values["auto_tasks_enabled"] = auto_tasks_enabled
         changes = diff(pipeline, values)
         if changes:
             await pipeline.update_from_dict(values).save()

@@ -12,7 +12,9 @@ from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
 from bot.telegram import Bots, build_dispatcher
 from core.crypto import Vault
 from core.db import database
+from core.events import subscribe
 from core.settings import Settings
+from triggers.flows import fire
 from web import middleware
 from web.keys import BOTS, DISPATCHER, HTTP, INTAKE, REDIS, SETTINGS, TEMPLATES, VAULT
 from web.routes import (  # noqa: F401  (importing a route module registers its endpoints)
@@ -25,6 +27,7 @@ from web.routes import (  # noqa: F401  (importing a route module registers its 
     media,
     pipelines,
     system,
+    triggers,
     webhooks,
 )
 
@@ -46,6 +49,7 @@ def create_app(settings: Settings, *, own_database: bool = True) -> web.Applicat
     app.cleanup_ctx.append(_telegram)
     app.cleanup_ctx.append(_intake)
     app.cleanup_ctx.append(_outbox)
+    app.cleanup_ctx.append(_triggers)
     api.install(app)
     return app
 
@@ -105,3 +109,13 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
     if worker is not None:
         await worker.stop()
     await session.close()
+
+
+async def _triggers(app: web.Application) -> AsyncIterator[None]:
+    """Stage triggers fire on committed deal events while the application runs.
+
+    In-process only for now: see :mod:`triggers.flows` for the durable dispatcher to come.
+    """
+    unsubscribe = subscribe(fire)
+    yield
+    unsubscribe()

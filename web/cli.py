@@ -110,11 +110,12 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(update={"intake_worker": True, "outbox_worker": True})
     runner = web.AppRunner(create_app(settings))
     await runner.setup()
-    print("intake and outbox workers running; Ctrl+C stops")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # announced only once a signal stops it cleanly (a supervisor may stop it at once)
+    print("intake and outbox workers running; Ctrl+C stops")
     try:
         await stop.wait()
     finally:

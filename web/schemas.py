@@ -74,6 +74,8 @@ class PipelineOut(Output):
     name: str
     color: str
     position: int
+    auto_messages_enabled: bool
+    auto_tasks_enabled: bool
     stages: list[StageOut]
 
     @classmethod
@@ -83,6 +85,8 @@ class PipelineOut(Output):
             name=pipeline.name,
             color=pipeline.color,
             position=pipeline.position,
+            auto_messages_enabled=pipeline.auto_messages_enabled,
+            auto_tasks_enabled=pipeline.auto_tasks_enabled,
             stages=[StageOut.model_validate(s) for s in stages],
         )
 
@@ -99,6 +103,8 @@ class PipelineUpdate(Input):
 
     name: Name = Field(default=None)
     color: Color = Field(default=None)
+    auto_messages_enabled: bool = Field(default=None)
+    auto_tasks_enabled: bool = Field(default=None)
 
 
 class Order(Input):

@@ -1,0 +1,172 @@
+"""Firing stage triggers when a deal enters a stage.
+
+:func:`fire` is a :func:`core.events.subscribe` subscriber: it hears ``deal.created``
+and ``deal.stage_changed`` after their transaction committed and runs the entered
+stage's active triggers in one transaction of their own. Firing is idempotent per
+event: a task is unique on (trigger, source event), an auto-message carries
+``{"trigger_id": ..., "event_id": ...}`` as its payload and is not queued twice, and a deal
+source rule sets tags and fields to where they already are.
+
+Not yet durable: subscribers are told in-process, so an event committed just before
+a crash (or while no application was running) never fires its triggers. The next
+step is a dispatcher over the ``event`` table (a cursor of the last handled event
+id, claimed like ``core.queue``) calling :func:`fire`; the idempotency above is
+what makes such redelivery safe. Delayed auto-messages (``delay_minutes``) wait for
+that dispatcher too and are sent at once for now.
+"""
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from bot.outbox import queue
+from core.errors import DomainError
+from core.events import EventBatch, change
+from core.models import Event, User
+from funnels import catalog
+from funnels.deals import update_deal
+from funnels.models import CustomField, Deal, Pipeline, Stage, Tag
+from inbox.models import Author, Dialog, Direction, Message
+from triggers.models import Task, Trigger, TriggerKind
+from triggers.rules import evaluate, parse_rule
+from triggers.service import deal_facts
+from triggers.templates import render
+
+log = logging.getLogger(__name__)
+
+#: The events that put a deal into a stage, and where their data names it.
+ENTERS_STAGE = {"deal.created": "stage_id", "deal.stage_changed": "to_stage_id"}
+
+
+async def fire(event: Event) -> None:
+    """Run the active triggers of the stage ``event`` put its deal in."""
+    key = ENTERS_STAGE.get(event.kind)
+    stage_id = (event.data or {}).get(key) if key else None
+    if stage_id is None or event.deal_id is None:
+        return
+    triggers = await Trigger.filter(stage_id=stage_id, is_active=True).order_by("position", "id")
+    if not triggers:
+        return
+    async with change(None) as batch:
+        deal = await Deal.filter(id=event.deal_id).select_for_update().first()
+        if deal is None:
+            return
+        stage = await Stage.get(id=stage_id)
+        pipeline = await Pipeline.get(id=stage.pipeline_id)  # type: ignore[attr-defined]
+        facts = await deal_facts(deal)
+        for trigger in triggers:
+            try:
+                match trigger.kind:
+                    case TriggerKind.AUTO_TASK if pipeline.auto_tasks_enabled:
+                        await _auto_task(batch, trigger, deal, event, facts)
+                    case TriggerKind.AUTO_MESSAGE if pipeline.auto_messages_enabled:
+                        await _auto_message(batch, trigger, deal, event, facts)
+                    case TriggerKind.DEAL_SOURCE:
+                        await _deal_source(batch, trigger, deal, event, facts)
+            except DomainError as exc:
+                # a template that fails on this deal's data: the other triggers still run
+                log.warning("trigger %s skipped for event %s: %s", trigger.id, event.id, exc)
+                await batch.record(
+                    "trigger.failed",
+                    deal_id=deal.id,
+                    trigger_id=trigger.id,
+                    event_id=event.id,
+                    error=exc.message,
+                )
+
+
+async def _auto_task(
+    batch: EventBatch, trigger: Trigger, deal: Deal, event: Event, facts: dict[str, Any]
+) -> None:
+    if await Task.filter(trigger=trigger, source_event_id=event.id).exists():
+        return
+    config = trigger.config
+    assignee_id = deal.owner_id  # type: ignore[attr-defined]
+    if isinstance(config.get("assignee"), int):
+        user = await User.get_or_none(id=config["assignee"], is_active=True)
+        if user is not None:
+            assignee_id = user.id
+        else:
+            log.warning(
+                "trigger %s: assignee %s is gone, giving the deal owner",
+                trigger.id,
+                config["assignee"],
+            )
+    description = render(config.get("description", ""), facts, field="config.description")
+    title = render(config["title"], facts, field="config.title").strip()[:255] or "Task"
+    task = await Task.create(
+        title=title,
+        description=description,
+        deal_id=deal.id,
+        assignee_id=assignee_id,
+        due_at=event.created_at + timedelta(minutes=config.get("due_in_minutes", 0)),
+        trigger=trigger,
+        source_event_id=event.id,
+    )
+    await batch.record(
+        "task.created",
+        deal_id=deal.id,
+        task_id=task.id,
+        title=task.title,
+        assignee_id=assignee_id,
+        trigger_id=trigger.id,
+        event_id=event.id,
+    )
+
+
+async def _auto_message(
+    batch: EventBatch, trigger: Trigger, deal: Deal, event: Event, facts: dict[str, Any]
+) -> None:
+    dialog_id = deal.dialog_id  # type: ignore[attr-defined]
+    if dialog_id is None:
+        return
+    dialog = await Dialog.get_or_none(id=dialog_id)
+    if dialog is None:
+        return
+    sent = await Message.filter(
+        dialog_id=dialog.id,
+        direction=Direction.OUT,
+        author=Author.BOT,
+        created_at__gte=event.created_at,
+    ).values_list("payload", flat=True)
+    mark = {"trigger_id": trigger.id, "event_id": event.id}
+    if any(isinstance(p, dict) and all(p.get(k) == v for k, v in mark.items()) for p in sent):
+        return
+    text = render(trigger.config["template"], facts, field="config.template")
+    if not text.strip():
+        return
+    await queue(batch, dialog=dialog, author=Author.BOT, text=text, payload=mark)
+
+
+async def _deal_source(
+    batch: EventBatch, trigger: Trigger, deal: Deal, event: Event, facts: dict[str, Any]
+) -> None:
+    outcome = evaluate(parse_rule(trigger.config["rule"]), facts)
+    if not outcome.matched:
+        return
+    current = {tag.name: tag.id for tag in await deal.tags.all()}
+    wanted = {name: tag_id for name, tag_id in current.items() if name not in outcome.remove_tags}
+    for name in outcome.add_tags:
+        if name not in wanted:
+            tag = await Tag.get_or_none(name=name)
+            if tag is None:
+                tag = await catalog.create_tag(actor=None, name=name)
+            wanted[name] = tag.id
+    fields: dict[int, str] = {}
+    if outcome.set_fields:
+        known = {f.name: f.id for f in await CustomField.filter(name__in=list(outcome.set_fields))}
+        for name, value in outcome.set_fields.items():
+            if name in known:
+                fields[known[name]] = value
+            else:
+                log.warning("trigger %s: no custom field %r", trigger.id, name)
+    changes: dict[str, Any] = {}
+    if set(wanted) != set(current):
+        changes["tag_ids"] = sorted(wanted.values())
+    if fields:
+        changes["fields"] = fields
+    if changes:
+        await update_deal(actor=None, deal_id=deal.id, **changes)
+        await batch.record(
+            "trigger.applied", deal_id=deal.id, trigger_id=trigger.id, event_id=event.id
+        )

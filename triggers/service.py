@@ -1,0 +1,351 @@
+"""Stage triggers and tasks: the only code that writes ``Trigger`` and ``Task`` rows.
+
+Each trigger's ``config`` is checked for its kind when saved (templates compiled in the
+sandbox, rules parsed), so firing never meets a config it cannot read. The facts about
+a deal that rules test and templates show are built here too (:func:`deal_facts`).
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.events import UNSET, change, diff
+from core.models import Role, User
+from funnels.deals import get_deal
+from funnels.models import (
+    CustomField,
+    Deal,
+    DealContact,
+    DealFieldValue,
+    FieldKind,
+    StageKind,
+)
+from funnels.pipelines import get_stage
+from inbox.models import ContactIdentity, Dialog, Direction, Message
+from triggers.models import Task, Trigger, TriggerKind
+from triggers.rules import Outcome, RuleError, evaluate, parse_rule
+from triggers.templates import check_template, render
+
+#: The most triggers one stage may hold.
+MAX_TRIGGERS_PER_STAGE = 20
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AutoMessageConfig(_Config):
+    """Send a message into the deal's dialog; ``delay_minutes`` is stored for later use."""
+
+    template: Annotated[str, StringConstraints(min_length=1)]
+    delay_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 365)] = 0
+
+
+class AutoTaskConfig(_Config):
+    """Give someone a task about the deal, due ``due_in_minutes`` after it enters the stage.
+
+    Title and description are templates like an auto-message's."""
+
+    title: Text
+    description: str = ""
+    due_in_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 365)] = 0
+    assignee: Literal["deal_owner"] | Annotated[int, Field(ge=1, le=2**31 - 1)] = "deal_owner"
+
+
+class DealSourceConfig(_Config):
+    """Test the deal with a rule (``triggers.rules``) and apply its tags and fields."""
+
+    rule: dict[str, Any]
+
+
+CONFIGS: dict[TriggerKind, type[_Config]] = {
+    TriggerKind.AUTO_MESSAGE: AutoMessageConfig,
+    TriggerKind.AUTO_TASK: AutoTaskConfig,
+    TriggerKind.DEAL_SOURCE: DealSourceConfig,
+}
+
+
+def rule_field(error: RuleError, prefix: str) -> RuleError:
+    """The rule error with its JSON path put under ``prefix`` (``$.when`` -> ``rule.when``)."""
+    return RuleError(error.message, prefix + error.path.removeprefix("$"))
+
+
+async def check_config(kind: TriggerKind, config: Any) -> dict[str, Any]:
+    """The config validated for ``kind``, as stored; errors name ``config.<key>``."""
+    try:
+        parsed = CONFIGS[kind].model_validate(config)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        # configs are flat: the key is enough (a union adds its member's tag to the path)
+        where = f"config.{first['loc'][0]}" if first["loc"] else "config"
+        raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
+    match parsed:
+        case AutoMessageConfig():
+            check_template(parsed.template, field="config.template")
+        case AutoTaskConfig():
+            check_template(parsed.title, field="config.title")
+            check_template(parsed.description, field="config.description")
+            assignee = parsed.assignee
+            if (
+                isinstance(assignee, int)
+                and not await User.filter(id=assignee, is_active=True).exists()
+            ):
+                raise NotFound(f"user {assignee} does not exist", field="config.assignee")
+        case DealSourceConfig():
+            try:
+                parse_rule(parsed.rule)
+            except RuleError as exc:
+                raise rule_field(exc, "config.rule") from None
+    return parsed.model_dump()
+
+
+# --- triggers ----------------------------------------------------------------------------
+
+
+async def get_trigger(*, trigger_id: int) -> Trigger:
+    """A trigger by id, or :class:`NotFound`."""
+    trigger = await Trigger.get_or_none(id=trigger_id)
+    if trigger is None:
+        raise NotFound(f"trigger {trigger_id} does not exist", field="trigger_id")
+    return trigger
+
+
+async def list_triggers(*, stage_id: int) -> list[Trigger]:
+    """A stage's triggers in the order they run."""
+    await get_stage(stage_id=stage_id)
+    return await Trigger.filter(stage_id=stage_id).order_by("position", "id")
+
+
+async def create_trigger(
+    *,
+    actor: User | None,
+    stage_id: int,
+    kind: TriggerKind,
+    config: Any,
+    is_active: bool = True,
+) -> Trigger:
+    """Add a trigger after the stage's last one."""
+    kind = TriggerKind(kind)
+    values = await check_config(kind, config)
+    async with change(actor) as batch:
+        stage = await get_stage(stage_id=stage_id)
+        existing = await Trigger.filter(stage_id=stage_id).order_by("-position").all()
+        if len(existing) >= MAX_TRIGGERS_PER_STAGE:
+            raise ValidationFailed(
+                f"a stage can have at most {MAX_TRIGGERS_PER_STAGE} triggers", field="stage_id"
+            )
+        trigger = await Trigger.create(
+            stage=stage,
+            kind=kind,
+            config=values,
+            is_active=is_active,
+            position=existing[0].position + 1 if existing else 0,
+        )
+        await batch.record(
+            "trigger.created",
+            trigger_id=trigger.id,
+            stage_id=stage.id,
+            kind=kind.value,
+            is_active=is_active,
+        )
+    return trigger
+
+
+async def update_trigger(
+    *,
+    actor: User | None,
+    trigger_id: int,
+    config: Any = UNSET,
+    is_active: Any = UNSET,
+    position: Any = UNSET,
+) -> Trigger:
+    """Change a trigger's config, switch it on or off, or move it to ``position`` among
+    its stage's triggers (the others shift); its kind stays."""
+    async with change(actor) as batch:
+        trigger = await get_trigger(trigger_id=trigger_id)
+        values: dict[str, Any] = {}
+        if config is not UNSET:
+            values["config"] = await check_config(trigger.kind, config)
+        if is_active is not UNSET:
+            values["is_active"] = bool(is_active)
+        changes = diff(trigger, values)
+        if position is not UNSET:
+            siblings = [
+                t.id
+                for t in await Trigger.filter(stage_id=trigger.stage_id)  # type: ignore[attr-defined]
+                .order_by("position", "id")
+                .exclude(id=trigger.id)
+            ]
+            siblings.insert(max(0, min(int(position), len(siblings))), trigger.id)
+            for index, sibling_id in enumerate(siblings):
+                await Trigger.filter(id=sibling_id).update(position=index)
+            new_position = siblings.index(trigger.id)
+            if new_position != trigger.position:
+                changes["position"] = {"from": trigger.position, "to": new_position}
+            trigger.position = new_position
+        if changes:
+            await trigger.update_from_dict(values).save()
+            await batch.record(
+                "trigger.updated",
+                trigger_id=trigger.id,
+                stage_id=trigger.stage_id,  # type: ignore[attr-defined]
+                changed=sorted(changes),
+            )
+    return trigger
+
+
+async def delete_trigger(*, actor: User | None, trigger_id: int) -> None:
+    """Remove a trigger; the tasks it made stay."""
+    async with change(actor) as batch:
+        trigger = await get_trigger(trigger_id=trigger_id)
+        await trigger.delete()
+        await batch.record(
+            "trigger.deleted",
+            trigger_id=trigger_id,
+            stage_id=trigger.stage_id,  # type: ignore[attr-defined]
+            kind=trigger.kind.value,
+        )
+
+
+# --- tasks -------------------------------------------------------------------------------
+
+
+async def list_tasks(
+    *,
+    actor: User,
+    assignee_id: int | None = None,
+    deal_id: int | None = None,
+    open_only: bool = False,
+) -> list[Task]:
+    """Tasks by due time. Operators see their own tasks only."""
+    if actor.role == Role.OPERATOR:
+        if assignee_id is not None and assignee_id != actor.id:
+            raise PermissionDenied("operators see only their own tasks", field="assignee_id")
+        assignee_id = actor.id
+    query = Task.all()
+    if assignee_id is not None:
+        query = query.filter(assignee_id=assignee_id)
+    if deal_id is not None:
+        query = query.filter(deal_id=deal_id)
+    if open_only:
+        query = query.filter(done_at__isnull=True)
+    return await query.order_by("due_at", "id").limit(500)
+
+
+async def complete_task(*, actor: User, task_id: int) -> Task:
+    """Mark a task done (again is fine). Operators complete only their own tasks."""
+    async with change(actor) as batch:
+        task = await Task.filter(id=task_id).select_for_update().first()
+        if task is None:
+            raise NotFound(f"task {task_id} does not exist", field="task_id")
+        if actor.role == Role.OPERATOR and task.assignee_id != actor.id:  # type: ignore[attr-defined]
+            raise PermissionDenied("operators complete only their own tasks", field="task_id")
+        if task.done_at is None:
+            task.done_at = datetime.now(UTC)
+            await task.save(update_fields=["done_at"])
+            await batch.record(
+                "task.completed",
+                deal_id=task.deal_id,  # type: ignore[attr-defined]
+                task_id=task.id,
+                title=task.title,
+            )
+    return task
+
+
+# --- facts and dry runs ------------------------------------------------------------------
+
+
+async def deal_facts(deal: Deal) -> dict[str, Any]:
+    """The facts document of ``triggers.rules`` for one deal, plus what templates show:
+    ``contacts`` (all of them), ``owner`` and ``fields`` (custom fields by name)."""
+    await deal.fetch_related("pipeline", "stage", "owner", "tags")
+    links = await DealContact.filter(deal=deal).order_by("position").select_related("contact")
+    contacts = [
+        {"id": c.id, "name": c.name, "phone": c.phone, "email": c.email}
+        for c in (link.contact for link in links)
+    ]
+    names = {f.id: f for f in await CustomField.all()}
+    fields: dict[str, Any] = {}
+    for value in await DealFieldValue.filter(deal=deal):
+        field = names.get(value.field_id)  # type: ignore[attr-defined]
+        if field is not None:
+            date = value.value_date
+            fields[field.name] = (
+                date.isoformat() if field.kind == FieldKind.DATE and date else value.value_text
+            )
+    deal_doc = {
+        "id": deal.id,
+        "title": deal.title,
+        "amount": f"{deal.amount:f}" if deal.amount is not None else None,
+        "currency": deal.currency,
+        "reference": deal.reference,
+        "close_date": deal.close_date.isoformat() if deal.close_date else None,
+        "created_at": deal.created_at.isoformat(),
+        "tags": sorted(tag.name for tag in deal.tags),
+        "fields": fields,
+    }
+    stage = deal.stage
+    facts: dict[str, Any] = {
+        "deal": deal_doc,
+        "pipeline": {"id": deal.pipeline.id, "name": deal.pipeline.name},
+        "stage": {
+            "id": stage.id,
+            "name": stage.name,
+            "probability": stage.probability,
+            "kind": stage.kind.value,
+        },
+        "owner": {"id": deal.owner.id, "name": deal.owner.name, "email": deal.owner.email},
+        "contacts": contacts,
+        "fields": fields,
+    }
+    if contacts:
+        first = dict(contacts[0])
+        first["won_deals"] = await DealContact.filter(
+            contact_id=first["id"], deal__stage__kind=StageKind.WON
+        ).count()
+        facts["contact"] = first
+    dialog_id = deal.dialog_id  # type: ignore[attr-defined]
+    if dialog_id is not None:
+        dialog = await Dialog.get_or_none(id=dialog_id).select_related("channel")
+        if dialog is not None:
+            facts["dialog"] = await _dialog_facts(dialog)
+    return facts
+
+
+async def _dialog_facts(dialog: Dialog) -> dict[str, Any]:
+    identity = await ContactIdentity.filter(
+        channel_id=dialog.channel_id,  # type: ignore[attr-defined]
+        contact_id=dialog.contact_id,  # type: ignore[attr-defined]
+    ).first()
+    first = await Message.filter(dialog_id=dialog.id, direction=Direction.IN).order_by("id").first()
+    doc: dict[str, Any] = {
+        "channel": dialog.channel.kind.value,
+        "ctwa_clid": identity.ctwa_clid if identity else None,
+    }
+    if first is not None:
+        doc["first_message"] = {
+            "text": first.text,
+            "referral": (first.payload or {}).get("referral"),
+        }
+    return doc
+
+
+async def render_for_deal(*, template: str, deal_id: int) -> str:
+    """Fill a template with a deal's facts without sending anything."""
+    check_template(template, field="template")
+    deal = await get_deal(deal_id=deal_id)
+    return render(template, await deal_facts(deal), field="template")
+
+
+async def evaluate_for_deal(*, rule: Any, deal_id: int) -> Outcome:
+    """What a rule would do to a deal, without doing it."""
+    try:
+        parsed = parse_rule(rule)
+    except RuleError as exc:
+        raise rule_field(exc, "rule") from None
+    deal = await get_deal(deal_id=deal_id)
+    return evaluate(parsed, await deal_facts(deal))

@@ -1,0 +1,136 @@
+"""Stage triggers (admins) and tasks (everyone's own; admins see all)."""
+
+from aiohttp import web
+
+from triggers import service
+from web.api import EVERYONE, actor
+from web.routes import api
+from web.schemas_triggers import (
+    EvaluateIn,
+    EvaluateOut,
+    RenderIn,
+    RenderOut,
+    TaskOut,
+    TaskQuery,
+    TriggerIn,
+    TriggerOut,
+    TriggerUpdate,
+)
+
+
+@api.route(
+    "GET",
+    "/api/v1/stages/{stage_id}/triggers",
+    summary="List a stage's triggers in the order they run",
+    tag="triggers",
+    response=list[TriggerOut],
+)
+async def list_triggers(request: web.Request, *, stage_id: int) -> list[TriggerOut]:
+    return [TriggerOut.model_validate(t) for t in await service.list_triggers(stage_id=stage_id)]
+
+
+@api.route(
+    "POST",
+    "/api/v1/stages/{stage_id}/triggers",
+    summary="Add a trigger that fires when a deal enters the stage",
+    tag="triggers",
+    body=TriggerIn,
+    response=TriggerOut,
+    status=201,
+)
+async def create_trigger(request: web.Request, *, stage_id: int, body: TriggerIn) -> TriggerOut:
+    trigger = await service.create_trigger(
+        actor=actor(request), stage_id=stage_id, **body.model_dump()
+    )
+    return TriggerOut.model_validate(trigger)
+
+
+@api.route(
+    "PATCH",
+    "/api/v1/triggers/{trigger_id}",
+    summary="Change a trigger's config, switch it on or off, or move it",
+    tag="triggers",
+    body=TriggerUpdate,
+    response=TriggerOut,
+)
+async def update_trigger(
+    request: web.Request, *, trigger_id: int, body: TriggerUpdate
+) -> TriggerOut:
+    trigger = await service.update_trigger(
+        actor=actor(request), trigger_id=trigger_id, **body.model_dump(exclude_unset=True)
+    )
+    return TriggerOut.model_validate(trigger)
+
+
+@api.route(
+    "DELETE",
+    "/api/v1/triggers/{trigger_id}",
+    summary="Delete a trigger (its tasks stay)",
+    tag="triggers",
+    status=204,
+)
+async def delete_trigger(request: web.Request, *, trigger_id: int) -> None:
+    await service.delete_trigger(actor=actor(request), trigger_id=trigger_id)
+
+
+@api.route(
+    "POST",
+    "/api/v1/triggers/render",
+    summary="Dry run: fill a message template with a deal's data",
+    tag="triggers",
+    body=RenderIn,
+    response=RenderOut,
+)
+async def render_template(request: web.Request, *, body: RenderIn) -> RenderOut:
+    text = await service.render_for_deal(template=body.template, deal_id=body.deal_id)
+    return RenderOut(text=text)
+
+
+@api.route(
+    "POST",
+    "/api/v1/triggers/evaluate",
+    summary="Dry run: what a deal rule would do to a deal",
+    tag="triggers",
+    body=EvaluateIn,
+    response=EvaluateOut,
+)
+async def evaluate_rule(request: web.Request, *, body: EvaluateIn) -> EvaluateOut:
+    outcome = await service.evaluate_for_deal(rule=body.rule, deal_id=body.deal_id)
+    return EvaluateOut(
+        matched=outcome.matched,
+        add_tags=list(outcome.add_tags),
+        remove_tags=list(outcome.remove_tags),
+        set_fields=dict(outcome.set_fields),
+    )
+
+
+@api.route(
+    "GET",
+    "/api/v1/tasks",
+    summary="List tasks by due time (operators: their own)",
+    tag="tasks",
+    roles=EVERYONE,
+    query=TaskQuery,
+    response=list[TaskOut],
+)
+async def list_tasks(request: web.Request, *, query: TaskQuery) -> list[TaskOut]:
+    tasks = await service.list_tasks(
+        actor=actor(request),
+        assignee_id=query.assignee_id,
+        deal_id=query.deal_id,
+        open_only=query.open,
+    )
+    return [TaskOut.model_validate(t) for t in tasks]
+
+
+@api.route(
+    "POST",
+    "/api/v1/tasks/{task_id}/complete",
+    summary="Mark a task done (operators: their own)",
+    tag="tasks",
+    roles=EVERYONE,
+    response=TaskOut,
+)
+async def complete_task(request: web.Request, *, task_id: int) -> TaskOut:
+    task = await service.complete_task(actor=actor(request), task_id=task_id)
+    return TaskOut.model_validate(task)
