@@ -9,9 +9,7 @@ unprocessed row is claimed again when its lease runs out, and processing is
 idempotent (see ``bot.inbound``).
 """
 
-import asyncio
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +24,7 @@ from bot.models import Channel, DeliveryKind, InboundDelivery
 from bot.whatsapp import Routed, StatusUpdate
 from core.crypto import Vault
 from core.errors import ValidationFailed
-from core.queue import Pump, backoff, claim
+from core.queue import Pump, work
 from inbox.dialogs import Inbound
 
 log = logging.getLogger(__name__)
@@ -35,8 +33,6 @@ STATUS = TypeAdapter(StatusUpdate)
 #: After this many failed attempts a delivery is parked (kept, with its error, for a human).
 MAX_ATTEMPTS = 8
 LEASE = timedelta(seconds=60)
-#: Conversations processed at once; stays below the database pool size.
-CONCURRENCY = 8
 
 
 @dataclass
@@ -91,18 +87,18 @@ async def accept(channel: Channel, items: list[Item]) -> int:
     return stored
 
 
-def _thread(row: InboundDelivery) -> str:
+def _thread(row: InboundDelivery) -> tuple[int, str]:
     """The conversation an item belongs to: its items must be processed in order."""
-    payload = row.payload
+    payload, channel_id = row.payload, row.channel_id  # type: ignore[attr-defined]
     if row.kind == DeliveryKind.WHATSAPP_MESSAGE:
-        return str(payload.get("chat_id"))
+        return channel_id, str(payload.get("chat_id"))
     if row.kind == DeliveryKind.TELEGRAM_UPDATE:
         for kind in ("message", "edited_message", "callback_query"):
             event = payload.get(kind) or {}
             chat = (event.get("message") or event).get("chat") or {}
             if "id" in chat:
-                return str(chat["id"])
-    return row.key
+                return channel_id, str(chat["id"])
+    return channel_id, row.key
 
 
 class Intake:
@@ -120,40 +116,17 @@ class Intake:
         Different conversations are processed concurrently (the database waits
         overlap), each conversation's items strictly in arrival order.
         """
-        rows = await claim(InboundDelivery, limit=limit, lease=LEASE)
-        ids = {r.channel_id for r in rows}  # type: ignore[attr-defined]
-        channels = {c.id: c for c in await Channel.filter(id__in=ids)}
-        threads: dict[tuple[int, str], list[InboundDelivery]] = defaultdict(list)
-        for row in rows:
-            threads[(row.channel_id, _thread(row))].append(row)  # type: ignore[attr-defined]
-        gate = asyncio.Semaphore(CONCURRENCY)
+        return await work(
+            InboundDelivery,
+            handle=self._handle,
+            thread=_thread,
+            limit=limit,
+            lease=LEASE,
+            max_attempts=MAX_ATTEMPTS,
+        )
 
-        async def run(thread: list[InboundDelivery]) -> None:
-            async with gate:
-                for row in thread:
-                    await self._process(row, channels[row.channel_id])  # type: ignore[attr-defined]
-
-        await asyncio.gather(*(run(thread) for thread in threads.values()))
-        return len(rows)
-
-    async def _process(self, row: InboundDelivery, channel: Channel) -> None:
-        try:
-            await self._handle(row, channel)
-        except Exception as exc:
-            row.attempts += 1
-            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            parked = row.attempts >= MAX_ATTEMPTS
-            row.next_attempt_at = None if parked else datetime.now(UTC) + backoff(row.attempts)
-            log.exception(
-                "delivery %s (%s) failed, attempt %s%s",
-                row.id, row.kind, row.attempts, ", parked" if parked else "",
-            )  # fmt: skip
-            await row.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-            return
-        row.processed_at, row.next_attempt_at = datetime.now(UTC), None
-        await row.save(update_fields=["processed_at", "next_attempt_at"])
-
-    async def _handle(self, row: InboundDelivery, channel: Channel) -> None:
+    async def _handle(self, row: InboundDelivery) -> None:
+        channel = await Channel.get(id=row.channel_id)  # type: ignore[attr-defined]
         if row.kind == DeliveryKind.WHATSAPP_MESSAGE:
             await receive(channel=channel, message=INBOUND.validate_python(row.payload))
         elif row.kind == DeliveryKind.WHATSAPP_STATUS:

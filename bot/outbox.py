@@ -38,6 +38,7 @@ from core.errors import ValidationFailed
 from core.events import EventBatch, change, subscribe
 from core.models import Event, User
 from core.queue import backoff
+from funnels.models import Deal
 from inbox.dialogs import add_outbound, check_service_window, get_dialog, set_delivery
 from inbox.models import Author, DeliveryStatus, Dialog, Message
 
@@ -59,8 +60,14 @@ async def queue(
     author_user: User | None = None,
     kind: str = "text",
     payload: dict[str, Any] | None = None,
+    not_before: datetime | None = None,
 ) -> Message:
-    """Record an outbound message and its delivery job in the open transaction."""
+    """Record an outbound message and its delivery job in the open transaction.
+
+    ``not_before`` holds a delayed message (a trigger's "2 hours after") until then;
+    a payload with ``deal_id`` and ``only_in_stage`` is dropped if, when due, the deal
+    is no longer in that stage.
+    """
     message = await add_outbound(
         batch,
         dialog=dialog,
@@ -70,7 +77,7 @@ async def queue(
         kind=kind,
         payload=payload,
     )
-    await Outbox.create(message=message, next_attempt_at=datetime.now(UTC))
+    await Outbox.create(message=message, next_attempt_at=not_before or datetime.now(UTC))
     return message
 
 
@@ -151,6 +158,18 @@ async def list_templates(
     return await cache.get(
         f"{channel.id}:{waba_id}", lambda: client.list_templates(waba_id), refresh=refresh
     )
+
+
+LEFT_STAGE = "cancelled: the deal left the stage before the message was due"
+
+
+async def _still_wanted(message: Message) -> bool:
+    """False for a stage trigger's message whose deal has moved on since it was queued."""
+    stage_id = message.payload.get("only_in_stage")
+    deal_id = message.payload.get("deal_id")
+    if stage_id is None or deal_id is None:
+        return True
+    return await Deal.filter(id=deal_id, stage_id=stage_id).exists()
 
 
 def _now() -> datetime:
@@ -314,6 +333,8 @@ class OutboxWorker:
         message: Message = row.message
         channel: Channel = message.channel
         chat_id: str = message.dialog.chat_id
+        if not await _still_wanted(message):
+            return await self._record(row, claim, Permanent(LEFT_STAGE))
         transport = self._transports[channel.kind]
         wait = await self._pace(transport.limits(channel, chat_id), claim)
         if wait is not None:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -62,7 +62,11 @@ class EventBatch:
     async def record(self, kind: str, /, *, deal_id: int | None = None, **data: Any) -> Event:
         """Append one event to the log inside the open transaction."""
         event = await Event.create(
-            kind=kind, deal_id=deal_id, actor=self.actor, data=jsonable(data)
+            kind=kind,
+            deal_id=deal_id,
+            actor=self.actor,
+            data=jsonable(data),
+            next_attempt_at=datetime.now(UTC),
         )
         self.events.append(event)
         return event

@@ -56,7 +56,7 @@ class Event(Model):
     """One domain event: written in the transaction of the change it describes.
 
     The log doubles as every deal's timeline (who, when, from, to) and as the durable
-    source that subscribers (triggers, automations, Conversions API) read from.
+    outbox that consumers (triggers, automations, Conversions API) are fed from.
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -67,6 +67,10 @@ class Event(Model):
     )
     data = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
+    #: Set while consumers (triggers, automations) still have to see the event.
+    next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    attempts = fields.SmallIntField(default=0, db_default=0)
+    last_error = fields.TextField(null=True)
 
     class Meta:
         table = "event"

@@ -1,6 +1,7 @@
 """Durable work queues in the database: rows are claimed with a lease, then done.
 
-Used by the webhook intake (deliveries accepted, processed later) and the outbox.
+Used by the webhook intake (deliveries accepted, processed later) and the event
+dispatcher (domain events fed to triggers); the outbox has its own claims.
 A claim moves ``next_attempt_at`` past the lease, so a worker that dies mid-item
 leaves it to be claimed again when the lease runs out; with several workers,
 PostgreSQL's ``FOR UPDATE SKIP LOCKED`` hands each row to one of them.
@@ -10,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -49,6 +51,60 @@ def backoff(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta
     attempt 1 waits 1-2 s, attempt 5 16-32 s, then up to ``cap``."""
     ceiling = min(cap, base * 2 ** max(0, attempt - 1))
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 (not crypto)
+
+
+async def work(
+    model: type[M],
+    *,
+    handle: Callable[[M], Awaitable[None]],
+    thread: Callable[[M], Hashable],
+    limit: int,
+    lease: timedelta,
+    max_attempts: int,
+    concurrency: int = 8,
+) -> int:
+    """Claim due rows and handle them; returns how many were claimed.
+
+    Rows of one ``thread`` (a conversation, a deal) are handled in order, threads
+    concurrently. A handled row is done (``next_attempt_at`` cleared, and
+    ``processed_at`` set where the model has one). A failing row backs off, and after
+    ``max_attempts`` is parked with its error for a human to look at.
+    """
+    rows = await claim(model, limit=limit, lease=lease)
+    threads: dict[Hashable, list[M]] = defaultdict(list)
+    for row in rows:
+        threads[thread(row)].append(row)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def run(items: list[M]) -> None:
+        async with gate:
+            for row in items:
+                await _attempt(row, handle, max_attempts)
+
+    await asyncio.gather(*(run(items) for items in threads.values()))
+    return len(rows)
+
+
+async def _attempt(row: M, handle: Callable[[M], Awaitable[None]], max_attempts: int) -> None:
+    try:
+        await handle(row)
+    except Exception as exc:
+        attempts = row.attempts + 1  # type: ignore[attr-defined]
+        parked = attempts >= max_attempts
+        log.exception(
+            "%s %s failed, attempt %s%s",
+            type(row).__name__, row.pk, attempts, ", parked" if parked else "",
+        )  # fmt: skip
+        retry = None if parked else datetime.now(UTC) + backoff(attempts)
+        await type(row).filter(pk=row.pk).update(
+            attempts=attempts, last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            next_attempt_at=retry,
+        )  # fmt: skip
+        return
+    done: dict[str, object] = {"next_attempt_at": None}
+    if "processed_at" in row._meta.fields_map:
+        done["processed_at"] = datetime.now(UTC)
+    await type(row).filter(pk=row.pk).update(**done)
 
 
 class Pump:

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         default=True,
         description="Process accepted webhook deliveries in this process (off: another does).",
     )
+    event_worker: bool = Field(
+        default=True,
+        description="Feed committed events to stage triggers in this process.",
+    )
     workers: int = Field(
         default=1, ge=1, description="`funnelbox serve` processes sharing the port (PostgreSQL)."
     )

@@ -44,8 +44,13 @@ class Backend:
     redis_url: str | None
 
     def settings(self, **overrides: Any) -> Settings:
-        """The application's settings; tests drive the intake and outbox themselves."""
-        values: dict[str, Any] = {"outbox_worker": False, "intake_worker": False, **overrides}
+        """The application's settings; tests drive the workers themselves."""
+        values: dict[str, Any] = {
+            "outbox_worker": False,
+            "intake_worker": False,
+            "event_worker": False,
+            **overrides,
+        }
         return Settings(
             database_url=self.url, redis_url=self.redis_url, secret_key=SECRET_KEY, **values
         )

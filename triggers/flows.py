@@ -1,18 +1,18 @@
 """Firing stage triggers when a deal enters a stage.
 
-:func:`fire` is a :func:`core.events.subscribe` subscriber: it hears ``deal.created``
-and ``deal.stage_changed`` after their transaction committed and runs the entered
-stage's active triggers in one transaction of their own. Firing is idempotent per
+:func:`fire` is a consumer of the event dispatcher (``core.dispatch``): it gets
+``deal.created`` and ``deal.stage_changed`` from the event table after their
+transaction committed and runs the entered stage's active triggers in one transaction
+of their own. Firing is idempotent per
 event: a task is unique on (trigger, source event), an auto-message carries
 ``{"trigger_id": ..., "event_id": ...}`` as its payload and is not queued twice, and a deal
 source rule sets tags and fields to where they already are.
 
-Not yet durable: subscribers are told in-process, so an event committed just before
-a crash (or while no application was running) never fires its triggers. The next
-step is a dispatcher over the ``event`` table (a cursor of the last handled event
-id, claimed like ``core.queue``) calling :func:`fire`; the idempotency above is
-what makes such redelivery safe. Delayed auto-messages (``delay_minutes``) wait for
-that dispatcher too and are sent at once for now.
+The event table is the durable outbox: an event committed just before a crash is
+dispatched by the next process, and one dispatched twice (a crash mid-dispatch)
+changes nothing thanks to the idempotency above. A delayed auto-message is queued at
+once with its due time (after the delay, moved into business hours); the outbox holds
+it until then, and drops it if the deal has left the stage by then.
 """
 
 import logging
@@ -29,6 +29,7 @@ from funnels.models import CustomField, Deal, Pipeline, Stage, Tag
 from inbox.models import Author, Dialog, Direction, Message
 from triggers.models import Task, Trigger, TriggerKind
 from triggers.rules import evaluate, parse_rule
+from triggers.schedule import within_hours
 from triggers.service import deal_facts
 from triggers.templates import render
 
@@ -132,10 +133,16 @@ async def _auto_message(
     mark = {"trigger_id": trigger.id, "event_id": event.id}
     if any(isinstance(p, dict) and all(p.get(k) == v for k, v in mark.items()) for p in sent):
         return
-    text = render(trigger.config["template"], facts, field="config.template")
+    config = trigger.config
+    text = render(config["template"], facts, field="config.template")
     if not text.strip():
         return
-    await queue(batch, dialog=dialog, author=Author.BOT, text=text, payload=mark)
+    due = event.created_at + timedelta(minutes=config.get("delay_minutes", 0))
+    if hours := config.get("business_hours"):
+        due = within_hours(due, **hours)
+    if config.get("only_in_stage", True):
+        mark |= {"deal_id": deal.id, "only_in_stage": deal.stage_id}  # type: ignore[attr-defined]
+    await queue(batch, dialog=dialog, author=Author.BOT, text=text, payload=mark, not_before=due)
 
 
 async def _deal_source(

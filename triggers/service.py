@@ -7,8 +7,17 @@ a deal that rules test and templates show are built here too (:func:`deal_facts`
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.events import UNSET, change, diff
@@ -38,11 +47,38 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class BusinessHours(_Config):
+    """When messages may go out: a message due at night waits for ``start`` next morning."""
+
+    start: Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
+    end: Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "21:00"
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "BusinessHours":
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
 class AutoMessageConfig(_Config):
-    """Send a message into the deal's dialog; ``delay_minutes`` is stored for later use."""
+    """Send a message into the deal's dialog, ``delay_minutes`` after the deal entered
+    the stage, within ``business_hours`` when given, and (``only_in_stage``) only if the
+    deal is still in the stage when the message is due."""
 
     template: Annotated[str, StringConstraints(min_length=1)]
     delay_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 365)] = 0
+    business_hours: BusinessHours | None = None
+    only_in_stage: bool = True
 
 
 class AutoTaskConfig(_Config):

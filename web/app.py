@@ -12,11 +12,13 @@ from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
 from bot.telegram import Bots, build_dispatcher
 from core.crypto import Vault
 from core.db import database
+from core.dispatch import EventDispatcher
 from core.events import subscribe
+from core.models import Event
 from core.settings import Settings
-from triggers.flows import fire
+from triggers.flows import ENTERS_STAGE, fire
 from web import middleware
-from web.keys import BOTS, DISPATCHER, HTTP, INTAKE, REDIS, SETTINGS, TEMPLATES, VAULT
+from web.keys import BOTS, DISPATCHER, EVENTS, HTTP, INTAKE, REDIS, SETTINGS, TEMPLATES, VAULT
 from web.routes import (  # noqa: F401  (importing a route module registers its endpoints)
     api,
     auth,
@@ -49,7 +51,7 @@ def create_app(settings: Settings, *, own_database: bool = True) -> web.Applicat
     app.cleanup_ctx.append(_telegram)
     app.cleanup_ctx.append(_intake)
     app.cleanup_ctx.append(_outbox)
-    app.cleanup_ctx.append(_triggers)
+    app.cleanup_ctx.append(_events)
     api.install(app)
     return app
 
@@ -111,11 +113,20 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
     await session.close()
 
 
-async def _triggers(app: web.Application) -> AsyncIterator[None]:
-    """Stage triggers fire on committed deal events while the application runs.
+async def _events(app: web.Application) -> AsyncIterator[None]:
+    """Domain events fed from the event table to their consumers (stage triggers).
 
-    In-process only for now: see :mod:`triggers.flows` for the durable dispatcher to come.
+    The dispatcher polls for events committed by other processes and is woken at once
+    by this process's own commits.
     """
-    unsubscribe = subscribe(fire)
+    app[EVENTS] = dispatcher = EventDispatcher({kind: [fire] for kind in ENTERS_STAGE})
+
+    async def wake(event: Event) -> None:
+        dispatcher.pump.wake()
+
+    unsubscribe = subscribe(wake)
+    if app[SETTINGS].event_worker:
+        dispatcher.pump.start()
     yield
     unsubscribe()
+    await dispatcher.pump.stop()

@@ -103,11 +103,12 @@ async def _telegram(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    """The intake and the outbox without the web server, for deployments that split them.
+    """The intake, outbox and event workers without the web server, for split deployments.
 
     It is the application's lifecycle (cleanup_ctx) without a listening socket.
     """
-    settings = settings.model_copy(update={"intake_worker": True, "outbox_worker": True})
+    workers = {"intake_worker": True, "outbox_worker": True, "event_worker": True}
+    settings = settings.model_copy(update=workers)
     runner = web.AppRunner(create_app(settings))
     await runner.setup()
     stop = asyncio.Event()
@@ -115,7 +116,7 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     # announced only once a signal stops it cleanly (a supervisor may stop it at once)
-    print("intake and outbox workers running; Ctrl+C stops")
+    print("intake, outbox and event workers running; Ctrl+C stops")
     try:
         await stop.wait()
     finally:
@@ -179,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     boot = sub.add_parser("bootstrap", help="create the first owner if there is none")
     boot.add_argument("--email", default="owner@example.com")
     sub.add_parser("openapi", help="print the OpenAPI document")
-    sub.add_parser("worker", help="run the intake and outbox workers without the web server")
+    sub.add_parser("worker", help="run the intake, outbox and event workers without the web server")
     tg = sub.add_parser("telegram", help="Telegram channel tools")
     tg_sub = tg.add_subparsers(dest="action", required=True)
     hook = tg_sub.add_parser("set-webhook", help="register our webhook with Telegram")

@@ -8,6 +8,7 @@ from bot.intake import Intake
 from bot.outbox import TemplateCache
 from bot.telegram import Bots
 from core.crypto import Vault
+from core.dispatch import EventDispatcher
 from core.errors import ValidationFailed
 from core.models import User
 from core.settings import Settings
@@ -18,6 +19,7 @@ VAULT = web.AppKey("vault", Vault)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 BOTS = web.AppKey("bots", Bots)
 INTAKE = web.AppKey("intake", Intake)
+EVENTS = web.AppKey("events", EventDispatcher)
 HTTP = web.AppKey("http", ClientSession)
 TEMPLATES = web.AppKey("templates", TemplateCache)
 USER = web.RequestKey("user", User)

@@ -10,11 +10,11 @@ from core.models import Event, User
 from funnels.models import Deal
 from inbox.dialogs import Inbound, Sender
 from inbox.models import Author, Message
-from tests.bot.conftest import fake_telegram, inbox_stage, telegram_channel  # noqa: F401
 from tests.conftest import Api
 from tests.funnels.test_pipelines import make_pipeline
 from triggers.flows import fire
 from triggers.models import Task
+from web.keys import EVENTS
 
 
 @pytest.fixture
@@ -42,7 +42,9 @@ async def add_trigger(api: Api, stage_id: int, kind: str, config: dict) -> dict:
 
 
 async def move(api: Api, deal_id: int, stage_id: int) -> None:
+    """Move through the API, then let the event dispatcher feed the triggers."""
     status, body = await api.post(f"/api/v1/deals/{deal_id}/move", {"stage_id": stage_id})
+    await api.client.server.app[EVENTS].pump.drain()
     assert status == 200, body
 
 
@@ -270,8 +272,8 @@ async def test_bad_template_data_skips_only_that_trigger(api: Api, setup: dict) 
 async def test_auto_message_is_queued_into_the_deal_dialog(
     api: Api,
     admin: User,
-    telegram_channel: dict,  # noqa: F811
-    inbox_stage: dict,  # noqa: F811
+    telegram_channel: dict,
+    inbox_stage: dict,
 ) -> None:
     stages = {s.name: s.id for s in inbox_stage["stages"]}
     await add_trigger(
@@ -297,6 +299,8 @@ async def test_auto_message_is_queued_into_the_deal_dialog(
     assert thanks[0].payload == {
         "trigger_id": thanks[0].payload["trigger_id"],
         "event_id": moved.id,
+        "deal_id": deal_id,
+        "only_in_stage": stages["Won"],
     }
     assert await Outbox.filter(message_id=thanks[0].id).exists()
 

@@ -1,0 +1,44 @@
+"""Feeding committed domain events to their consumers, exactly once per consumer effect.
+
+Every event row is written pending (``next_attempt_at`` set) in the transaction of the
+change it describes, so the ``event`` table is the outbox: nothing a consumer must see
+lives only in memory. The :class:`EventDispatcher` claims pending events (with a lease,
+``SKIP LOCKED`` on PostgreSQL), hands each to the consumers of its kind, and marks it
+done. A process killed between a commit and the dispatch leaves the event pending for
+the next process; a process killed mid-dispatch leaves it to come back when the lease
+ends, so consumers must be idempotent per event (triggers key their effects by event id).
+Events of one deal are dispatched in order.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
+
+from core.models import Event
+from core.queue import Pump, work
+
+Consumer = Callable[[Event], Awaitable[None]]
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 8
+
+
+class EventDispatcher:
+    """Runs ``consumers[event.kind]`` for each pending event; :attr:`pump` drives it."""
+
+    def __init__(self, consumers: Mapping[str, Sequence[Consumer]]) -> None:
+        self.consumers = consumers
+        self.pump = Pump(self.step, name="events")
+
+    async def step(self, limit: int = 200) -> int:
+        """Dispatch one batch of pending events; returns how many were taken."""
+        return await work(
+            Event,
+            handle=self._handle,
+            thread=lambda event: event.deal_id if event.deal_id is not None else -event.id,
+            limit=limit,
+            lease=LEASE,
+            max_attempts=MAX_ATTEMPTS,
+        )
+
+    async def _handle(self, event: Event) -> None:
+        for consumer in self.consumers.get(event.kind, ()):
+            await consumer(event)

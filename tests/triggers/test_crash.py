@@ -1,0 +1,132 @@
+"""Kill -9 between a commit and its dispatch: the trigger still fires, exactly once.
+
+Real processes (`funnelbox serve`), real HTTP, a real SQLite file. Server A commits a
+stage move with its event dispatcher switched off and is killed with SIGKILL; server B
+dispatches the pending event; server C, started after B is killed too, finds nothing
+left to do.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+ROOT = Path(__file__).parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def funnelbox(env: dict[str, str], *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "web.cli", *args, env=env, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    assert process.returncode == 0, out.decode()
+    return out.decode()
+
+
+class Server:
+    """`funnelbox serve` in its own process, killed without warning."""
+
+    def __init__(self, env: dict[str, str], *, dispatch: bool) -> None:
+        self.env = {**env, "FUNNELBOX_EVENT_WORKER": "true" if dispatch else "false"}
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> "Server":
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "web.cli", "serve", "--port", str(self.port),
+            env=self.env, cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                try:
+                    async with http.get(f"{self.base}/healthz") as response:
+                        if response.status == 200:
+                            return self
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+
+def count(path: Path, sql: str) -> int:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FUNNELBOX_DATABASE_URL": f"sqlite://{tmp_path / 'crash.sqlite3'}",
+        "FUNNELBOX_SECRET_KEY": "crash-test-secret-key-123",
+        "FUNNELBOX_REDIS_URL": "",
+        "FUNNELBOX_OUTBOX_WORKER": "false",
+        "FUNNELBOX_INTAKE_WORKER": "false",
+    }
+
+
+async def test_sigkill_between_commit_and_dispatch(env: dict[str, str], tmp_path: Path) -> None:
+    database = tmp_path / "crash.sqlite3"
+    await funnelbox(env, "migrate")
+    await funnelbox(
+        env, "createuser", "admin@example.com", "--role", "admin", "--password", "x" * 10
+    )
+    token = (await funnelbox(env, "token", "admin@example.com")).strip()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async with Server(env, dispatch=False) as a, aiohttp.ClientSession(headers=headers) as http:
+
+        async def post(path: str, body: dict) -> dict:
+            async with http.post(f"{a.base}{path}", json=body) as response:
+                assert response.status in (200, 201), await response.text()
+                return await response.json()
+
+        pipeline = await post("/api/v1/pipelines", {"name": "Sales"})
+        talks = await post(
+            f"/api/v1/pipelines/{pipeline['id']}/stages", {"name": "Talks", "probability": 40}
+        )
+        await post(
+            f"/api/v1/stages/{talks['id']}/triggers",
+            {"kind": "auto_task", "config": {"title": "Call back", "due_in_minutes": 60}},
+        )
+        contact = await post("/api/v1/contacts", {"name": "Ann"})
+        deal = await post(
+            "/api/v1/deals", {"contact_ids": [contact["id"]], "pipeline_id": pipeline["id"]}
+        )
+        await post(f"/api/v1/deals/{deal['id']}/move", {"stage_id": talks["id"]})
+        a.process.send_signal(signal.SIGKILL)  # right after the commit, before any dispatch
+
+    pending = (
+        "SELECT count(*) FROM event"
+        " WHERE kind = 'deal.stage_changed' AND next_attempt_at IS NOT NULL"
+    )
+    assert count(database, pending) == 1
+    assert count(database, "SELECT count(*) FROM task") == 0
+
+    async with Server(env, dispatch=True):
+        async with asyncio.timeout(20):
+            while count(database, "SELECT count(*) FROM task") == 0:
+                await asyncio.sleep(0.1)
+    assert count(database, pending) == 0
+
+    async with Server(env, dispatch=True):
+        await asyncio.sleep(1.5)  # a full poll interval: anything left would be dispatched
+    assert count(database, "SELECT count(*) FROM task") == 1

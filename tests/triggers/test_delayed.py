@@ -1,0 +1,107 @@
+"""Delayed auto-messages: held until due, moved into business hours, and dropped when
+the deal has left the stage by then; sent through the real outbox to the fake Bot API."""
+
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import ClientSession
+
+from bot.inbound import receive
+from bot.models import Channel, Outbox
+from bot.outbox import OutboxWorker
+from bot.ratelimit import MemoryBuckets
+from bot.telegram import Bots
+from core.crypto import Vault
+from funnels.models import Deal
+from inbox.dialogs import Inbound, Sender
+from inbox.models import Author, DeliveryStatus, Message
+from tests.conftest import SECRET_KEY, Api
+from tests.fakes.telegram import FakeTelegram
+from tests.triggers.test_triggers import add_trigger, move
+
+
+async def _deal_with_dialog(telegram_channel: dict, inbox_stage: dict) -> int:
+    channel = await Channel.get(id=telegram_channel["id"])
+    inbound = Inbound(
+        sender=Sender(external_id="4242", name="Ann"), chat_id="4242", external_id="1", text="hi"
+    )
+    await receive(channel=channel, message=inbound)
+    return (await Deal.get(pipeline_id=inbox_stage["pipeline_id"])).id
+
+
+async def _send_due(fake: FakeTelegram) -> None:
+    bots, session = Bots(), ClientSession()
+    try:
+        worker = OutboxWorker(Vault(SECRET_KEY.get_secret_value()), bots, session, MemoryBuckets())
+        await worker.run_once()
+    finally:
+        await bots.close()
+        await session.close()
+
+
+async def test_a_delayed_message_waits_then_goes_out(
+    api: Api,
+    telegram_channel: dict,
+    inbox_stage: dict,
+    fake_telegram: FakeTelegram,
+) -> None:
+    stages = {s.name: s.id for s in inbox_stage["stages"]}
+    await add_trigger(
+        api, stages["Won"], "auto_message", {"template": "How was it?", "delay_minutes": 120}
+    )
+    deal_id = await _deal_with_dialog(telegram_channel, inbox_stage)
+    await move(api, deal_id, stages["Won"])
+    message = await Message.get(author=Author.BOT, text="How was it?")
+    row = await Outbox.get(message_id=message.id)
+    late = row.next_attempt_at - datetime.now(UTC)
+    assert timedelta(minutes=119) < late <= timedelta(minutes=120)
+    await _send_due(fake_telegram)
+    assert fake_telegram.calls_to("sendMessage") == []
+    await Outbox.filter(id=row.id).update(next_attempt_at=datetime.now(UTC))
+    await _send_due(fake_telegram)
+    assert [c.params["text"] for c in fake_telegram.calls_to("sendMessage")] == ["How was it?"]
+    assert (await Message.get(id=message.id)).status == DeliveryStatus.SENT
+
+
+async def test_a_message_due_after_the_deal_moved_on_is_dropped(
+    api: Api,
+    telegram_channel: dict,
+    inbox_stage: dict,
+    fake_telegram: FakeTelegram,
+) -> None:
+    stages = {s.name: s.id for s in inbox_stage["stages"]}
+    await add_trigger(
+        api, stages["Won"], "auto_message", {"template": "Review us!", "delay_minutes": 60}
+    )
+    deal_id = await _deal_with_dialog(telegram_channel, inbox_stage)
+    await move(api, deal_id, stages["Won"])
+    await move(api, deal_id, stages["Lost"])
+    await Outbox.all().update(next_attempt_at=datetime.now(UTC))
+    await _send_due(fake_telegram)
+    assert fake_telegram.calls_to("sendMessage") == []
+    dropped = await Message.get(author=Author.BOT, text="Review us!")
+    assert dropped.status == DeliveryStatus.FAILED
+    assert "left the stage" in dropped.error
+
+
+async def test_business_hours_hold_a_night_message_until_morning(
+    api: Api,
+    telegram_channel: dict,
+    inbox_stage: dict,
+) -> None:
+    stages = {s.name: s.id for s in inbox_stage["stages"]}
+    hours = {"start": "09:00", "end": "09:01", "timezone": "UTC"}  # open one minute a day
+    await add_trigger(
+        api, stages["Won"], "auto_message", {"template": "Good morning", "business_hours": hours}
+    )
+    deal_id = await _deal_with_dialog(telegram_channel, inbox_stage)
+    await move(api, deal_id, stages["Won"])
+    message = await Message.get(author=Author.BOT, text="Good morning")
+    due = (await Outbox.get(message_id=message.id)).next_attempt_at
+    assert (due.hour, due.minute) == (9, 0)
+    assert timedelta(0) <= due - datetime.now(UTC) <= timedelta(days=1)
+    status, body = await api.post(
+        f"/api/v1/stages/{stages['Won']}/triggers",
+        {"kind": "auto_message",
+         "config": {"template": "x", "business_hours": {"timezone": "Mars/Base"}}},
+    )  # fmt: skip
+    assert status == 422 and "business_hours" in body["error"]["field"]
