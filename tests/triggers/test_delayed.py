@@ -19,13 +19,17 @@ from tests.fakes.telegram import FakeTelegram
 from tests.triggers.test_triggers import add_trigger, move
 
 
-async def _deal_with_dialog(telegram_channel: dict, inbox_stage: dict) -> int:
-    channel = await Channel.get(id=telegram_channel["id"])
+async def _won_with(api: Api, channel: dict, inbox_stage: dict, config: dict) -> dict[str, int]:
+    """An auto-message trigger on Won, a deal with a Telegram dialog, moved to Won."""
+    stages = {s.name: s.id for s in inbox_stage["stages"]}
+    await add_trigger(api, stages["Won"], "auto_message", config)
     inbound = Inbound(
         sender=Sender(external_id="4242", name="Ann"), chat_id="4242", external_id="1", text="hi"
     )
-    await receive(channel=channel, message=inbound)
-    return (await Deal.get(pipeline_id=inbox_stage["pipeline_id"])).id
+    await receive(channel=await Channel.get(id=channel["id"]), message=inbound)
+    deal_id = (await Deal.get(pipeline_id=inbox_stage["pipeline_id"])).id
+    await move(api, deal_id, stages["Won"])
+    return {"deal": deal_id, **stages}
 
 
 async def _send_due(fake: FakeTelegram) -> None:
@@ -44,12 +48,8 @@ async def test_a_delayed_message_waits_then_goes_out(
     inbox_stage: dict,
     fake_telegram: FakeTelegram,
 ) -> None:
-    stages = {s.name: s.id for s in inbox_stage["stages"]}
-    await add_trigger(
-        api, stages["Won"], "auto_message", {"template": "How was it?", "delay_minutes": 120}
-    )
-    deal_id = await _deal_with_dialog(telegram_channel, inbox_stage)
-    await move(api, deal_id, stages["Won"])
+    config = {"template": "How was it?", "delay_minutes": 120}
+    await _won_with(api, telegram_channel, inbox_stage, config)
     message = await Message.get(author=Author.BOT, text="How was it?")
     row = await Outbox.get(message_id=message.id)
     late = row.next_attempt_at - datetime.now(UTC)
@@ -68,13 +68,9 @@ async def test_a_message_due_after_the_deal_moved_on_is_dropped(
     inbox_stage: dict,
     fake_telegram: FakeTelegram,
 ) -> None:
-    stages = {s.name: s.id for s in inbox_stage["stages"]}
-    await add_trigger(
-        api, stages["Won"], "auto_message", {"template": "Review us!", "delay_minutes": 60}
-    )
-    deal_id = await _deal_with_dialog(telegram_channel, inbox_stage)
-    await move(api, deal_id, stages["Won"])
-    await move(api, deal_id, stages["Lost"])
+    config = {"template": "Review us!", "delay_minutes": 60}
+    ids = await _won_with(api, telegram_channel, inbox_stage, config)
+    await move(api, ids["deal"], ids["Lost"])
     await Outbox.all().update(next_attempt_at=datetime.now(UTC))
     await _send_due(fake_telegram)
     assert fake_telegram.calls_to("sendMessage") == []
@@ -88,19 +84,15 @@ async def test_business_hours_hold_a_night_message_until_morning(
     telegram_channel: dict,
     inbox_stage: dict,
 ) -> None:
-    stages = {s.name: s.id for s in inbox_stage["stages"]}
     hours = {"start": "09:00", "end": "09:01", "timezone": "UTC"}  # open one minute a day
-    await add_trigger(
-        api, stages["Won"], "auto_message", {"template": "Good morning", "business_hours": hours}
-    )
-    deal_id = await _deal_with_dialog(telegram_channel, inbox_stage)
-    await move(api, deal_id, stages["Won"])
+    config = {"template": "Good morning", "business_hours": hours}
+    ids = await _won_with(api, telegram_channel, inbox_stage, config)
     message = await Message.get(author=Author.BOT, text="Good morning")
     due = (await Outbox.get(message_id=message.id)).next_attempt_at
     assert (due.hour, due.minute) == (9, 0)
     assert timedelta(0) <= due - datetime.now(UTC) <= timedelta(days=1)
     status, body = await api.post(
-        f"/api/v1/stages/{stages['Won']}/triggers",
+        f"/api/v1/stages/{ids['Won']}/triggers",
         {"kind": "auto_message",
          "config": {"template": "x", "business_hours": {"timezone": "Mars/Base"}}},
     )  # fmt: skip
