@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrations openapi bench-board bench-ingest clean
+.PHONY: run test lint migrations openapi bench-board bench-ingest bench-triggers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench-board: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest.py --deliveries 5000 --concurrency 32
+
+bench-triggers: $(STAMP)
+	$(BIN)/python bench/triggers.py --moves 1000 --chats 200 --delayed 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
