@@ -22,7 +22,7 @@ from typing import Any
 from bot.outbox import queue
 from core.errors import DomainError
 from core.events import EventBatch, change
-from core.models import Event, User
+from core.models import Event, Role, User
 from funnels import catalog
 from funnels.deals import update_deal
 from funnels.models import CustomField, Deal, Pipeline, Stage, Tag
@@ -83,7 +83,9 @@ async def _auto_task(
         return
     config = trigger.config
     assignee_id = deal.owner_id  # type: ignore[attr-defined]
-    if isinstance(config.get("assignee"), int):
+    if config.get("assignee") == "round_robin":
+        assignee_id = await _next_operator(trigger) or assignee_id
+    elif isinstance(config.get("assignee"), int):
         user = await User.get_or_none(id=config["assignee"], is_active=True)
         if user is not None:
             assignee_id = user.id
@@ -113,6 +115,21 @@ async def _auto_task(
         trigger_id=trigger.id,
         event_id=event.id,
     )
+
+
+async def _next_operator(trigger: Trigger) -> int | None:
+    """The active operator after the one this trigger gave its last task to (by id, wrapping)."""
+    operators = (
+        await User.filter(role=Role.OPERATOR, is_active=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    if not operators:
+        return None
+    last = await Task.filter(trigger=trigger).order_by("-id").first()
+    previous = last.assignee_id if last else None  # type: ignore[attr-defined]
+    later = [op for op in operators if previous is not None and op > previous]
+    return later[0] if later else operators[0]
 
 
 async def _auto_message(

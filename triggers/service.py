@@ -89,7 +89,9 @@ class AutoTaskConfig(_Config):
     title: Text
     description: str = ""
     due_in_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 365)] = 0
-    assignee: Literal["deal_owner"] | Annotated[int, Field(ge=1, le=2**31 - 1)] = "deal_owner"
+    assignee: Literal["deal_owner", "round_robin"] | Annotated[int, Field(ge=1, le=2**31 - 1)] = (
+        "deal_owner"
+    )
 
 
 class DealSourceConfig(_Config):

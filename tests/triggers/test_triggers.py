@@ -6,7 +6,7 @@ import pytest
 
 from bot.inbound import receive
 from bot.models import Channel, Outbox
-from core.models import Event, User
+from core.models import Event, Role, User
 from funnels.models import Deal
 from inbox.dialogs import Inbound, Sender
 from inbox.models import Author, Message
@@ -217,6 +217,21 @@ async def test_auto_task_for_a_named_user_and_overdue(
     assert tasks[0]["overdue"] is True  # due at once
     status, done = await as_operator.post(f"/api/v1/tasks/{tasks[0]['id']}/complete")
     assert status == 200 and done["overdue"] is False
+
+
+async def test_round_robin_hands_tasks_to_operators_in_turn(
+    api: Api, setup: dict, operator: User
+) -> None:
+    from tests.conftest import make_user
+
+    second = await make_user(Role.OPERATOR, "second-operator@example.com")
+    talks, new = setup["stages"]["Talks"], setup["stages"]["New"]
+    await add_trigger(api, talks, "auto_task", {"title": "Call", "assignee": "round_robin"})
+    for _ in range(3):
+        await move(api, setup["deal"], talks)
+        await move(api, setup["deal"], new)
+    assignees = [t.assignee_id for t in await Task.all().order_by("id")]
+    assert assignees == [operator.id, second.id, operator.id]
 
 
 async def test_pipeline_switch_suppresses_auto_tasks(api: Api, setup: dict) -> None:
