@@ -220,10 +220,15 @@ async def get_dialog(*, dialog_id: int) -> Dialog:
     return dialog
 
 
+def window_open(dialog: Dialog, *, at: datetime | None = None) -> bool:
+    """Whether WhatsApp's 24-hour customer-service window is open at ``at`` (now)."""
+    at = at or datetime.now(UTC)
+    return dialog.last_inbound_at is not None and at - dialog.last_inbound_at <= SERVICE_WINDOW
+
+
 def check_service_window(dialog: Dialog, *, now: datetime | None = None) -> None:
     """Refuse free text when WhatsApp's 24-hour customer-service window is closed."""
-    now = now or datetime.now(UTC)
-    if dialog.last_inbound_at is None or now - dialog.last_inbound_at > SERVICE_WINDOW:
+    if not window_open(dialog, at=now):
         raise Conflict(
             "the 24-hour customer service window is closed: send an approved template",
             field="text",

@@ -16,16 +16,18 @@ it until then, and drops it if the deal has left the stage by then.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from bot.models import Channel, ChannelKind
 from bot.outbox import queue
-from core.errors import DomainError
+from core.errors import DomainError, ValidationFailed
 from core.events import EventBatch, change
 from core.models import Event, Role, User
 from funnels import catalog
 from funnels.deals import update_deal
 from funnels.models import CustomField, Deal, Pipeline, Stage, Tag
+from inbox.dialogs import window_open
 from inbox.models import Author, Dialog, Direction, Message
 from triggers.models import Task, Trigger, TriggerKind
 from triggers.rules import evaluate, parse_rule
@@ -159,7 +161,38 @@ async def _auto_message(
         due = within_hours(due, **hours)
     if config.get("only_in_stage", True):
         mark |= {"deal_id": deal.id, "only_in_stage": deal.stage_id}  # type: ignore[attr-defined]
+    channel = await Channel.get(id=dialog.channel_id)  # type: ignore[attr-defined]
+    if channel.kind == ChannelKind.WHATSAPP and not window_open(dialog, at=due):
+        await _template_instead(batch, trigger, dialog, facts, mark, due)
+        return
     await queue(batch, dialog=dialog, author=Author.BOT, text=text, payload=mark, not_before=due)
+
+
+async def _template_instead(
+    batch: EventBatch,
+    trigger: Trigger,
+    dialog: Dialog,
+    facts: dict[str, Any],
+    mark: dict[str, Any],
+    due: datetime,
+) -> None:
+    """WhatsApp allows only an approved template once 24 hours passed since the customer
+    last wrote (the usual case for booking reminders): send the trigger's, if it has one."""
+    spec = trigger.config.get("whatsapp_template")
+    if not spec:
+        raise ValidationFailed(
+            "the WhatsApp 24-hour window is closed and the trigger has no approved template",
+            field="config.whatsapp_template",
+        )
+    parameters = [
+        render(source, facts, field=f"config.whatsapp_template.parameters.{i}")
+        for i, source in enumerate(spec.get("parameters", []))
+    ]
+    template = {"name": spec["name"], "language": spec["language"], "parameters": parameters}
+    await queue(
+        batch, dialog=dialog, author=Author.BOT, text=spec["name"], kind="template",
+        payload={"template": template, **mark}, not_before=due,
+    )  # fmt: skip
 
 
 async def _deal_source(

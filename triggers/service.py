@@ -70,6 +70,17 @@ class BusinessHours(_Config):
         return self
 
 
+class WhatsAppTemplate(_Config):
+    """The approved template to use when WhatsApp's 24-hour window is closed; each body
+    parameter is a template filled with the deal's fields like the message itself."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,512}$")]
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] = "en_US"
+    parameters: list[Annotated[str, StringConstraints(max_length=1000)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
 class AutoMessageConfig(_Config):
     """Send a message into the deal's dialog, ``delay_minutes`` after the deal entered
     the stage, within ``business_hours`` when given, and (``only_in_stage``) only if the
@@ -79,6 +90,7 @@ class AutoMessageConfig(_Config):
     delay_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 365)] = 0
     business_hours: BusinessHours | None = None
     only_in_stage: bool = True
+    whatsapp_template: WhatsAppTemplate | None = None
 
 
 class AutoTaskConfig(_Config):
@@ -124,6 +136,10 @@ async def check_config(kind: TriggerKind, config: Any) -> dict[str, Any]:
     match parsed:
         case AutoMessageConfig():
             check_template(parsed.template, field="config.template")
+            for index, source in enumerate(
+                parsed.whatsapp_template.parameters if parsed.whatsapp_template else []
+            ):
+                check_template(source, field=f"config.whatsapp_template.parameters.{index}")
         case AutoTaskConfig():
             check_template(parsed.title, field="config.title")
             check_template(parsed.description, field="config.description")

@@ -1,3 +1,9 @@
-"""Trigger tests use the channel fixtures: a pipeline, a Telegram channel and its fake."""
+"""Trigger tests use the channel fixtures: a pipeline, Telegram and WhatsApp channels, fakes."""
 
-from tests.bot.conftest import fake_telegram, inbox_stage, telegram_channel  # noqa: F401
+from tests.bot.conftest import (  # noqa: F401
+    fake_graph,
+    fake_telegram,
+    inbox_stage,
+    telegram_channel,
+    whatsapp_channel,
+)
