@@ -166,8 +166,3 @@ async def list_channels(*, kind: ChannelKind | None = None) -> list[Channel]:
     """All channels, optionally of one kind."""
     query = Channel.all() if kind is None else Channel.filter(kind=kind)
     return await query.order_by("id")
-
-
-async def find_channel(*, kind: ChannelKind, external_id: str) -> Channel | None:
-    """The active channel a webhook is for (bot id or phone_number_id)."""
-    return await Channel.get_or_none(kind=kind, external_id=external_id, is_active=True)

@@ -8,7 +8,6 @@ between processing and marking it done) changes nothing the second time.
 
 import logging
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -32,13 +31,6 @@ from inbox.models import Author, Dialog
 log = logging.getLogger(__name__)
 
 
-class Outcome(StrEnum):
-    """What became of a delivery."""
-
-    STORED = "stored"
-    DUPLICATE = "duplicate"
-
-
 @dataclass
 class Answer:
     """A bot answer queued in the same transaction as the message it answers."""
@@ -47,7 +39,7 @@ class Answer:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-async def receive(*, channel: Channel, message: Inbound, answer: Answer | None = None) -> Outcome:
+async def receive(*, channel: Channel, message: Inbound, answer: Answer | None = None) -> None:
     """Store a customer message exactly once and make sure its dialog has an open deal.
 
     The message's external id is unique per channel, so processing a delivery again
@@ -55,21 +47,18 @@ async def receive(*, channel: Channel, message: Inbound, answer: Answer | None =
     messages of a new customer race on unique keys: the loser's transaction rolls back
     and its retry finds the contact.
     """
-    for attempt in (1, 2):
-        try:
-            return await _receive_once(channel, message, answer)
-        except IntegrityError:
-            if attempt == 2:
-                raise
-            log.info("concurrent delivery on channel %s, retrying", channel.id)
-    raise AssertionError("unreachable")
+    try:
+        await _receive_once(channel, message, answer)
+    except IntegrityError:
+        log.info("concurrent delivery on channel %s, retrying", channel.id)
+        await _receive_once(channel, message, answer)
 
 
-async def _receive_once(channel: Channel, message: Inbound, answer: Answer | None) -> Outcome:
+async def _receive_once(channel: Channel, message: Inbound, answer: Answer | None) -> None:
     async with change(None) as batch:
         dialog = await _dialog(batch, channel, message)
         if await add_inbound(batch, dialog=dialog, message=message) is None:
-            return Outcome.DUPLICATE
+            return
         await deal_for_dialog(
             actor=None,
             dialog=dialog,
@@ -81,7 +70,6 @@ async def _receive_once(channel: Channel, message: Inbound, answer: Answer | Non
             await queue(
                 batch, dialog=dialog, author=Author.BOT, text=answer.text, payload=answer.payload
             )
-    return Outcome.STORED
 
 
 async def _dialog(batch: EventBatch, channel: Channel, message: Inbound) -> Dialog:

@@ -6,6 +6,7 @@ operator keeps also unlocks every stored credential, and rotating it is explicit
 
 import base64
 import json
+from functools import lru_cache
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -28,6 +29,12 @@ class Vault:
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"funnelbox credentials v1"
         ).derive(secret_key.encode())
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+        # Webhooks open a channel's credentials on every delivery: decrypt each sealed
+        # value once (a changed credential is a different sealed string).
+        self._decrypt = lru_cache(maxsize=256)(self._decrypt_text)
+
+    def _decrypt_text(self, sealed: str) -> bytes:
+        return self._fernet.decrypt(sealed.encode())
 
     def seal(self, credentials: dict[str, Any]) -> str:
         """Encrypt a credentials mapping for storage."""
@@ -36,7 +43,7 @@ class Vault:
     def open(self, sealed: str) -> dict[str, Any]:
         """Decrypt stored credentials; a changed secret key is a clear error, not garbage."""
         try:
-            return json.loads(self._fernet.decrypt(sealed.encode()))
+            return json.loads(self._decrypt(sealed))
         except InvalidToken:
             raise ValidationFailed(
                 "stored credentials cannot be decrypted: FUNNELBOX_SECRET_KEY changed?",
