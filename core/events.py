@@ -57,10 +57,15 @@ class EventBatch:
     """The events of one change, in order."""
 
     actor: User | None
+    #: What made this change when no person did, e.g. ``{"automation_id": 3, "depth": 1}``;
+    #: stored on every event as ``data["cause"]`` so automations can cut their own loops.
+    cause: dict[str, Any] | None = None
     events: list[Event] = field(default_factory=list)
 
     async def record(self, kind: str, /, *, deal_id: int | None = None, **data: Any) -> Event:
         """Append one event to the log inside the open transaction."""
+        if self.cause is not None:
+            data["cause"] = self.cause
         event = await Event.create(
             kind=kind,
             deal_id=deal_id,
@@ -73,13 +78,15 @@ class EventBatch:
 
 
 @asynccontextmanager
-async def change(actor: User | None) -> AsyncIterator[EventBatch]:
+async def change(
+    actor: User | None, *, cause: dict[str, Any] | None = None
+) -> AsyncIterator[EventBatch]:
     """One atomic change. Nested calls join the outer change and publish with it."""
     outer = _current_batch.get()
     if outer is not None:
         yield outer
         return
-    batch = EventBatch(actor=actor)
+    batch = EventBatch(actor=actor, cause=cause)
     token = _current_batch.set(batch)
     try:
         async with in_transaction():

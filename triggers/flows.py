@@ -24,15 +24,14 @@ from bot.outbox import queue
 from core.errors import DomainError, ValidationFailed
 from core.events import EventBatch, change
 from core.models import Event, Role, User
-from funnels import catalog
 from funnels.deals import update_deal
-from funnels.models import CustomField, Deal, Pipeline, Stage, Tag
+from funnels.models import Deal, Pipeline, Stage
 from inbox.dialogs import window_open
 from inbox.models import Author, Dialog, Direction, Message
 from triggers.models import Task, Trigger, TriggerKind
 from triggers.rules import evaluate, parse_rule
 from triggers.schedule import within_hours
-from triggers.service import deal_facts
+from triggers.service import deal_facts, event_facts, tag_and_field_changes
 from triggers.templates import render
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,7 @@ async def fire(event: Event) -> None:
             return
         stage = await Stage.get(id=stage_id)
         pipeline = await Pipeline.get(id=stage.pipeline_id)  # type: ignore[attr-defined]
-        facts = await deal_facts(deal)
+        facts = await deal_facts(deal) | {"event": event_facts(event)}
         for trigger in triggers:
             try:
                 match trigger.kind:
@@ -201,27 +200,13 @@ async def _deal_source(
     outcome = evaluate(parse_rule(trigger.config["rule"]), facts)
     if not outcome.matched:
         return
-    current = {tag.name: tag.id for tag in await deal.tags.all()}
-    wanted = {name: tag_id for name, tag_id in current.items() if name not in outcome.remove_tags}
-    for name in outcome.add_tags:
-        if name not in wanted:
-            tag = await Tag.get_or_none(name=name)
-            if tag is None:
-                tag = await catalog.create_tag(actor=None, name=name)
-            wanted[name] = tag.id
-    fields: dict[int, str] = {}
-    if outcome.set_fields:
-        known = {f.name: f.id for f in await CustomField.filter(name__in=list(outcome.set_fields))}
-        for name, value in outcome.set_fields.items():
-            if name in known:
-                fields[known[name]] = value
-            else:
-                log.warning("trigger %s: no custom field %r", trigger.id, name)
-    changes: dict[str, Any] = {}
-    if set(wanted) != set(current):
-        changes["tag_ids"] = sorted(wanted.values())
-    if fields:
-        changes["fields"] = fields
+    changes = await tag_and_field_changes(
+        deal,
+        add_tags=outcome.add_tags,
+        remove_tags=outcome.remove_tags,
+        set_fields=outcome.set_fields,
+        by=f"trigger {trigger.id}",
+    )
     if changes:
         await update_deal(actor=None, deal_id=deal.id, **changes)
         await batch.record(

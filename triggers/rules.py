@@ -67,6 +67,8 @@ Facts
                                        "referral": {"ctwa_clid": "ARAk...",
                                                     "source_type": "ad", ...}}},
           "booking": {"status": "confirmed", ...},                        # the Altegio booking
+          "event": {"kind": "deal.updated",                               # what just happened
+                    "changes": {"amount": {"from": "10.00", "to": "25.00"}}},
         }
 
     Dates and times are ISO 8601 strings. Leave out (or set to ``None``) whatever a deal
@@ -113,6 +115,7 @@ __all__ = [
     "RuleError",
     "SetField",
     "evaluate",
+    "parse_condition",
     "parse_rule",
     "schema_json",
 ]
@@ -143,7 +146,7 @@ MAX_PATH_LENGTH: Final = 200
 #: The longest decimal string taken for a number.
 MAX_NUMBER_LENGTH: Final = 64
 #: The top-level keys of the facts document, where every field path starts.
-ROOTS: Final = ("deal", "pipeline", "stage", "contact", "dialog", "booking")
+ROOTS: Final = ("deal", "pipeline", "stage", "contact", "dialog", "booking", "event")
 
 #: Where ``python -m triggers.rules`` writes :data:`RULE_JSON_SCHEMA`.
 SCHEMA_PATH: Final = Path(__file__).with_name("rules_schema.json")
@@ -831,6 +834,12 @@ def parse_rule(data: Any) -> Rule:
     ``$.when.any[0]: unknown operator 'equal' (did you mean 'equals'?)``.
     """
     return _Parser().rule(data)
+
+
+def parse_condition(data: Any) -> Condition:
+    """Validate and compile a condition alone (what an automation tests before it acts);
+    errors name paths from ``$``, the condition itself."""
+    return _Parser().condition(data, "$", 1)
 
 
 # --- JSON Schema ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ sandbox, rules parsed), so firing never meets a config it cannot read. The facts
 a deal that rules test and templates show are built here too (:func:`deal_facts`).
 """
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,7 +22,8 @@ from pydantic import (
 
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.events import UNSET, change, diff
-from core.models import Role, User
+from core.models import Event, Role, User
+from funnels import catalog
 from funnels.deals import get_deal
 from funnels.models import (
     CustomField,
@@ -30,12 +32,15 @@ from funnels.models import (
     DealFieldValue,
     FieldKind,
     StageKind,
+    Tag,
 )
 from funnels.pipelines import get_stage
 from inbox.models import ContactIdentity, Dialog, Direction, Message
 from triggers.models import Task, Trigger, TriggerKind
 from triggers.rules import Outcome, RuleError, evaluate, parse_rule
 from triggers.templates import check_template, render
+
+log = logging.getLogger(__name__)
 
 #: The most triggers one stage may hold.
 MAX_TRIGGERS_PER_STAGE = 20
@@ -310,6 +315,41 @@ async def complete_task(*, actor: User, task_id: int) -> Task:
     return task
 
 
+# --- applying tag and field changes -------------------------------------------------------
+
+
+async def tag_and_field_changes(
+    deal: Deal,
+    *,
+    add_tags: list[str],
+    remove_tags: list[str],
+    set_fields: dict[str, str],
+    by: str,
+) -> dict[str, Any]:
+    """The ``update_deal`` arguments that add and remove tags by name (a tag named for the
+    first time is created) and set custom fields by name; empty when nothing would change.
+    A field name that no longer exists is skipped with a warning naming ``by``."""
+    current = {tag.name: tag.id for tag in await deal.tags.all()}
+    wanted = {name: tag_id for name, tag_id in current.items() if name not in remove_tags}
+    for name in add_tags:
+        if name not in wanted:
+            tag = await Tag.get_or_none(name=name)
+            if tag is None:
+                tag = await catalog.create_tag(actor=None, name=name)
+            wanted[name] = tag.id
+    changes: dict[str, Any] = {}
+    if set(wanted) != set(current):
+        changes["tag_ids"] = sorted(wanted.values())
+    if set_fields:
+        known = {f.name: f.id for f in await CustomField.filter(name__in=list(set_fields))}
+        fields = {known[name]: value for name, value in set_fields.items() if name in known}
+        for name in set_fields.keys() - known.keys():
+            log.warning("%s: no custom field %r", by, name)
+        if fields:
+            changes["fields"] = fields
+    return changes
+
+
 # --- facts and dry runs ------------------------------------------------------------------
 
 
@@ -368,6 +408,12 @@ async def deal_facts(deal: Deal) -> dict[str, Any]:
         if dialog is not None:
             facts["dialog"] = await _dialog_facts(dialog)
     return facts
+
+
+def event_facts(event: Event) -> dict[str, Any]:
+    """The ``event`` root of the facts: its kind and data (what changed, from and to)."""
+    data = {key: value for key, value in (event.data or {}).items() if key != "cause"}
+    return {"kind": event.kind, **data}
 
 
 async def _dialog_facts(dialog: Dialog) -> dict[str, Any]:

@@ -16,12 +16,13 @@ from core.dispatch import EventDispatcher
 from core.events import subscribe
 from core.models import Event
 from core.settings import Settings
-from triggers.flows import ENTERS_STAGE, fire
+from triggers.consumers import consumers
 from web import middleware
 from web.keys import BOTS, DISPATCHER, EVENTS, HTTP, INTAKE, REDIS, SETTINGS, TEMPLATES, VAULT
 from web.routes import (  # noqa: F401  (importing a route module registers its endpoints)
     api,
     auth,
+    automations,
     catalog,
     channels,
     contacts,
@@ -114,12 +115,12 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:
-    """Domain events fed from the event table to their consumers (stage triggers).
+    """Domain events fed from the event table to their consumers (triggers, automations).
 
     The dispatcher polls for events committed by other processes and is woken at once
     by this process's own commits.
     """
-    app[EVENTS] = dispatcher = EventDispatcher({kind: [fire] for kind in ENTERS_STAGE})
+    app[EVENTS] = dispatcher = EventDispatcher(consumers())
 
     async def wake(event: Event) -> None:
         dispatcher.pump.wake()

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, computed_field
 
-from triggers.models import TriggerKind
+from triggers.models import AutomationEvent, RunOutcome, TriggerKind
 from web.schemas import Id, Input, Output
 
 
@@ -79,3 +79,57 @@ class TaskOut(Output):
     def overdue(self) -> bool:
         """Not done and past its due time."""
         return self.done_at is None and self.due_at < datetime.now(UTC)
+
+
+class AutomationIn(Input):
+    """``action`` is ``{"kind": "create_deal", "pipeline_id", ...}`` or
+    ``{"kind": "update_deal", ...}``; ``condition`` is a rule condition (``triggers.rules``)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    event: AutomationEvent
+    pipeline_id: Id | None = None
+    stage_id: Id | None = None
+    condition: dict[str, Any] | None = None
+    action: dict[str, Any]
+    is_active: bool = True
+
+
+class AutomationUpdate(Input):
+    """Omitted fields stay as they are; ``null`` clears the pipeline, stage or condition."""
+
+    name: Annotated[str, Field(min_length=1, max_length=255)] = Field(default=None)
+    event: AutomationEvent = Field(default=None)
+    pipeline_id: Id | None = Field(default=None)
+    stage_id: Id | None = Field(default=None)
+    condition: dict[str, Any] | None = Field(default=None)
+    action: dict[str, Any] = Field(default=None)
+    is_active: bool = Field(default=None)
+
+
+class AutomationOut(Output):
+    id: int
+    name: str
+    event: AutomationEvent
+    pipeline_id: int | None
+    stage_id: int | None
+    condition: dict[str, Any] | None
+    action: dict[str, Any]
+    is_active: bool
+    created_at: datetime
+
+
+class RunQuery(Input):
+    deal_id: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+
+
+class AutomationRunOut(Output):
+    id: int
+    automation_id: int
+    event_id: int
+    deal_id: int | None
+    depth: int
+    outcome: RunOutcome
+    detail: str
+    result_deal_id: int | None
+    created_at: datetime

@@ -611,13 +611,13 @@ ERRORS = [
         rule_of({"field": "contacts.won_deals", "gte": 3}),
         "$.when.field",
         "unknown field 'contacts.won_deals' (did you mean 'contact.won_deals'?): paths start with "
-        "'deal', 'pipeline', 'stage', 'contact', 'dialog' or 'booking'",
+        "'deal', 'pipeline', 'stage', 'contact', 'dialog', 'booking' or 'event'",
     ),
     (
         rule_of({"field": "amount", "gte": 3}),
         "$.when.field",
         "unknown field 'amount': paths start with "
-        "'deal', 'pipeline', 'stage', 'contact', 'dialog' or 'booking'",
+        "'deal', 'pipeline', 'stage', 'contact', 'dialog', 'booking' or 'event'",
     ),
     (
         rule_of({"field": "deal..amount", "gte": 3}),

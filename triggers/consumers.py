@@ -1,0 +1,21 @@
+"""Which code reacts to which committed domain event, for the event dispatcher.
+
+For one event the consumers run in this order: stage triggers, then automations. Each is
+idempotent per event, so an event dispatched again after a crash repeats nothing.
+"""
+
+from collections import defaultdict
+
+from core.dispatch import Consumer
+from triggers.automation_flows import AUTOMATION_EVENTS, automate
+from triggers.flows import ENTERS_STAGE, fire
+
+
+def consumers() -> dict[str, list[Consumer]]:
+    """The consumers of each event kind, in the order they run."""
+    table: defaultdict[str, list[Consumer]] = defaultdict(list)
+    for kind in ENTERS_STAGE:
+        table[kind].append(fire)
+    for kind in sorted(AUTOMATION_EVENTS):
+        table[kind].append(automate)
+    return dict(table)
