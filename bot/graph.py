@@ -1,7 +1,8 @@
 """A small client of the WhatsApp Cloud API (Meta's Graph API) on a shared aiohttp session.
 
-Only what the outbox and the template picker need: send a text or a template, list the
-account's templates. Errors come back in Graph's envelope
+Only what the outbox, the template picker and the Conversions API sender need: send a
+text or a template, list the account's templates, post conversion events. Errors come
+back in Graph's envelope
 (``{"error": {"message", "type", "code", "error_subcode", "error_data": {"details"}}}``)
 and are raised as :class:`GraphError`, which keeps the code the caller decides by.
 """
@@ -97,6 +98,16 @@ class GraphClient:
             url = (page.get("paging") or {}).get("next") if data else None
             params = None
         return found
+
+    async def send_events(
+        self, dataset_id: str, events: list[dict[str, Any]], test_event_code: str | None
+    ) -> int:
+        """Post server events to the Conversions API; returns how many Meta received."""
+        body: dict[str, Any] = {"data": events}
+        if test_event_code:
+            body["test_event_code"] = test_event_code
+        answer = await self._call("POST", f"{self._base}/{dataset_id}/events", json=body)
+        return int(answer.get("events_received") or 0)
 
     async def _send(self, phone_number_id: str, to: str, kind: str, content: dict) -> str:
         answer = await self._call(

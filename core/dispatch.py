@@ -7,7 +7,8 @@ lives only in memory. The :class:`EventDispatcher` claims pending events (with a
 done. A process killed between a commit and the dispatch leaves the event pending for
 the next process; a process killed mid-dispatch leaves it to come back when the lease
 ends, so consumers must be idempotent per event (triggers key their effects by event id).
-Events of one deal are dispatched in order.
+Events of one deal are dispatched in order, also across several dispatchers: a deal's
+event is claimed only with all the deal's unfinished events before it.
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -37,6 +38,7 @@ class EventDispatcher:
             limit=limit,
             lease=LEASE,
             max_attempts=MAX_ATTEMPTS,
+            thread_field="deal_id",
         )
 
     async def _handle(self, event: Event) -> None:

@@ -23,26 +23,59 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Model)
 
 
-async def claim(model: type[M], *, limit: int, lease: timedelta) -> list[M]:
+async def claim(
+    model: type[M], *, limit: int, lease: timedelta, thread_field: str | None = None
+) -> list[M]:
     """Take up to ``limit`` due rows (``next_attempt_at`` reached), oldest first.
+
+    With ``thread_field`` (a column such as ``deal_id``), a row is taken only together
+    with every unfinished row of its thread before it, so two workers never hold rows of
+    one thread at once and each thread is handled in order: a row that is leased by
+    another worker, or backing off, holds back the later rows of its thread.
 
     Querysets bind their connection when built, so they are built inside the
     transaction (one built outside would wait on SQLite's writer lock forever).
+    ``only()`` rather than ``values_list()``: the latter drops ``FOR UPDATE``.
     """
     now = datetime.now(UTC)
+    columns = ("id", thread_field) if thread_field else ("id",)
     async with in_transaction():
-        ids = (
+        rows = (
             await model.filter(next_attempt_at__lte=now)
             .order_by("id")
             .limit(limit)
             .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)
+            .only(*columns)
         )
+        ids = await _in_order(model, rows, thread_field) if thread_field else [r.pk for r in rows]
         if not ids:
             return []
         await model.filter(id__in=ids).update(next_attempt_at=now + lease)
     # loaded after the commit: rows fetched inside would stay bound to the closed transaction
     return await model.filter(id__in=ids).order_by("id")
+
+
+async def _in_order(model: type[M], rows: list[M], thread_field: str) -> list[int]:
+    """The ids of ``rows`` that continue their thread's unfinished prefix without a gap."""
+    taken = {row.pk for row in rows}
+    threads = {getattr(row, thread_field) for row in rows} - {None}
+    if not threads:
+        return sorted(taken)
+    unfinished = await (
+        model.filter(
+            **{f"{thread_field}__in": list(threads)},
+            next_attempt_at__isnull=False,
+            id__lte=max(taken),
+        )
+        .order_by("id")
+        .values_list(thread_field, "id")
+    )
+    blocked: set[Hashable] = set()
+    for thread, row_id in unfinished:
+        if thread in blocked or row_id not in taken:
+            blocked.add(thread)
+            taken.discard(row_id)
+    return sorted(taken)
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:
@@ -62,15 +95,18 @@ async def work(
     lease: timedelta,
     max_attempts: int,
     concurrency: int = 8,
+    thread_field: str | None = None,
 ) -> int:
     """Claim due rows and handle them; returns how many were claimed.
 
     Rows of one ``thread`` (a conversation, a deal) are handled in order, threads
     concurrently. A handled row is done (``next_attempt_at`` cleared, and
     ``processed_at`` set where the model has one). A failing row backs off, and after
-    ``max_attempts`` is parked with its error for a human to look at.
+    ``max_attempts`` is parked with its error for a human to look at. With a
+    ``thread_field`` the order holds across workers too (see :func:`claim`), and the
+    rows after a failing one go back unhandled, to wait for it.
     """
-    rows = await claim(model, limit=limit, lease=lease)
+    rows = await claim(model, limit=limit, lease=lease, thread_field=thread_field)
     threads: dict[Hashable, list[M]] = defaultdict(list)
     for row in rows:
         threads[thread(row)].append(row)
@@ -78,14 +114,18 @@ async def work(
 
     async def run(items: list[M]) -> None:
         async with gate:
-            for row in items:
-                await _attempt(row, handle, max_attempts)
+            for index, row in enumerate(items):
+                if not await _attempt(row, handle, max_attempts) and thread_field:
+                    later = [item.pk for item in items[index + 1 :]]
+                    await model.filter(pk__in=later).update(next_attempt_at=datetime.now(UTC))
+                    return
 
     await asyncio.gather(*(run(items) for items in threads.values()))
     return len(rows)
 
 
-async def _attempt(row: M, handle: Callable[[M], Awaitable[None]], max_attempts: int) -> None:
+async def _attempt(row: M, handle: Callable[[M], Awaitable[None]], max_attempts: int) -> bool:
+    """Handle one row; whether it succeeded."""
     try:
         await handle(row)
     except Exception as exc:
@@ -100,11 +140,12 @@ async def _attempt(row: M, handle: Callable[[M], Awaitable[None]], max_attempts:
             attempts=attempts, last_error=f"{type(exc).__name__}: {exc}"[:2000],
             next_attempt_at=retry,
         )  # fmt: skip
-        return
+        return False
     done: dict[str, object] = {"next_attempt_at": None}
     if "processed_at" in row._meta.fields_map:
         done["processed_at"] = datetime.now(UTC)
     await type(row).filter(pk=row.pk).update(**done)
+    return True
 
 
 class Pump:

@@ -101,8 +101,8 @@ async def _reset_redis(url: str) -> None:
 
 
 TABLES = [
-    "automation_run", "automation", "task", "trigger", "outbox", "inbound_delivery", "message", "contact_identity", "channel",
-    "dialog",
+    "conversion", "conversion_settings", "automation_run", "automation", "task", "trigger",
+    "outbox", "inbound_delivery", "message", "contact_identity", "channel", "dialog",
     "deal_tag", "deal_field_value", "deal_contact", "deal", "stage", "pipeline",
     "custom_field", "tag", "lost_reason", "contact", "event", "api_token", "user",
 ]  # fmt: skip

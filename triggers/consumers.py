@@ -1,6 +1,7 @@
 """Which code reacts to which committed domain event, for the event dispatcher.
 
-For one event the consumers run in this order: stage triggers, then automations. Each is
+For one event the consumers run in this order: stage triggers, automations, then the
+Conversions API. Each is
 idempotent per event, so an event dispatched again after a crash repeats nothing.
 """
 
@@ -8,6 +9,7 @@ from collections import defaultdict
 
 from core.dispatch import Consumer
 from triggers.automation_flows import AUTOMATION_EVENTS, automate
+from triggers.conversions import CONVERSION_EVENTS, convert
 from triggers.flows import ENTERS_STAGE, fire
 
 
@@ -18,4 +20,6 @@ def consumers() -> dict[str, list[Consumer]]:
         table[kind].append(fire)
     for kind in sorted(AUTOMATION_EVENTS):
         table[kind].append(automate)
+    for kind in CONVERSION_EVENTS:
+        table[kind].append(convert)
     return dict(table)

@@ -6,6 +6,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 
+from bot.conversions import ConversionSender
 from bot.intake import Intake
 from bot.outbox import OutboxWorker, TemplateCache
 from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
@@ -18,7 +19,18 @@ from core.models import Event
 from core.settings import Settings
 from triggers.consumers import consumers
 from web import middleware
-from web.keys import BOTS, DISPATCHER, EVENTS, HTTP, INTAKE, REDIS, SETTINGS, TEMPLATES, VAULT
+from web.keys import (
+    BOTS,
+    CONVERSIONS,
+    DISPATCHER,
+    EVENTS,
+    HTTP,
+    INTAKE,
+    REDIS,
+    SETTINGS,
+    TEMPLATES,
+    VAULT,
+)
 from web.routes import (  # noqa: F401  (importing a route module registers its endpoints)
     api,
     auth,
@@ -26,6 +38,7 @@ from web.routes import (  # noqa: F401  (importing a route module registers its 
     catalog,
     channels,
     contacts,
+    conversions,
     deals,
     media,
     pipelines,
@@ -52,6 +65,7 @@ def create_app(settings: Settings, *, own_database: bool = True) -> web.Applicat
     app.cleanup_ctx.append(_telegram)
     app.cleanup_ctx.append(_intake)
     app.cleanup_ctx.append(_outbox)
+    app.cleanup_ctx.append(_conversions)
     app.cleanup_ctx.append(_events)
     api.install(app)
     return app
@@ -112,6 +126,18 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
     if worker is not None:
         await worker.stop()
     await session.close()
+
+
+async def _conversions(app: web.Application) -> AsyncIterator[None]:
+    """The Conversions API sender; it runs where the outbox does (it needs the vault)."""
+    if VAULT not in app:
+        yield
+        return
+    app[CONVERSIONS] = sender = ConversionSender(app[VAULT], app[HTTP])
+    if app[SETTINGS].outbox_worker:
+        sender.pump.start()
+    yield
+    await sender.pump.stop()
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:

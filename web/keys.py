@@ -4,6 +4,7 @@ from aiogram import Dispatcher
 from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 
+from bot.conversions import ConversionSender
 from bot.intake import Intake
 from bot.outbox import TemplateCache
 from bot.telegram import Bots
@@ -22,6 +23,7 @@ INTAKE = web.AppKey("intake", Intake)
 EVENTS = web.AppKey("events", EventDispatcher)
 HTTP = web.AppKey("http", ClientSession)
 TEMPLATES = web.AppKey("templates", TemplateCache)
+CONVERSIONS = web.AppKey("conversions", ConversionSender)
 USER = web.RequestKey("user", User)
 
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, computed_field
 
-from triggers.models import AutomationEvent, RunOutcome, TriggerKind
+from triggers.models import AutomationEvent, ConversionState, RunOutcome, TriggerKind
 from web.schemas import Id, Input, Output
 
 
@@ -133,3 +133,43 @@ class AutomationRunOut(Output):
     detail: str
     result_deal_id: int | None
     created_at: datetime
+
+
+class ConversionSettingsIn(Input):
+    """``access_token`` may be left out to keep the stored one; it is never shown again."""
+
+    pixel_id: Annotated[str, Field(pattern=r"^\d{5,32}$")]
+    is_enabled: bool
+    access_token: Annotated[str, Field(min_length=10, max_length=1000)] | None = None
+    test_event_code: Annotated[str, Field(max_length=64)] | None = None
+    default_currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] = "USD"
+    api_base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=255)] | None = (
+        Field(default=None, description="Graph API base with its version (tests, proxies).")
+    )
+
+
+class ConversionSettingsOut(Output):
+    pixel_id: str
+    is_enabled: bool
+    test_event_code: str | None
+    default_currency: str
+    api_base_url: str
+    updated_at: datetime
+
+
+class ConversionQuery(Input):
+    deal_id: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+
+
+class ConversionOut(Output):
+    id: int
+    event_id: str
+    event_name: str
+    deal_id: int | None
+    event_time: datetime
+    state: ConversionState
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+    body: dict[str, Any]
