@@ -62,7 +62,8 @@ async def create_pipeline(
     name = _check_name(name)
     _check_probability(initial_probability)
     async with change(actor) as batch:
-        count = len(await Pipeline.all().select_for_update().values_list("id", flat=True))
+        # only(), not values_list(): values_list() drops FOR UPDATE
+        count = len(await Pipeline.all().select_for_update().only("id"))
         if count >= MAX_PIPELINES:
             raise LimitReached(f"an account can have at most {MAX_PIPELINES} pipelines")
         pipeline = await Pipeline.create(
