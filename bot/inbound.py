@@ -13,7 +13,6 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from bot.models import Channel
-from bot.outbox import queue
 from bot.whatsapp import StatusUpdate
 from core.events import EventBatch, change
 from funnels.deals import deal_for_dialog
@@ -24,6 +23,7 @@ from inbox.dialogs import (
     find_message,
     identify,
     open_dialog,
+    queue,
     set_delivery,
 )
 from inbox.models import Author, Dialog

@@ -1,4 +1,4 @@
-"""Channel tables: connected bots and numbers, handled webhook deliveries, the send queue."""
+"""Channel tables: connected bots and numbers, and handled webhook deliveries."""
 
 from enum import StrEnum
 
@@ -76,28 +76,3 @@ class InboundDelivery(Model):
     class Meta:
         table = "inbound_delivery"
         unique_together = (("channel", "key"),)
-
-
-class OutboxState(StrEnum):
-    """Life of a send: pending until the platform answers, then done or failed."""
-
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class Outbox(Model):
-    """A send recorded before it is attempted, so a crash or restart loses nothing."""
-
-    id = fields.BigIntField(primary_key=True)
-    message: fields.OneToOneRelation = fields.OneToOneField(
-        "funnelbox.Message", related_name="outbox", on_delete=fields.CASCADE
-    )
-    state = fields.CharEnumField(OutboxState, max_length=8, default=OutboxState.PENDING)
-    attempts = fields.SmallIntField(default=0)
-    next_attempt_at = fields.DatetimeField(db_index=True)
-    claimed_until = fields.DatetimeField(null=True)
-    last_error = fields.TextField(null=True)
-
-    class Meta:
-        table = "outbox"

@@ -1,8 +1,9 @@
-"""The outbound queue: every send is recorded before it is attempted.
+"""Delivering the outbound queue: every send is recorded before it is attempted.
 
-Operator replies, templates, bot answers and (later) trigger auto-messages all land here
-as an outbound ``Message`` plus an ``Outbox`` row in the caller's transaction; the
-:class:`OutboxWorker` delivers them, so a crash or restart loses nothing.
+Operator replies, templates, bot answers and trigger auto-messages all land in the queue
+as an outbound ``Message`` plus an ``Outbox`` row in the caller's transaction
+(``inbox.dialogs.queue``); the :class:`OutboxWorker` delivers them, so a crash or
+restart loses nothing.
 """
 
 import asyncio
@@ -11,7 +12,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from aiohttp import ClientSession
 from tortoise.expressions import Q
@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 
 from bot.channels import get_channel
 from bot.graph import GraphClient, Template
-from bot.models import Channel, ChannelKind, Outbox, OutboxState
+from bot.models import Channel, ChannelKind
 from bot.ratelimit import TokenBucket
 from bot.senders import (
     SEND_TIMEOUT,
@@ -35,12 +35,12 @@ from bot.senders import (
 )
 from core.crypto import Vault
 from core.errors import ValidationFailed
-from core.events import EventBatch, change, subscribe
+from core.events import change, subscribe
 from core.models import Event, User
 from core.queue import backoff
 from funnels.models import Deal
-from inbox.dialogs import add_outbound, check_service_window, get_dialog, set_delivery
-from inbox.models import Author, DeliveryStatus, Dialog, Message
+from inbox.dialogs import check_service_window, get_dialog, queue, set_delivery
+from inbox.models import Author, DeliveryStatus, Message, Outbox, OutboxState
 
 log = logging.getLogger(__name__)
 
@@ -49,36 +49,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 #: A send is started only while the claim has this much time left besides its timeout.
 CLAIM_MARGIN = 2.0
-
-
-async def queue(
-    batch: EventBatch,
-    *,
-    dialog: Dialog,
-    author: Author,
-    text: str,
-    author_user: User | None = None,
-    kind: str = "text",
-    payload: dict[str, Any] | None = None,
-    not_before: datetime | None = None,
-) -> Message:
-    """Record an outbound message and its delivery job in the open transaction.
-
-    ``not_before`` holds a delayed message (a trigger's "2 hours after") until then;
-    a payload with ``deal_id`` and ``only_in_stage`` is dropped if, when due, the deal
-    is no longer in that stage.
-    """
-    message = await add_outbound(
-        batch,
-        dialog=dialog,
-        author=author,
-        author_user=author_user,
-        text=text,
-        kind=kind,
-        payload=payload,
-    )
-    await Outbox.create(message=message, next_attempt_at=not_before or datetime.now(UTC))
-    return message
 
 
 async def send_text(*, actor: User, dialog_id: int, text: str) -> Message:

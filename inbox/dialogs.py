@@ -20,6 +20,7 @@ from inbox.models import (
     Dialog,
     Direction,
     Message,
+    Outbox,
 )
 
 #: Outbound delivery only moves forward: a late "delivered" never undoes "read".
@@ -264,4 +265,34 @@ async def get_message(*, message_id: int) -> Message:
     message = await Message.get_or_none(id=message_id)
     if message is None:
         raise NotFound(f"message {message_id} does not exist", field="message_id")
+    return message
+
+
+async def queue(
+    batch: EventBatch,
+    *,
+    dialog: Dialog,
+    author: Author,
+    text: str,
+    author_user: User | None = None,
+    kind: str = "text",
+    payload: dict[str, Any] | None = None,
+    not_before: datetime | None = None,
+) -> Message:
+    """Record an outbound message and its delivery job in the open transaction.
+
+    ``not_before`` holds a delayed message (a trigger's "2 hours after") until then;
+    a payload with ``deal_id`` and ``only_in_stage`` is dropped if, when due, the deal
+    is no longer in that stage.
+    """
+    message = await add_outbound(
+        batch,
+        dialog=dialog,
+        author=author,
+        author_user=author_user,
+        text=text,
+        kind=kind,
+        payload=payload,
+    )
+    await Outbox.create(message=message, next_attempt_at=not_before or datetime.now(UTC))
     return message

@@ -115,3 +115,28 @@ class Message(Model):
         table = "message"
         unique_together = (("channel", "external_id"),)
         indexes = (Index(fields=("dialog_id", "id"), name="message_dialog"),)
+
+
+class OutboxState(StrEnum):
+    """Life of a send: pending until the platform answers, then done or failed."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Outbox(Model):
+    """A send recorded before it is attempted, so a crash or restart loses nothing."""
+
+    id = fields.BigIntField(primary_key=True)
+    message: fields.OneToOneRelation = fields.OneToOneField(
+        "funnelbox.Message", related_name="outbox", on_delete=fields.CASCADE
+    )
+    state = fields.CharEnumField(OutboxState, max_length=8, default=OutboxState.PENDING)
+    attempts = fields.SmallIntField(default=0)
+    next_attempt_at = fields.DatetimeField(db_index=True)
+    claimed_until = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+
+    class Meta:
+        table = "outbox"

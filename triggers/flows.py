@@ -19,14 +19,12 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.models import Channel, ChannelKind
-from bot.outbox import queue
 from core.errors import DomainError, ValidationFailed
 from core.events import EventBatch, change
 from core.models import Event, Role, User
 from funnels.deals import update_deal
 from funnels.models import Deal, Pipeline, Stage
-from inbox.dialogs import window_open
+from inbox.dialogs import queue, window_open
 from inbox.models import Author, Dialog, Direction, Message
 from triggers.models import Task, Trigger, TriggerKind
 from triggers.rules import evaluate, parse_rule
@@ -139,7 +137,7 @@ async def _auto_message(
     dialog_id = deal.dialog_id  # type: ignore[attr-defined]
     if dialog_id is None:
         return
-    dialog = await Dialog.get_or_none(id=dialog_id)
+    dialog = await Dialog.get_or_none(id=dialog_id).select_related("channel")
     if dialog is None:
         return
     sent = await Message.filter(
@@ -160,8 +158,7 @@ async def _auto_message(
         due = within_hours(due, **hours)
     if config.get("only_in_stage", True):
         mark |= {"deal_id": deal.id, "only_in_stage": deal.stage_id}  # type: ignore[attr-defined]
-    channel = await Channel.get(id=dialog.channel_id)  # type: ignore[attr-defined]
-    if channel.kind == ChannelKind.WHATSAPP and not window_open(dialog, at=due):
+    if dialog.channel.kind == "whatsapp" and not window_open(dialog, at=due):
         await _template_instead(batch, trigger, dialog, facts, mark, due)
         return
     await queue(batch, dialog=dialog, author=Author.BOT, text=text, payload=mark, not_before=due)

@@ -1,7 +1,8 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
-from bot.models import ChannelKind, DeliveryKind, OutboxState
+from bot.models import ChannelKind, DeliveryKind
+from inbox.models import OutboxState
 from inbox.models import Author, DeliveryStatus, Direction
 from json import dumps, loads
 from tortoise.fields.base import OnDelete

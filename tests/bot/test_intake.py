@@ -102,9 +102,8 @@ async def test_the_background_pump_processes_without_being_asked(
 async def test_a_status_that_overtakes_its_message_is_retried(
     anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
 ) -> None:
-    from bot.outbox import queue
     from core.events import change
-    from inbox.dialogs import set_delivery
+    from inbox.dialogs import queue, set_delivery
     from inbox.models import Author, DeliveryStatus, Dialog
 
     await post(anon, fake_graph.webhooks.text(WA_ID, "hi"))

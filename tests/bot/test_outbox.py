@@ -17,7 +17,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from bot.graph import GraphError
-from bot.models import Outbox, OutboxState
 from bot.outbox import OutboxWorker, queue, send_text
 from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
 from bot.senders import Permanent, RetryLater, classify
@@ -27,7 +26,7 @@ from core.events import change, subscribe
 from core.models import Event, User
 from core.queue import backoff
 from inbox.dialogs import Sender, identify, open_dialog
-from inbox.models import Author, Dialog, Message
+from inbox.models import Author, Dialog, Message, Outbox, OutboxState
 from tests.conftest import SECRET_KEY, Api, Backend
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.whatsapp import FakeGraph

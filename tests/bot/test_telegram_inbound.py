@@ -2,10 +2,9 @@
 
 import json
 
-from bot.models import Outbox
 from core.models import Event
 from funnels.models import Deal
-from inbox.models import Contact, Dialog, Message
+from inbox.models import Contact, Dialog, Message, Outbox
 from tests.bot.conftest import drain
 from tests.conftest import Api
 from tests.fakes.telegram import FakeTelegram, TelegramUser

@@ -3,11 +3,10 @@
 import json
 
 from bot.models import Channel
-from bot.outbox import queue
 from core.events import change
 from core.models import Event
 from funnels.models import Deal
-from inbox.dialogs import set_delivery
+from inbox.dialogs import queue, set_delivery
 from inbox.models import Author, Contact, ContactIdentity, DeliveryStatus, Dialog, Message
 from tests.bot.conftest import APP_SECRET, VERIFY_TOKEN, drain
 from tests.conftest import Api
