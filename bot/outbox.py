@@ -38,7 +38,7 @@ from core.errors import ValidationFailed
 from core.events import change, subscribe
 from core.models import Event, User
 from core.queue import backoff
-from funnels.models import Deal
+from funnels.models import Booking, BookingStatus, Deal
 from inbox.dialogs import check_service_window, get_dialog, queue, set_delivery
 from inbox.models import Author, DeliveryStatus, Message, Outbox, OutboxState
 
@@ -131,15 +131,28 @@ async def list_templates(
 
 
 LEFT_STAGE = "cancelled: the deal left the stage before the message was due"
+BOOKING_MOVED = "cancelled: the booking moved or went before the reminder was due"
 
 
-async def _still_wanted(message: Message) -> bool:
-    """False for a stage trigger's message whose deal has moved on since it was queued."""
-    stage_id = message.payload.get("only_in_stage")
-    deal_id = message.payload.get("deal_id")
-    if stage_id is None or deal_id is None:
-        return True
-    return await Deal.filter(id=deal_id, stage_id=stage_id).exists()
+async def _unwanted(message: Message) -> str | None:
+    """Why a stage trigger's message is no longer wanted (its deal moved on to another
+    stage, its booking moved), or None to send it."""
+    payload = message.payload or {}
+    deal_id = payload.get("deal_id")
+    if deal_id is None:
+        return None
+    stage_id = payload.get("only_in_stage")
+    if stage_id is not None and not await Deal.filter(id=deal_id, stage_id=stage_id).exists():
+        return LEFT_STAGE
+    starts_at = payload.get("booking_starts_at")
+    if (
+        starts_at is not None
+        and not await Booking.filter(deal_id=deal_id, starts_at=datetime.fromisoformat(starts_at))
+        .exclude(status=BookingStatus.CANCELLED)
+        .exists()
+    ):
+        return BOOKING_MOVED
+    return None
 
 
 def _now() -> datetime:
@@ -303,8 +316,8 @@ class OutboxWorker:
         message: Message = row.message
         channel: Channel = message.channel
         chat_id: str = message.dialog.chat_id
-        if not await _still_wanted(message):
-            return await self._record(row, claim, Permanent(LEFT_STAGE))
+        if reason := await _unwanted(message):
+            return await self._record(row, claim, Permanent(reason))
         transport = self._transports[channel.kind]
         wait = await self._pace(transport.limits(channel, chat_id), claim)
         if wait is not None:

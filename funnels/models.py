@@ -173,3 +173,40 @@ class DealFieldValue(Model):
     class Meta:
         table = "deal_field_value"
         unique_together = (("deal", "field"),)
+
+
+class BookingStatus(StrEnum):
+    """Where an appointment stands (Altegio's attendance: pending, confirmed, arrived,
+    did not come), plus cancelled for a deleted one."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    ARRIVED = "arrived"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class Booking(Model):
+    """The appointment behind a deal: an Altegio record, or one entered by hand.
+
+    Stage triggers count back from its start (a reminder 1 day before) and show its date,
+    time, services and staff. The start is stored in UTC, shown in the booking's zone.
+    """
+
+    id = fields.IntField(primary_key=True)
+    deal: fields.OneToOneRelation[Deal] = fields.OneToOneField(
+        "funnelbox.Deal", related_name="booking", on_delete=fields.CASCADE
+    )
+    source = fields.CharField(max_length=32, default="manual")
+    external_id = fields.CharField(max_length=64, null=True)
+    status = fields.CharEnumField(BookingStatus, max_length=16)
+    starts_at = fields.DatetimeField()
+    duration_minutes = fields.IntField(default=60)
+    timezone = fields.CharField(max_length=64, default="UTC")
+    services = fields.JSONField(default=list)
+    staff = fields.CharField(max_length=200, default="")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "booking"
+        unique_together = (("source", "external_id"),)

@@ -10,13 +10,13 @@ from collections import defaultdict
 from core.dispatch import Consumer
 from triggers.automation_flows import AUTOMATION_EVENTS, automate
 from triggers.conversions import CONVERSION_EVENTS, convert
-from triggers.flows import ENTERS_STAGE, fire
+from triggers.flows import BOOKING_CHANGED, ENTERS_STAGE, fire
 
 
 def consumers() -> dict[str, list[Consumer]]:
     """The consumers of each event kind, in the order they run."""
     table: defaultdict[str, list[Consumer]] = defaultdict(list)
-    for kind in ENTERS_STAGE:
+    for kind in (*ENTERS_STAGE, BOOKING_CHANGED):
         table[kind].append(fire)
     for kind in sorted(AUTOMATION_EVENTS):
         table[kind].append(automate)

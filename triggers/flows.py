@@ -23,7 +23,7 @@ from core.errors import DomainError, ValidationFailed
 from core.events import EventBatch, change
 from core.models import Event, Role, User
 from funnels.deals import update_deal
-from funnels.models import Deal, Pipeline, Stage
+from funnels.models import Booking, Deal, Pipeline, Stage
 from inbox.dialogs import queue, window_open
 from inbox.models import Author, Dialog, Direction, Message
 from triggers.models import Task, Trigger, TriggerKind
@@ -36,15 +36,32 @@ log = logging.getLogger(__name__)
 
 #: The events that put a deal into a stage, and where their data names it.
 ENTERS_STAGE = {"deal.created": "stage_id", "deal.stage_changed": "to_stage_id"}
+#: A booking set or moved: reminders counting back from its start are planned again.
+BOOKING_CHANGED = "deal.booking_changed"
+
+
+async def _stage_of_moved_booking(event: Event) -> int | None:
+    """The deal's current stage, if the event changed its booking's start."""
+    if "starts_at" not in ((event.data or {}).get("changes") or {}):
+        return None
+    return await Deal.filter(id=event.deal_id).first().values_list("stage_id", flat=True)
 
 
 async def fire(event: Event) -> None:
-    """Run the active triggers of the stage ``event`` put its deal in."""
-    key = ENTERS_STAGE.get(event.kind)
-    stage_id = (event.data or {}).get(key) if key else None
-    if stage_id is None or event.deal_id is None:
+    """Run the active triggers of the stage ``event`` put its deal in; when a booking's
+    start moved, re-plan the deal's stage's reminders that count back from it."""
+    if event.deal_id is None:
+        return
+    if event.kind == BOOKING_CHANGED:
+        stage_id = await _stage_of_moved_booking(event)
+    else:
+        key = ENTERS_STAGE.get(event.kind)
+        stage_id = (event.data or {}).get(key) if key else None
+    if stage_id is None:
         return
     triggers = await Trigger.filter(stage_id=stage_id, is_active=True).order_by("position", "id")
+    if event.kind == BOOKING_CHANGED:
+        triggers = [t for t in triggers if t.config.get("before_booking_minutes") is not None]
     if not triggers:
         return
     async with change(None) as batch:
@@ -140,28 +157,71 @@ async def _auto_message(
     dialog = await Dialog.get_or_none(id=dialog_id).select_related("channel")
     if dialog is None:
         return
-    sent = await Message.filter(
-        dialog_id=dialog.id,
-        direction=Direction.OUT,
-        author=Author.BOT,
-        created_at__gte=event.created_at,
-    ).values_list("payload", flat=True)
-    mark = {"trigger_id": trigger.id, "event_id": event.id}
-    if any(isinstance(p, dict) and all(p.get(k) == v for k, v in mark.items()) for p in sent):
-        return
     config = trigger.config
+    if config.get("before_booking_minutes") is not None:
+        due, mark = await _before_booking(trigger, deal, event)
+        since = None  # one reminder per booking start, whichever event planned it
+    else:
+        due = event.created_at + timedelta(minutes=config.get("delay_minutes", 0))
+        mark, since = {"trigger_id": trigger.id, "event_id": event.id}, event.created_at
+    if await _queued_already(dialog, mark, since):
+        return
     text = render(config["template"], facts, field="config.template")
     if not text.strip():
         return
-    due = event.created_at + timedelta(minutes=config.get("delay_minutes", 0))
     if hours := config.get("business_hours"):
-        due = within_hours(due, **hours)
+        due = _in_hours(due, hours, mark.get("booking_starts_at"))
     if config.get("only_in_stage", True):
         mark |= {"deal_id": deal.id, "only_in_stage": deal.stage_id}  # type: ignore[attr-defined]
     if dialog.channel.kind == "whatsapp" and not window_open(dialog, at=due):
         await _template_instead(batch, trigger, dialog, facts, mark, due)
         return
     await queue(batch, dialog=dialog, author=Author.BOT, text=text, payload=mark, not_before=due)
+
+
+async def _before_booking(
+    trigger: Trigger, deal: Deal, event: Event
+) -> tuple[datetime, dict[str, Any]]:
+    """When a reminder counting back from the booking is due, and its mark: the booking's
+    start goes in, so the outbox drops it if the booking moves before then."""
+    booking = await Booking.get_or_none(deal_id=deal.id)
+    if booking is None:
+        raise ValidationFailed(
+            "the deal has no booking to count back from", field="config.before_booking_minutes"
+        )
+    if booking.starts_at <= event.created_at:
+        raise ValidationFailed(
+            "the booking has already started", field="config.before_booking_minutes"
+        )
+    lead = timedelta(minutes=trigger.config["before_booking_minutes"])
+    due = max(booking.starts_at - lead, event.created_at)  # booked late: remind at once
+    mark = {
+        "trigger_id": trigger.id,
+        "deal_id": deal.id,
+        "booking_starts_at": booking.starts_at.isoformat(),
+    }
+    return due, mark
+
+
+async def _queued_already(dialog: Dialog, mark: dict[str, Any], since: datetime | None) -> bool:
+    """Whether a bot message with this mark exists (the same event, or the same booking
+    start, dispatched again)."""
+    query = Message.filter(dialog_id=dialog.id, direction=Direction.OUT, author=Author.BOT)
+    if since is not None:
+        query = query.filter(created_at__gte=since)
+    payloads = await query.values_list("payload", flat=True)
+    return any(
+        isinstance(p, dict) and all(p.get(k) == v for k, v in mark.items()) for p in payloads
+    )
+
+
+def _in_hours(due: datetime, hours: dict[str, Any], booking_starts_at: str | None) -> datetime:
+    """``due`` moved into business hours, unless that would put a booking reminder after
+    the booking itself: then it goes at the planned time."""
+    moved = within_hours(due, **hours)
+    if booking_starts_at is not None and moved >= datetime.fromisoformat(booking_starts_at):
+        return due
+    return moved
 
 
 async def _template_instead(

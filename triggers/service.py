@@ -26,6 +26,7 @@ from core.models import Event, Role, User
 from funnels import catalog
 from funnels.deals import get_deal
 from funnels.models import (
+    Booking,
     CustomField,
     Deal,
     DealContact,
@@ -88,11 +89,15 @@ class WhatsAppTemplate(_Config):
 
 class AutoMessageConfig(_Config):
     """Send a message into the deal's dialog, ``delay_minutes`` after the deal entered
-    the stage, within ``business_hours`` when given, and (``only_in_stage``) only if the
-    deal is still in the stage when the message is due."""
+    the stage (or ``before_booking_minutes`` before its booking starts), within
+    ``business_hours`` when given, and (``only_in_stage``) only if the deal is still in
+    the stage when the message is due."""
 
     template: Annotated[str, StringConstraints(min_length=1)]
     delay_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 365)] = 0
+    #: Instead of a delay: this long before the deal's booking starts ("1 day before" is
+    #: 1440). Re-planned when the booking moves; a message for the old time is dropped.
+    before_booking_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 60)] | None = None
     business_hours: BusinessHours | None = None
     only_in_stage: bool = True
     whatsapp_template: WhatsAppTemplate | None = None
@@ -140,6 +145,11 @@ async def check_config(kind: TriggerKind, config: Any) -> dict[str, Any]:
         raise ValidationFailed(f"{where}: {first['msg']}", field=where) from None
     match parsed:
         case AutoMessageConfig():
+            if parsed.before_booking_minutes is not None and parsed.delay_minutes:
+                raise ValidationFailed(
+                    "give delay_minutes or before_booking_minutes, not both",
+                    field="config.before_booking_minutes",
+                )
             check_template(parsed.template, field="config.template")
             for index, source in enumerate(
                 parsed.whatsapp_template.parameters if parsed.whatsapp_template else []
@@ -407,7 +417,24 @@ async def deal_facts(deal: Deal) -> dict[str, Any]:
         dialog = await Dialog.get_or_none(id=dialog_id).select_related("channel")
         if dialog is not None:
             facts["dialog"] = await _dialog_facts(dialog)
+    booking = await Booking.get_or_none(deal_id=deal.id)
+    if booking is not None:
+        facts["booking"] = booking_facts(booking)
     return facts
+
+
+def booking_facts(booking: Booking) -> dict[str, Any]:
+    """The booking as rules and templates see it: date and time in the booking's zone."""
+    local = booking.starts_at.astimezone(ZoneInfo(booking.timezone))
+    return {
+        "status": booking.status.value,
+        "starts_at": booking.starts_at.isoformat(),
+        "date": local.date().isoformat(),
+        "time": local.strftime("%H:%M"),
+        "duration_minutes": booking.duration_minutes,
+        "services": [service["title"] for service in booking.services],
+        "staff": booking.staff,
+    }
 
 
 def event_facts(event: Event) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core.models import Role, User
-from funnels.models import Deal, FieldKind, Stage, StageKind
+from funnels.models import BookingStatus, Deal, FieldKind, Stage, StageKind
 from funnels.queries import DealPage, DealSort, DealView, StageColumn
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -349,6 +349,36 @@ class BoardOut(BaseModel):
 class ContactDealsOut(BaseModel):
     open: list[DealOut]
     closed: list[DealOut]
+
+
+class BookingService(BaseModel):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    cost: Money | None = None
+
+
+class BookingIn(Input):
+    """The appointment behind a deal; ``starts_at`` carries its UTC offset."""
+
+    status: BookingStatus
+    starts_at: datetime
+    duration_minutes: Annotated[int, Field(ge=1, le=60 * 24 * 7)] = 60
+    timezone: Annotated[str, StringConstraints(max_length=64)] = Field(
+        default="UTC", description="IANA zone the date and time are shown in."
+    )
+    services: list[BookingService] = Field(default_factory=list, max_length=50)
+    staff: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class BookingOut(Output):
+    status: BookingStatus
+    starts_at: datetime
+    duration_minutes: int
+    timezone: str
+    services: list[dict[str, Any]]
+    staff: str
+    source: str
+    external_id: str | None
+    updated_at: datetime
 
 
 # --- settings: custom fields, tags, lost reasons ----------------------------------

@@ -2,12 +2,15 @@
 
 from aiohttp import web
 
-from funnels import deals, queries
+from core.errors import NotFound
+from funnels import bookings, deals, queries
 from web.api import actor
 from web.routes import api
 from web.schemas import (
     BoardOut,
     BoardQuery,
+    BookingIn,
+    BookingOut,
     BulkDelete,
     ColumnOut,
     ContactLink,
@@ -151,6 +154,35 @@ async def delete_deal(request: web.Request, *, deal_id: int) -> None:
 )
 async def bulk_delete_deals(request: web.Request, *, body: BulkDelete) -> None:
     await deals.delete_deals(actor=actor(request), deal_ids=body.ids)
+
+
+@api.route(
+    "GET",
+    "/api/v1/deals/{deal_id}/booking",
+    summary="The appointment behind a deal (404 when it has none)",
+    tag="deals",
+    response=BookingOut,
+)
+async def get_booking(request: web.Request, *, deal_id: int) -> BookingOut:
+    booking = await bookings.get_booking(deal_id=deal_id)
+    if booking is None:
+        raise NotFound(f"deal {deal_id} has no booking", field="deal_id")
+    return BookingOut.model_validate(booking)
+
+
+@api.route(
+    "PUT",
+    "/api/v1/deals/{deal_id}/booking",
+    summary="Set a deal's appointment by hand (Altegio deals get theirs from the sync)",
+    tag="deals",
+    body=BookingIn,
+    response=BookingOut,
+)
+async def put_booking(request: web.Request, *, deal_id: int, body: BookingIn) -> BookingOut:
+    values = body.model_dump()
+    values["services"] = [s.model_dump(exclude_none=True) for s in body.services]
+    booking = await bookings.set_booking(actor=actor(request), deal_id=deal_id, **values)
+    return BookingOut.model_validate(booking)
 
 
 @api.route(
