@@ -76,3 +76,21 @@ class InboundDelivery(Model):
     class Meta:
         table = "inbound_delivery"
         unique_together = (("channel", "key"),)
+
+
+class StaffChat(Model):
+    """A user's own chat with one of the business's Telegram bots, where the bot tells
+    them about tasks. Linked by the user opening a signed /start link."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.OneToOneRelation = fields.OneToOneField(
+        "funnelbox.User", related_name="staff_chat", on_delete=fields.CASCADE
+    )
+    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
+        "funnelbox.Channel", related_name="staff_chats", on_delete=fields.CASCADE
+    )
+    chat_id = fields.CharField(max_length=32)
+    linked_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "staff_chat"

@@ -19,6 +19,8 @@ from pydantic import ValidationError
 
 from bot.inbound import Answer, receive, receive_edit
 from bot.models import Channel
+from bot.staff import on_link
+from core.crypto import Vault
 from core.phones import normalize_phone
 from inbox.dialogs import Inbound, Sender
 
@@ -27,17 +29,22 @@ DEFAULT_GREETING = "Hello! Write your question here and we will answer shortly."
 SHARE_PHONE = "Share my phone number"
 
 
-def build_dispatcher(storage: BaseStorage | None = None) -> Dispatcher:
+def build_dispatcher(storage: BaseStorage | None = None, vault: Vault | None = None) -> Dispatcher:
     """One dispatcher for every Telegram channel; the channel arrives with each update.
 
     Routers are made per dispatcher (aiogram attaches a router to one parent only).
+    With the vault, staff can link their own chats (``/start link_...``, bot.staff).
     """
     start, contacts, messages = Router(name="start"), Router(name="contacts"), Router()
+    if vault is not None:
+        start.message.register(
+            on_link, CommandStart(deep_link=True, magic=F.args.startswith("link_"))
+        )
     start.message.register(on_start, CommandStart())
     contacts.message.register(on_contact, F.contact)
     messages.message.register(on_message)
     messages.edited_message.register(on_edit)
-    dispatcher = Dispatcher(storage=storage or MemoryStorage())
+    dispatcher = Dispatcher(storage=storage or MemoryStorage(), vault=vault)
     dispatcher.include_routers(start, contacts, messages)
     return dispatcher
 

@@ -1,10 +1,12 @@
-"""Encryption of stored credentials (bot tokens, access tokens, app secrets).
+"""Encryption of stored credentials (bot tokens, access tokens, app secrets), and signatures.
 
 The Fernet key is derived from ``FUNNELBOX_SECRET_KEY`` with HKDF, so the one secret an
 operator keeps also unlocks every stored credential, and rotating it is explicit.
 """
 
 import base64
+import hashlib
+import hmac
 import json
 from functools import lru_cache
 from typing import Any
@@ -29,12 +31,21 @@ class Vault:
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"funnelbox credentials v1"
         ).derive(secret_key.encode())
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+        self._mac_key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"funnelbox signatures v1"
+        ).derive(secret_key.encode())
         # Webhooks open a channel's credentials on every delivery: decrypt each sealed
         # value once (a changed credential is a different sealed string).
         self._decrypt = lru_cache(maxsize=256)(self._decrypt_text)
 
     def _decrypt_text(self, sealed: str) -> bytes:
         return self._fernet.decrypt(sealed.encode())
+
+    def mac(self, message: str) -> str:
+        """A short URL-safe signature of ``message`` (for links we hand out and read back);
+        compare it with :func:`hmac.compare_digest`."""
+        digest = hmac.new(self._mac_key, message.encode(), hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def seal(self, credentials: dict[str, Any]) -> str:
         """Encrypt a credentials mapping for storage."""

@@ -56,6 +56,8 @@ class Task(Model):
         "funnelbox.Trigger", related_name="tasks", null=True, on_delete=fields.SET_NULL
     )
     source_event_id = fields.BigIntField(null=True)
+    #: When the assignee was told through the Telegram bot, if the trigger asks for it.
+    notified_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "task"

@@ -114,6 +114,8 @@ class AutoTaskConfig(_Config):
     assignee: Literal["deal_owner", "round_robin"] | Annotated[int, Field(ge=1, le=2**31 - 1)] = (
         "deal_owner"
     )
+    #: Tell the assignee through the Telegram bot (once they linked their chat).
+    notify_assignee: bool = False
 
 
 class DealSourceConfig(_Config):

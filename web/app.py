@@ -10,6 +10,7 @@ from bot.conversions import ConversionSender
 from bot.intake import Intake
 from bot.outbox import OutboxWorker, TemplateCache
 from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
+from bot.staff import TaskNotifier
 from bot.telegram import Bots, build_dispatcher
 from core.crypto import Vault
 from core.db import database
@@ -42,6 +43,7 @@ from web.routes import (  # noqa: F401  (importing a route module registers its 
     deals,
     media,
     pipelines,
+    staff,
     system,
     triggers,
     webhooks,
@@ -81,7 +83,7 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
     """aiogram's dispatcher (bot state in Redis when there is one) and the bots' sessions."""
     redis = app.get(REDIS)
     storage = RedisStorage(redis) if redis is not None else None
-    app[DISPATCHER] = build_dispatcher(storage)
+    app[DISPATCHER] = build_dispatcher(storage, app.get(VAULT))
     app[BOTS] = Bots()
     yield
     await app[BOTS].close()
@@ -141,12 +143,17 @@ async def _conversions(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:
-    """Domain events fed from the event table to their consumers (triggers, automations).
+    """Domain events fed from the event table to their consumers (triggers, automations,
+    the Conversions API, task notes to assignees).
 
     The dispatcher polls for events committed by other processes and is woken at once
     by this process's own commits.
     """
-    app[EVENTS] = dispatcher = EventDispatcher(consumers())
+    table = consumers()
+    if VAULT in app:
+        notifier = TaskNotifier(app[VAULT], app[BOTS])
+        table.setdefault("task.created", []).append(notifier.notify)
+    app[EVENTS] = dispatcher = EventDispatcher(table)
 
     async def wake(event: Event) -> None:
         dispatcher.pump.wake()

@@ -96,7 +96,7 @@ async def _telegram(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"Telegram now delivers channel {channel.id} updates to {url}")
             else:
                 print(f"polling channel {channel.id} ({channel.name}); Ctrl+C stops")
-                await telegram.poll(telegram.build_dispatcher(), bot, channel)
+                await telegram.poll(telegram.build_dispatcher(vault=vault), bot, channel)
         finally:
             await bot.session.close()
     return 0

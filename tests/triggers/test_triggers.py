@@ -58,6 +58,7 @@ async def test_trigger_crud(api: Api, setup: dict) -> None:
         "description": "",
         "due_in_minutes": 30,
         "assignee": "deal_owner",
+        "notify_assignee": False,
     }
     message = await add_trigger(api, talks, "auto_message", {"template": "Hi {{ contact.name }}"})
     assert message["config"]["delay_minutes"] == 0
