@@ -12,6 +12,7 @@ has seen, which Meta deduplicates.
 
 import logging
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from aiohttp import ClientError, ClientSession
@@ -20,7 +21,7 @@ from bot.channels import get_channel
 from bot.graph import GraphClient, GraphError
 from bot.senders import RetryLater, classify
 from core.crypto import Vault
-from core.queue import Pump, backoff, claim
+from core.queue import Pump, backoff, claim, soonest
 from triggers.models import Conversion, ConversionSettings, ConversionState
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,9 @@ class ConversionSender:
     def __init__(self, vault: Vault, session: ClientSession) -> None:
         self._vault = vault
         self._session = session
-        self.pump = Pump(self.step, name="conversions", poll=5.0)
+        self.pump = Pump(
+            self.step, name="conversions", poll=5.0, next_due=partial(soonest, Conversion)
+        )
 
     async def step(self) -> int:
         """Send one batch of due events; returns how many rows were taken."""

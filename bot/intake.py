@@ -12,6 +12,7 @@ idempotent (see ``bot.inbound``).
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from aiogram import Dispatcher
@@ -24,7 +25,7 @@ from bot.models import Channel, DeliveryKind, InboundDelivery
 from bot.whatsapp import Routed, StatusUpdate
 from core.crypto import Vault
 from core.errors import ValidationFailed
-from core.queue import Pump, work
+from core.queue import Pump, soonest, work
 from inbox.dialogs import Inbound
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class Intake:
         self.vault = vault
         self.bots = bots
         self.dispatcher = dispatcher
-        self.pump = Pump(self.step, name="intake")
+        self.pump = Pump(self.step, name="intake", next_due=partial(soonest, InboundDelivery))
 
     async def step(self, limit: int = 200) -> int:
         """Process one batch of due deliveries; returns how many were taken.

@@ -7,13 +7,13 @@ restart loses nothing.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import ClientSession
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
@@ -37,7 +37,7 @@ from core.crypto import Vault
 from core.errors import ValidationFailed
 from core.events import change, subscribe
 from core.models import Event, User
-from core.queue import backoff
+from core.queue import Pump, backoff, soonest
 from funnels.models import Booking, BookingStatus, Deal
 from inbox.dialogs import check_service_window, get_dialog, queue, set_delivery
 from inbox.models import Author, DeliveryStatus, Message, Outbox, OutboxState
@@ -210,56 +210,32 @@ class OutboxWorker:
             ChannelKind.TELEGRAM: TelegramTransport(bots),
             ChannelKind.WHATSAPP: WhatsAppTransport(http_session),
         }
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.pump = Pump(self.run_once, name="outbox", poll=poll_seconds, next_due=_next_due)
+        self._unsubscribe: Callable[[], None] | None = None
 
     # -- running ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Run :meth:`run_forever` in the background until :meth:`stop`."""
-        self._stop.clear()
-        self._task = asyncio.create_task(self.run_forever(self._stop), name="outbox-worker")
+    def start(self, scheduler: AsyncIOScheduler) -> None:
+        """Deliver on ``scheduler``'s ticks until :meth:`stop`: at once when this process
+        queues a message (the committed ``message.queued`` event), when a delayed send
+        comes due, and every ``poll_seconds`` for sends queued by other processes."""
+
+        async def on_event(event: Event) -> None:
+            if event.kind == "message.queued":
+                self.pump.wake()
+
+        self._unsubscribe = subscribe(on_event)
+        self.pump.start(scheduler)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Let the sends in flight finish (up to ``grace`` seconds), then stop.
 
         Cancelled sends keep their claims, which expire: nothing is lost.
         """
-        if self._task is None:
-            return
-        self._stop.set()
-        done, _ = await asyncio.wait({self._task}, timeout=grace)
-        if not done:
-            self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set: at once when this process queues a message
-        (the committed ``message.queued`` event), otherwise every ``poll_seconds`` for
-        sends queued by other processes and retries coming due."""
-        wake = asyncio.Event()
-
-        async def on_event(event: Event) -> None:
-            if event.kind == "message.queued":
-                wake.set()
-
-        unsubscribe = subscribe(on_event)
-        try:
-            while not stop.is_set():
-                wake.clear()
-                try:
-                    claimed = await self.run_once()
-                except Exception:
-                    log.exception("outbox round failed; trying again shortly")
-                    claimed = 0
-                if claimed < self._batch:
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._poll_seconds):
-                            await _first_of(stop, wake)
-        finally:
-            unsubscribe()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        await self.pump.stop(grace)
 
     async def run_once(self) -> int:
         """Claim the due sends and deliver them; returns how many rows were claimed."""
@@ -403,17 +379,11 @@ class OutboxWorker:
         return delay
 
 
+async def _next_due() -> datetime | None:
+    """When the soonest delayed or retried send comes due."""
+    return await soonest(Outbox, state=OutboxState.PENDING)
+
+
 def _in_time(claim: datetime, wait: float) -> bool:
     """Whether a send starting in ``wait`` seconds ends before the claim does."""
     return _now() + timedelta(seconds=wait + SEND_TIMEOUT + CLAIM_MARGIN) < claim
-
-
-async def _first_of(*events: asyncio.Event) -> None:
-    """Wait until one of ``events`` is set."""
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)

@@ -13,9 +13,10 @@ event is claimed only with all the deal's unfinished events before it.
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
+from functools import partial
 
 from core.models import Event
-from core.queue import Pump, work
+from core.queue import Pump, soonest, work
 
 Consumer = Callable[[Event], Awaitable[None]]
 LEASE = timedelta(seconds=60)
@@ -27,7 +28,7 @@ class EventDispatcher:
 
     def __init__(self, consumers: Mapping[str, Sequence[Consumer]]) -> None:
         self.consumers = consumers
-        self.pump = Pump(self.step, name="events")
+        self.pump = Pump(self.step, name="events", next_due=partial(soonest, Event))
 
     async def step(self, limit: int = 200) -> int:
         """Dispatch one batch of pending events; returns how many were taken."""

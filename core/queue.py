@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -149,21 +151,32 @@ async def _attempt(row: M, handle: Callable[[M], Awaitable[None]], max_attempts:
 
 
 class Pump:
-    """Runs ``step`` whenever there may be work: on :meth:`wake`, or every ``poll`` seconds.
+    """Runs ``step`` whenever there may be work, driven by an APScheduler scheduler.
 
-    ``step`` returns how many items it handled; the pump keeps going while there are any.
+    ``step`` returns how many items it handled; a run keeps stepping while there are any.
+    Runs happen every ``poll`` seconds (work committed by other processes, retries), at
+    once on :meth:`wake` (this process queued something), and at the moment the
+    soonest future item is due when ``next_due`` says when that is (a message delayed
+    by two hours goes out on time, not at the next poll). The database stays the
+    source of truth: the scheduler holds only wake-up times, all recomputed after each
+    run, so a restart loses nothing.
     """
 
-    def __init__(self, step: Callable[[], Awaitable[int]], *, name: str, poll: float = 1.0) -> None:
+    def __init__(
+        self,
+        step: Callable[[], Awaitable[int]],
+        *,
+        name: str,
+        poll: float = 1.0,
+        next_due: Callable[[], Awaitable[datetime | None]] | None = None,
+    ) -> None:
         self.step = step
         self.name = name
         self.poll = poll
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        """Something was queued: look now rather than at the next poll."""
-        self._wake.set()
+        self.next_due = next_due
+        self._scheduler: AsyncIOScheduler | None = None
+        self._running: asyncio.Task[None] | None = None
+        self._again = False
 
     async def drain(self) -> int:
         """Handle everything due now (tests and shutdown use this)."""
@@ -172,24 +185,75 @@ class Pump:
             total += handled
         return total
 
-    def start(self) -> None:
-        """Run in the background until :meth:`stop`."""
-        self._task = asyncio.create_task(self._run(), name=self.name)
+    def start(self, scheduler: AsyncIOScheduler) -> None:
+        """Run on ``scheduler``'s ticks until :meth:`stop`."""
+        self._scheduler = scheduler
+        scheduler.add_job(
+            self._run, "interval", seconds=self.poll, id=self.name, next_run_time=_now(),
+            max_instances=1, coalesce=True, misfire_grace_time=None,
+        )  # fmt: skip
 
-    async def stop(self) -> None:
-        """Stop after the current step."""
-        if self._task is not None:
-            self._task.cancel()
+    def wake(self) -> None:
+        """Something was queued: run now rather than at the next tick."""
+        if self._running is not None:
+            self._again = True  # the run in progress goes round once more
+        elif self._scheduler is not None:
+            self._scheduler.modify_job(self.name, next_run_time=_now())
+
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop ticking; let a run in progress finish for up to ``grace`` seconds."""
+        if self._scheduler is None:
+            return
+        for job_id in (self.name, f"{self.name}:due"):
+            with contextlib.suppress(JobLookupError):
+                self._scheduler.remove_job(job_id)
+        self._scheduler = None
+        if self._running is not None:
+            running = self._running
+            done, _ = await asyncio.wait({running}, timeout=grace) if grace else (set(), None)
+            if not done:
+                running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await running
 
     async def _run(self) -> None:
-        while True:
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("%s step failed; retrying after the poll interval", self.name)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
-            self._wake.clear()
+        if self._scheduler is None:  # a run the scheduler launched as the pump stopped
+            return
+        self._running = asyncio.current_task()
+        try:
+            self._again = True
+            while self._again and self._scheduler is not None:
+                self._again = False
+                try:
+                    await self.drain()
+                except Exception:
+                    log.exception("%s step failed; retrying at the next tick", self.name)
+            await self._plan_next()
+        finally:
+            self._running = None
+
+    async def _plan_next(self) -> None:
+        """Set one wake-up for the soonest item due in the future."""
+        if self.next_due is None or self._scheduler is None:
+            return
+        due = await self.next_due()
+        if due is not None and due > _now():
+            self._scheduler.add_job(
+                self.wake, "date", run_date=due, id=f"{self.name}:due", replace_existing=True,
+                misfire_grace_time=None,
+            )  # fmt: skip
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def soonest(model: type[Model], **filters: object) -> datetime | None:
+    """The earliest future ``next_attempt_at`` of ``model`` (a ``next_due`` for pumps)."""
+    row = (
+        await model.filter(next_attempt_at__gt=_now(), **filters)
+        .order_by("next_attempt_at")
+        .first()
+        .values_list("next_attempt_at", flat=True)
+    )
+    return row  # type: ignore[return-value]

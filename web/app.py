@@ -1,9 +1,11 @@
 """The application factory: resources opened and closed in ``cleanup_ctx``."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC
 
 from aiogram.fsm.storage.redis import RedisStorage
 from aiohttp import ClientSession, web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from bot.conversions import ConversionSender
@@ -28,6 +30,7 @@ from web.keys import (
     HTTP,
     INTAKE,
     REDIS,
+    SCHEDULER,
     SETTINGS,
     TEMPLATES,
     VAULT,
@@ -64,6 +67,7 @@ def create_app(settings: Settings, *, own_database: bool = True) -> web.Applicat
         app.cleanup_ctx.append(_database)
     if settings.redis_url:
         app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(_scheduler)
     app.cleanup_ctx.append(_telegram)
     app.cleanup_ctx.append(_intake)
     app.cleanup_ctx.append(_outbox)
@@ -77,6 +81,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with database(settings.database_url, pool_size=settings.db_pool_size):
         yield
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    """APScheduler drives the workers' ticks and their wake-ups at due times."""
+    app[SCHEDULER] = scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.start()
+    yield
+    scheduler.shutdown(wait=False)
 
 
 async def _telegram(app: web.Application) -> AsyncIterator[None]:
@@ -97,7 +109,7 @@ async def _intake(app: web.Application) -> AsyncIterator[None]:
         return
     app[INTAKE] = intake = Intake(vault=app[VAULT], bots=app[BOTS], dispatcher=app[DISPATCHER])
     if app[SETTINGS].intake_worker:
-        intake.pump.start()
+        intake.pump.start(app[SCHEDULER])
     yield
     await intake.pump.stop()
 
@@ -123,7 +135,7 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
         redis = app.get(REDIS)
         buckets: TokenBucket = RedisBuckets(redis) if redis is not None else MemoryBuckets()
         worker = OutboxWorker(app[VAULT], app[BOTS], session, buckets)
-        worker.start()
+        worker.start(app[SCHEDULER])
     yield
     if worker is not None:
         await worker.stop()
@@ -137,7 +149,7 @@ async def _conversions(app: web.Application) -> AsyncIterator[None]:
         return
     app[CONVERSIONS] = sender = ConversionSender(app[VAULT], app[HTTP])
     if app[SETTINGS].outbox_worker:
-        sender.pump.start()
+        sender.pump.start(app[SCHEDULER])
     yield
     await sender.pump.stop()
 
@@ -160,7 +172,7 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
 
     unsubscribe = subscribe(wake)
     if app[SETTINGS].event_worker:
-        dispatcher.pump.start()
+        dispatcher.pump.start(app[SCHEDULER])
     yield
     unsubscribe()
     await dispatcher.pump.stop()

@@ -2,6 +2,7 @@
 
 from aiogram import Dispatcher
 from aiohttp import ClientSession, web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from bot.conversions import ConversionSender
@@ -24,6 +25,7 @@ EVENTS = web.AppKey("events", EventDispatcher)
 HTTP = web.AppKey("http", ClientSession)
 TEMPLATES = web.AppKey("templates", TemplateCache)
 CONVERSIONS = web.AppKey("conversions", ConversionSender)
+SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 USER = web.RequestKey("user", User)
 
 

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from bot.graph import GraphError
-from bot.outbox import OutboxWorker, queue, send_text
+from bot.outbox import OutboxWorker, send_text
 from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
 from bot.senders import Permanent, RetryLater, classify
 from bot.telegram import Bots
@@ -25,7 +26,7 @@ from core.crypto import Vault
 from core.events import change, subscribe
 from core.models import Event, User
 from core.queue import backoff
-from inbox.dialogs import Sender, identify, open_dialog
+from inbox.dialogs import Sender, identify, open_dialog, queue
 from inbox.models import Author, Dialog, Message, Outbox, OutboxState
 from tests.conftest import SECRET_KEY, Api, Backend
 from tests.fakes.telegram import FakeTelegram
@@ -498,7 +499,9 @@ async def test_worker_wakes_when_a_message_is_queued(
     admin: User, telegram_channel: dict, fake_telegram: FakeTelegram, make_worker: MakeWorker
 ) -> None:
     worker = make_worker(poll_seconds=60)
-    worker.start()
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.start()
+    worker.start(scheduler)
     try:
         await asyncio.sleep(0.1)  # its first round found nothing; now it sleeps
         dialog = await open_chat(telegram_channel, str(CHAT))
@@ -506,6 +509,7 @@ async def test_worker_wakes_when_a_message_is_queued(
             await send_text(actor=admin, dialog_id=dialog.id, text="right away")
     finally:
         await worker.stop()
+        scheduler.shutdown(wait=False)
     assert len(fake_telegram.calls_to("sendMessage")) == 1
 
 

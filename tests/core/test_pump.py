@@ -1,0 +1,101 @@
+"""The pump runs its step on APScheduler's ticks, at once when woken, and when the
+soonest future item comes due; it never runs two steps at once."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from core.queue import Pump
+
+SLOW_POLL = 3600.0  # ticks never come during a test: only wakes and due times run the step
+
+
+@pytest.fixture
+async def scheduler() -> AsyncIterator[AsyncIOScheduler]:
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.start()
+    yield scheduler
+    scheduler.shutdown(wait=False)
+
+
+class Counter:
+    """A step that handles whatever is queued and tells waiters."""
+
+    def __init__(self) -> None:
+        self.queued = 0
+        self.runs = 0
+        self.active = 0
+        self.overlapped = False
+        self.ran = asyncio.Event()
+
+    async def step(self) -> int:
+        self.active += 1
+        self.overlapped |= self.active > 1
+        await asyncio.sleep(0.01)
+        handled, self.queued = self.queued, 0
+        self.runs += 1
+        self.active -= 1
+        self.ran.set()
+        return handled
+
+
+async def until(event: asyncio.Event) -> None:
+    await asyncio.wait_for(event.wait(), timeout=5)
+    event.clear()
+
+
+async def test_the_first_tick_runs_at_once_and_a_wake_runs_again(
+    scheduler: AsyncIOScheduler,
+) -> None:
+    counter = Counter()
+    pump = Pump(counter.step, name="t1", poll=SLOW_POLL)
+    pump.start(scheduler)
+    await until(counter.ran)
+    runs = counter.runs
+    counter.queued = 3
+    pump.wake()
+    await until(counter.ran)
+    while counter.queued or counter.active:
+        await asyncio.sleep(0.01)
+    assert counter.runs > runs and counter.queued == 0
+    await pump.stop()
+    assert scheduler.get_jobs() == []
+
+
+async def test_wakes_during_a_run_are_not_lost_and_runs_never_overlap(
+    scheduler: AsyncIOScheduler,
+) -> None:
+    counter = Counter()
+    pump = Pump(counter.step, name="t2", poll=SLOW_POLL)
+    pump.start(scheduler)
+    for _ in range(20):
+        counter.queued += 1
+        pump.wake()
+        await asyncio.sleep(0.003)
+    for _ in range(500):
+        if counter.queued == 0 and not counter.active:
+            break
+        await asyncio.sleep(0.01)
+    assert counter.queued == 0, "an item queued during a run waited for the next tick"
+    assert not counter.overlapped
+    await pump.stop()
+
+
+async def test_the_soonest_due_item_wakes_the_pump(scheduler: AsyncIOScheduler) -> None:
+    counter = Counter()
+    due = datetime.now(UTC) + timedelta(milliseconds=300)
+
+    async def next_due() -> datetime | None:
+        return due if datetime.now(UTC) < due else None
+
+    pump = Pump(counter.step, name="t3", poll=SLOW_POLL, next_due=next_due)
+    pump.start(scheduler)
+    await until(counter.ran)
+    assert scheduler.get_job("t3:due") is not None
+    await until(counter.ran)  # the due time, long before the next tick
+    assert datetime.now(UTC) >= due
+    await pump.stop()
+    assert scheduler.get_jobs() == []
