@@ -57,6 +57,25 @@ class EvaluateOut(BaseModel):
     set_fields: dict[str, str]
 
 
+class TaskIn(Input):
+    """A task by hand; the assignee defaults to you."""
+
+    title: Annotated[str, Field(min_length=1, max_length=255)]
+    description: Annotated[str, Field(max_length=10_000)] = ""
+    due_at: datetime
+    assignee_id: Id | None = None
+    deal_id: Id | None = None
+
+
+class TaskUpdate(Input):
+    """Omitted fields stay as they are."""
+
+    title: Annotated[str, Field(min_length=1, max_length=255)] = Field(default=None)
+    description: Annotated[str, Field(max_length=10_000)] = Field(default=None)
+    due_at: datetime = Field(default=None)
+    assignee_id: Id = Field(default=None)
+
+
 class TaskQuery(Input):
     assignee_id: Id | None = None
     deal_id: Id | None = None

@@ -10,8 +10,10 @@ from web.schemas_triggers import (
     EvaluateOut,
     RenderIn,
     RenderOut,
+    TaskIn,
     TaskOut,
     TaskQuery,
+    TaskUpdate,
     TriggerIn,
     TriggerOut,
     TriggerUpdate,
@@ -134,3 +136,58 @@ async def list_tasks(request: web.Request, *, query: TaskQuery) -> list[TaskOut]
 async def complete_task(request: web.Request, *, task_id: int) -> TaskOut:
     task = await service.complete_task(actor=actor(request), task_id=task_id)
     return TaskOut.model_validate(task)
+
+
+@api.route(
+    "POST",
+    "/api/v1/tasks",
+    summary="Add a task by hand (operators: for themselves)",
+    tag="tasks",
+    roles=EVERYONE,
+    body=TaskIn,
+    response=TaskOut,
+    status=201,
+)
+async def create_task(request: web.Request, *, body: TaskIn) -> TaskOut:
+    task = await service.create_task(actor=actor(request), **body.model_dump())
+    return TaskOut.model_validate(task)
+
+
+@api.route(
+    "GET",
+    "/api/v1/tasks/{task_id}",
+    summary="One task (operators: their own)",
+    tag="tasks",
+    roles=EVERYONE,
+    response=TaskOut,
+)
+async def get_task(request: web.Request, *, task_id: int) -> TaskOut:
+    return TaskOut.model_validate(await service.get_task(actor=actor(request), task_id=task_id))
+
+
+@api.route(
+    "PATCH",
+    "/api/v1/tasks/{task_id}",
+    summary="Change a task's title, description, due time or assignee",
+    tag="tasks",
+    roles=EVERYONE,
+    body=TaskUpdate,
+    response=TaskOut,
+)
+async def update_task(request: web.Request, *, task_id: int, body: TaskUpdate) -> TaskOut:
+    task = await service.update_task(
+        actor=actor(request), task_id=task_id, **body.model_dump(exclude_unset=True)
+    )
+    return TaskOut.model_validate(task)
+
+
+@api.route(
+    "DELETE",
+    "/api/v1/tasks/{task_id}",
+    summary="Delete a task (operators: their own)",
+    tag="tasks",
+    roles=EVERYONE,
+    status=204,
+)
+async def delete_task(request: web.Request, *, task_id: int) -> None:
+    await service.delete_task(actor=actor(request), task_id=task_id)
