@@ -80,6 +80,7 @@ async def accept(channel: Channel, items: list[Item]) -> int:
         try:
             await InboundDelivery.create(
                 channel=channel, kind=item.kind, key=item.key, payload=item.payload,
+                thread=_thread(channel.id, item.kind, item.key, item.payload),
                 next_attempt_at=now,
             )  # fmt: skip
             stored += 1
@@ -88,18 +89,17 @@ async def accept(channel: Channel, items: list[Item]) -> int:
     return stored
 
 
-def _thread(row: InboundDelivery) -> tuple[int, str]:
+def _thread(channel_id: int, kind: DeliveryKind, key: str, payload: dict[str, Any]) -> str:
     """The conversation an item belongs to: its items must be processed in order."""
-    payload, channel_id = row.payload, row.channel_id  # type: ignore[attr-defined]
-    if row.kind == DeliveryKind.WHATSAPP_MESSAGE:
-        return channel_id, str(payload.get("chat_id"))
-    if row.kind == DeliveryKind.TELEGRAM_UPDATE:
-        for kind in ("message", "edited_message", "callback_query"):
-            event = payload.get(kind) or {}
+    if kind == DeliveryKind.WHATSAPP_MESSAGE:
+        return f"{channel_id}:{payload.get('chat_id')}"
+    if kind == DeliveryKind.TELEGRAM_UPDATE:
+        for event_kind in ("message", "edited_message", "callback_query"):
+            event = payload.get(event_kind) or {}
             chat = (event.get("message") or event).get("chat") or {}
             if "id" in chat:
-                return channel_id, str(chat["id"])
-    return channel_id, row.key
+                return f"{channel_id}:{chat['id']}"
+    return f"{channel_id}:{key}"
 
 
 class Intake:
@@ -115,12 +115,14 @@ class Intake:
         """Process one batch of due deliveries; returns how many were taken.
 
         Different conversations are processed concurrently (the database waits
-        overlap), each conversation's items strictly in arrival order.
+        overlap), each conversation's items strictly in arrival order, also across
+        several intake workers (``core.queue.claim`` by thread).
         """
         return await work(
             InboundDelivery,
             handle=self._handle,
-            thread=_thread,
+            thread=lambda row: row.thread or f"row:{row.id}",
+            thread_field="thread",
             limit=limit,
             lease=LEASE,
             max_attempts=MAX_ATTEMPTS,

@@ -66,6 +66,8 @@ class InboundDelivery(Model):
     )
     kind = fields.CharEnumField(DeliveryKind, max_length=24)
     key = fields.CharField(max_length=160)
+    #: The conversation (channel and chat) the item belongs to: handled in order.
+    thread = fields.CharField(max_length=200, null=True)
     payload = fields.JSONField()
     received_at = fields.DatetimeField(auto_now_add=True)
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)

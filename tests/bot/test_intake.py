@@ -42,17 +42,20 @@ async def test_deliveries_left_by_a_dead_process_are_taken_up_by_the_next(
 ) -> None:
     for i in range(3):
         await post(anon, fake_graph.webhooks.text(WA_ID, f"message {i}"))
+    await post(anon, fake_graph.webhooks.text("15550001111", "another chat"))
     # the first process claimed one row and died: its lease is still running
     first = await InboundDelivery.all().order_by("id").first()
     await InboundDelivery.filter(id=first.id).update(
         next_attempt_at=datetime.now(UTC) + timedelta(seconds=60)
     )
-    assert await drain(anon) == 2
-    assert [m.text for m in await Message.all().order_by("id")] == ["message 1", "message 2"]
-    # the lease runs out: the row is due again and processed exactly once
-    await InboundDelivery.filter(id=first.id).update(next_attempt_at=datetime.now(UTC))
+    # the same chat's later messages wait for it; another chat does not
     assert await drain(anon) == 1
-    assert sorted(m.text for m in await Message.all()) == ["message 0", "message 1", "message 2"]
+    assert [m.text for m in await Message.all()] == ["another chat"]
+    # the lease runs out: the chat is processed, in order, each message exactly once
+    await InboundDelivery.filter(id=first.id).update(next_attempt_at=datetime.now(UTC))
+    assert await drain(anon) == 3
+    texts = [m.text for m in await Message.all().order_by("id")]
+    assert texts == ["another chat", "message 0", "message 1", "message 2"]
 
 
 async def test_processing_twice_changes_nothing(
