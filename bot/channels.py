@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.models import Channel, ChannelKind
 from core.crypto import Vault
 from core.errors import NotFound, ValidationFailed
-from core.events import change, diff
+from core.events import change
 from core.models import User
 from funnels.pipelines import get_stage
 
@@ -139,10 +139,7 @@ async def update_channel(
                 values.get("pipeline_id", channel.pipeline_id),  # type: ignore[attr-defined]
                 values.get("stage_id", channel.stage_id),  # type: ignore[attr-defined]
             )
-        changes = diff(channel, values)
-        if changes:
-            await channel.update_from_dict(values).save()
-            await batch.record("channel.updated", channel_id=channel.id, changes=changes)
+        await batch.save(channel, values, "channel.updated", channel_id=channel.id)
     return channel
 
 

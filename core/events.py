@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from core.models import Event, User
@@ -75,6 +76,17 @@ class EventBatch:
         )
         self.events.append(event)
         return event
+
+    async def save(
+        self, obj: Model, values: dict[str, Any], kind: str, /, **data: Any
+    ) -> dict[str, dict[str, Any]]:
+        """Write ``values`` to ``obj`` and record ``kind`` with what changed (from, to);
+        nothing at all when nothing would change. Returns the changes."""
+        changes = diff(obj, values)
+        if changes:
+            await obj.update_from_dict(values).save()
+            await self.record(kind, changes=changes, **data)
+        return changes
 
 
 @asynccontextmanager

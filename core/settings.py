@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Derives the key that encrypts stored channel credentials. Keep it stable.",
+        description="Derives the keys for stored credentials and signed links. Keep it stable.",
     )
     host: str = Field(default="127.0.0.1", description="Address `funnelbox serve` binds.")
     port: int = Field(default=8080, description="Port `funnelbox serve` binds.")
@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     )
     event_worker: bool = Field(
         default=True,
-        description="Feed committed events to stage triggers in this process.",
+        description="Feed committed events to triggers, automations and reports here.",
     )
     workers: int = Field(
         default=1, ge=1, description="`funnelbox serve` processes sharing the port (PostgreSQL)."
@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     session_days: int = Field(default=14, description="Lifetime of a web login session.")
     outbox_worker: bool = Field(
         default=True,
-        description="Send queued messages from this web process; false leaves it to another.",
+        description="Send queued messages and Conversions API events from this process.",
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 from tortoise.models import Model
 
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.events import change, diff
+from core.events import change
 from core.models import User
 from funnels.models import CustomField, FieldKind, LostReason, Tag
 
@@ -63,10 +63,7 @@ async def _update(actor: User | None, model: type[M], obj_id: int, **values: Any
         await _unique_name(model, values["name"], exclude_id=obj_id)
     async with change(actor) as batch:
         obj = await _get(model, obj_id)
-        changes = diff(obj, values)
-        if changes:
-            await obj.update_from_dict(values).save()
-            await batch.record(f"{_KIND[model]}.updated", id=obj_id, changes=changes)
+        await batch.save(obj, values, f"{_KIND[model]}.updated", id=obj_id)
     return obj
 
 

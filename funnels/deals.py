@@ -141,10 +141,7 @@ async def update_deal(
             values["reference"] = _reference(reference)
         if owner_id is not UNSET:
             values["owner_id"] = (await _owner(owner_id)).id
-        changes = diff(deal, values)
-        if changes:
-            await deal.update_from_dict(values).save()
-            await batch.record("deal.updated", deal_id=deal.id, changes=changes)
+        await batch.save(deal, values, "deal.updated", deal_id=deal.id)
         if fields is not UNSET:
             await _set_fields(batch, deal, fields or {})
         if tag_ids is not UNSET:

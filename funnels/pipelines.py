@@ -3,7 +3,7 @@
 from typing import Any
 
 from core.errors import Conflict, LimitReached, NotFound, ValidationFailed
-from core.events import change, diff
+from core.events import change
 from core.models import User
 from funnels.catalog import check_color
 from funnels.models import Deal, Pipeline, Stage, StageKind
@@ -107,10 +107,7 @@ async def update_pipeline(
             values["auto_messages_enabled"] = auto_messages_enabled
         if auto_tasks_enabled is not None:
             values["auto_tasks_enabled"] = auto_tasks_enabled
-        changes = diff(pipeline, values)
-        if changes:
-            await pipeline.update_from_dict(values).save()
-            await batch.record("pipeline.updated", pipeline_id=pipeline.id, changes=changes)
+        await batch.save(pipeline, values, "pipeline.updated", pipeline_id=pipeline.id)
     return pipeline
 
 
@@ -179,15 +176,13 @@ async def update_stage(
                     field="probability",
                 )
             values["probability"] = probability
-        changes = diff(stage, values)
-        if changes:
-            await stage.update_from_dict(values).save()
-            await batch.record(
-                "stage.updated",
-                pipeline_id=stage.pipeline_id,  # type: ignore[attr-defined]
-                stage_id=stage.id,
-                changes=changes,
-            )
+        await batch.save(
+            stage,
+            values,
+            "stage.updated",
+            pipeline_id=stage.pipeline_id,  # type: ignore[attr-defined]
+            stage_id=stage.id,
+        )
     return stage
 
 

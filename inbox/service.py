@@ -7,7 +7,7 @@ from tortoise.expressions import Q
 
 from core.auth import normalize_email
 from core.errors import NotFound, ValidationFailed
-from core.events import UNSET, change, diff
+from core.events import UNSET, change
 from core.models import User
 from core.phones import normalize_phone
 from inbox.models import Contact
@@ -81,9 +81,5 @@ async def update_contact(
     values = _clean(name=name, phone=phone, email=email, region=region)
     async with change(actor) as batch:
         contact = await get_contact(contact_id=contact_id)
-        changes = diff(contact, values)
-        if changes:
-            contact.update_from_dict(values)
-            await contact.save()
-            await batch.record("contact.updated", contact_id=contact.id, changes=changes)
+        await batch.save(contact, values, "contact.updated", contact_id=contact.id)
     return contact

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from core.errors import NotFound, ValidationFailed
-from core.events import UNSET, change, diff
+from core.events import UNSET, change
 from core.models import User
 from funnels.models import CustomField, Stage
 from funnels.pipelines import get_pipeline, get_stage
@@ -245,12 +245,7 @@ async def update_automation(
         )
         values["name"] = _name(given(name, automation.name))
         values["is_active"] = bool(given(is_active, automation.is_active))
-        changes = diff(automation, values)
-        if changes:
-            await automation.update_from_dict(values).save()
-            await batch.record(
-                "automation.updated", automation_id=automation.id, changed=sorted(changes)
-            )
+        await batch.save(automation, values, "automation.updated", automation_id=automation.id)
     return automation
 
 

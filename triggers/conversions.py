@@ -96,6 +96,14 @@ async def put_conversion_settings(
     return settings
 
 
+async def delete_conversion_settings(*, actor: User | None) -> None:
+    """Disconnect the Pixel: nothing more is reported, and queued events stay unsent."""
+    async with change(actor) as batch:
+        settings = await get_conversion_settings()
+        await settings.delete()
+        await batch.record("conversions.disconnected", pixel_id=settings.pixel_id)
+
+
 async def list_conversions(*, deal_id: int | None = None, limit: int = 100) -> list[Conversion]:
     """Queued and sent events, newest first."""
     query = Conversion.all() if deal_id is None else Conversion.filter(deal_id=deal_id)

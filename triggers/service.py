@@ -364,15 +364,13 @@ async def update_task(
         )
         if assignee_id is not UNSET:
             values["assignee_id"] = (await _assignee(actor, assignee_id)).id
-        changes = diff(task, values)
-        if changes:
-            await task.update_from_dict(values).save()
-            await batch.record(
-                "task.updated",
-                deal_id=task.deal_id,  # type: ignore[attr-defined]
-                task_id=task.id,
-                changes=changes,
-            )
+        await batch.save(
+            task,
+            values,
+            "task.updated",
+            deal_id=task.deal_id,  # type: ignore[attr-defined]
+            task_id=task.id,
+        )
     return task
 
 

@@ -120,6 +120,9 @@ async def test_settings_keep_the_token_sealed(api: Api, fake_graph: FakeGraph) -
     assert vault.open((await ConversionSettings.get()).credentials) == {"access_token": secret}
     logged = await Event.filter(kind="conversions.configured").values_list("data", flat=True)
     assert len(logged) == 2 and all(secret not in str(data) for data in logged)
+    assert (await api.delete(url))[0] == 204
+    assert (await api.get(url))[0] == 404 and await ConversionSettings.all().count() == 0
+    assert (await api.delete(url))[0] == 404
 
 
 # --- what is reported ------------------------------------------------------------------------

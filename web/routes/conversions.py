@@ -43,6 +43,17 @@ async def put_settings(
 
 
 @api.route(
+    "DELETE",
+    "/api/v1/conversions/settings",
+    summary="Disconnect the Pixel (and forget its access token)",
+    tag="conversions",
+    status=204,
+)
+async def delete_settings(request: web.Request) -> None:
+    await service.delete_conversion_settings(actor=actor(request))
+
+
+@api.route(
     "GET",
     "/api/v1/conversions",
     summary="Reported events, newest first: queued, sent, dropped or failed",
