@@ -226,9 +226,9 @@ class Pump:
                 self._again = False
                 try:
                     await self.drain()
+                    await self._plan_next()
                 except Exception:
                     log.exception("%s step failed; retrying at the next tick", self.name)
-            await self._plan_next()
         finally:
             self._running = None
 

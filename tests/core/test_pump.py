@@ -99,3 +99,26 @@ async def test_the_soonest_due_item_wakes_the_pump(scheduler: AsyncIOScheduler) 
     assert datetime.now(UTC) >= due
     await pump.stop()
     assert scheduler.get_jobs() == []
+
+
+async def test_a_wake_while_the_next_due_time_is_read_is_not_lost(
+    scheduler: AsyncIOScheduler,
+) -> None:
+    """Work committed while the run looks up the next due time is handled by that run."""
+    counter = Counter()
+    woken = False
+
+    async def next_due() -> datetime | None:
+        nonlocal woken
+        if not woken:
+            woken = True
+            counter.queued = 1  # another coroutine commits work and wakes the pump
+            pump.wake()
+        return None
+
+    pump = Pump(counter.step, name="t4", poll=SLOW_POLL, next_due=next_due)
+    pump.start(scheduler)
+    async with asyncio.timeout(5):
+        while not woken or counter.queued:
+            await asyncio.sleep(0.01)
+    await pump.stop()
