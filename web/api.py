@@ -126,7 +126,12 @@ def _path_int(request: web.Request, name: str) -> int:
 
 async def json_body(request: web.Request) -> Any:
     """The request's JSON, or a 400 naming what is malformed."""
-    text = await request.text()
+    try:
+        text = (await request.read()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(
+            f"the body is not UTF-8 (byte {exc.start})", field="body", code="malformed_json"
+        ) from None
     if not text.strip():
         raise ValidationFailed("the request needs a JSON body", field="body", code="malformed_json")
     try:

@@ -10,17 +10,15 @@ server C, started after B is killed too, finds nothing left to do.
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.fakes.whatsapp import WhatsAppWebhooks, signed
+from tests.processes import Server, funnelbox
 
-ROOT = Path(__file__).parents[2]
 APP_SECRET = "crash-app-secret"
 WHATSAPP = WhatsAppWebhooks(
     waba_id="102290129340398", phone_number_id="106540352242922",
@@ -33,52 +31,6 @@ EXPECTED = [
     ("automation run", "SELECT count(*) FROM automation_run WHERE outcome = 'applied'", 1),
     ("Conversions API events", "SELECT count(*) FROM conversion", 2),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def funnelbox(env: dict[str, str], *args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "web.cli", *args, env=env, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await process.communicate()
-    assert process.returncode == 0, out.decode()
-    return out.decode()
-
-
-class Server:
-    """`funnelbox serve` in its own process, killed without warning."""
-
-    def __init__(self, env: dict[str, str], *, dispatch: bool) -> None:
-        self.env = {**env, "FUNNELBOX_EVENT_WORKER": "true" if dispatch else "false"}
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    async def __aenter__(self) -> "Server":
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "web.cli", "serve", "--port", str(self.port),
-            env=self.env, cwd=ROOT,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"{self.base}/healthz") as response:
-                        if response.status == 200:
-                            return self
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
 
 
 def count(path: Path, sql: str) -> int:

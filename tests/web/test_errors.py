@@ -14,6 +14,13 @@ async def test_malformed_json_is_400_and_writes_nothing(api: Api) -> None:
     assert await Pipeline.all().count() == 0
 
 
+async def test_a_body_that_is_not_utf8_is_400(api: Api) -> None:
+    status, body = await api.call("POST", "/api/v1/pipelines", data=b'{"name": "\x80"}')
+    assert status == 400 and body["error"]["code"] == "malformed_json", body
+    assert "UTF-8" in body["error"]["message"] and body["error"]["field"] == "body"
+    assert await Pipeline.all().count() == 0
+
+
 async def test_missing_body_is_400(api: Api) -> None:
     status, body = await api.call("POST", "/api/v1/pipelines")
     assert status == 400 and body["error"]["code"] == "malformed_json"
