@@ -6,8 +6,13 @@ workers never post the same row), drops those Meta would refuse for age (``event
 more than 7 days ago) with a log line, and posts the rest, up to 1,000 per request.
 Meta rejects a whole batch when one event is invalid, so a batch refused for good is
 split and each event posted alone: only the bad one fails. Rate limits and Meta's
-temporary errors back off and retry; a retry after a crash repeats an ``event_id`` Meta
-has seen, which Meta deduplicates.
+temporary errors back off and retry.
+
+The one window no API lets us close: a process that dies after Meta accepted a batch
+and before the rows are marked sent posts them again when their lease ends. Meta
+deduplicates ``chat`` events by ``event_id`` and ``event_name`` (within 48 hours); for
+``business_messaging`` events it documents no deduplication, so such a crash can count
+those twice.
 """
 
 import logging

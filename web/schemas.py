@@ -52,6 +52,19 @@ class UserOut(Output):
     is_active: bool
 
 
+class LinkCodeOut(BaseModel):
+    """A code to send to the business's Telegram bot to get task notifications there."""
+
+    code: str
+    start_command: str
+    expires_at: datetime
+
+
+class StaffChatOut(BaseModel):
+    linked: bool
+    channel_id: int | None = None
+
+
 class TokenOut(BaseModel):
     token: str
     user: UserOut

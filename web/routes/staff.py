@@ -1,25 +1,12 @@
 """A user's own Telegram chat for task notifications: get a link code, see, unlink."""
 
-from datetime import datetime
-
 from aiohttp import web
-from pydantic import BaseModel
 
 from bot import staff
 from web.api import EVERYONE, actor
 from web.keys import vault
 from web.routes import api
-
-
-class LinkCodeOut(BaseModel):
-    code: str
-    start_command: str
-    expires_at: datetime
-
-
-class StaffChatOut(BaseModel):
-    linked: bool
-    channel_id: int | None = None
+from web.schemas import LinkCodeOut, StaffChatOut
 
 
 @api.route(
