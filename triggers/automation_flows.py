@@ -52,32 +52,35 @@ async def _run(automation: Automation, event: Event) -> None:
     cause = (event.data or {}).get("cause") or {}
     depth = int(cause.get("depth", 0))
     run = {"automation": automation, "event_id": event.id, "deal_id": deal.id, "depth": depth}
-    if cause.get("automation_id") == automation.id:
-        await AutomationRun.create(outcome=RunOutcome.OWN_CHANGE, **run)
-        return
-    if depth >= MAX_DEPTH:
-        log.warning("automation %s cut at depth %s on event %s", automation.id, depth, event.id)
-        await AutomationRun.create(
-            outcome=RunOutcome.DEPTH_LIMIT,
-            detail=f"{depth} automations in a row already changed this deal",
-            **run,
-        )
+    if cut := _loop_cut(automation, cause, depth):
+        await AutomationRun.create(outcome=cut[0], detail=cut[1], **run)
         return
     facts = await deal_facts(deal) | {"event": event_facts(event)}
-    if automation.condition is not None and not parse_condition(automation.condition).matches(
-        facts
-    ):
+    condition = automation.condition
+    if condition is not None and not parse_condition(condition).matches(facts):
         await AutomationRun.create(outcome=RunOutcome.CONDITION_FALSE, **run)
         return
     try:
         async with change(None, cause={"automation_id": automation.id, "depth": depth + 1}):
             result = await _act(parse_action(automation.action), deal, facts, automation)
             await AutomationRun.create(outcome=RunOutcome.APPLIED, result_deal_id=result, **run)
-    except DomainError as exc:
+    except DomainError as exc:  # rolled back alone; the other automations still run
         log.warning("automation %s failed on event %s: %s", automation.id, event.id, exc)
         await AutomationRun.create(
             outcome=RunOutcome.FAILED, detail=f"{exc.field}: {exc.message}", **run
         )
+
+
+def _loop_cut(
+    automation: Automation, cause: dict[str, Any], depth: int
+) -> tuple[RunOutcome, str] | None:
+    """Why the automation must not react to this event, if it must not."""
+    if cause.get("automation_id") == automation.id:
+        return RunOutcome.OWN_CHANGE, "the event is this automation's own change"
+    if depth >= MAX_DEPTH:
+        log.warning("automation %s cut at depth %s", automation.id, depth)
+        return RunOutcome.DEPTH_LIMIT, f"{depth} automations in a row already changed this deal"
+    return None
 
 
 def _in_scope(automation: Automation, deal: Deal, event: Event) -> bool:
