@@ -239,9 +239,13 @@ class Pump:
         due = await self.next_due()
         if due is not None and due > _now():
             self._scheduler.add_job(
-                self.wake, "date", run_date=due, id=f"{self.name}:due", replace_existing=True,
-                misfire_grace_time=None,
+                self._wake_job, "date", run_date=due, id=f"{self.name}:due",
+                replace_existing=True, misfire_grace_time=None,
             )  # fmt: skip
+
+    async def _wake_job(self) -> None:
+        """A coroutine, so APScheduler runs it on the loop rather than in a thread."""
+        self.wake()
 
 
 def _now() -> datetime:

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from core.errors import ValidationFailed
 from core.models import Event, User
 from core.phones import normalize_phone
-from core.settings import Settings
 from inbox import service
 from inbox.models import Contact
 from tests.conftest import Api
@@ -96,7 +95,7 @@ async def gb_api(db, admin: User) -> AsyncIterator[Api]:
     """A second server whose phone region is GB, signed in as the admin."""
     from core import auth
 
-    app = create_app(Settings(database_url=db.url, phone_region="GB"), own_database=False)
+    app = create_app(db.settings(phone_region="GB"), own_database=False)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield Api(client, await auth.issue_token(user=admin))
 
