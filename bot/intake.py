@@ -121,7 +121,6 @@ class Intake:
         return await work(
             InboundDelivery,
             handle=self._handle,
-            thread=lambda row: row.thread or f"row:{row.id}",
             thread_field="thread",
             limit=limit,
             lease=LEASE,

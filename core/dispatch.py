@@ -35,7 +35,6 @@ class EventDispatcher:
         return await work(
             Event,
             handle=self._handle,
-            thread=lambda event: event.deal_id if event.deal_id is not None else -event.id,
             limit=limit,
             lease=LEASE,
             max_attempts=MAX_ATTEMPTS,

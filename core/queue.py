@@ -92,32 +92,32 @@ async def work(
     model: type[M],
     *,
     handle: Callable[[M], Awaitable[None]],
-    thread: Callable[[M], Hashable],
+    thread_field: str,
     limit: int,
     lease: timedelta,
     max_attempts: int,
     concurrency: int = 8,
-    thread_field: str | None = None,
 ) -> int:
     """Claim due rows and handle them; returns how many were claimed.
 
-    Rows of one ``thread`` (a conversation, a deal) are handled in order, threads
-    concurrently. A handled row is done (``next_attempt_at`` cleared, and
-    ``processed_at`` set where the model has one). A failing row backs off, and after
-    ``max_attempts`` is parked with its error for a human to look at. With a
-    ``thread_field`` the order holds across workers too (see :func:`claim`), and the
-    rows after a failing one go back unhandled, to wait for it.
+    Rows of one thread (the same ``thread_field`` value: a deal, a conversation) are
+    handled in order, threads concurrently, and the order holds across workers (see
+    :func:`claim`); a row without a thread value is a thread of its own. A handled row
+    is done (``next_attempt_at`` cleared, and ``processed_at`` set where the model has
+    one). A failing row backs off, and after ``max_attempts`` is parked with its error
+    for a human to look at; the rows after it in its thread go back unhandled, to wait.
     """
     rows = await claim(model, limit=limit, lease=lease, thread_field=thread_field)
     threads: dict[Hashable, list[M]] = defaultdict(list)
     for row in rows:
-        threads[thread(row)].append(row)
+        key = getattr(row, thread_field)
+        threads[("row", row.pk) if key is None else key].append(row)
     gate = asyncio.Semaphore(concurrency)
 
     async def run(items: list[M]) -> None:
         async with gate:
             for index, row in enumerate(items):
-                if not await _attempt(row, handle, max_attempts) and thread_field:
+                if not await _attempt(row, handle, max_attempts):
                     later = [item.pk for item in items[index + 1 :]]
                     await model.filter(pk__in=later).update(next_attempt_at=datetime.now(UTC))
                     return
