@@ -93,9 +93,15 @@ class EventBatch:
 async def change(
     actor: User | None, *, cause: dict[str, Any] | None = None
 ) -> AsyncIterator[EventBatch]:
-    """One atomic change. Nested calls join the outer change and publish with it."""
+    """One atomic change. Nested calls join the outer change and publish with it.
+
+    A nested call must speak for the same actor (and, when it names one, the same cause):
+    its events are recorded under the outer change's, so a different one would be
+    silently dropped; that is a programming error, raised as one.
+    """
     outer = _current_batch.get()
     if outer is not None:
+        _check_nested(outer, actor, cause)
         yield outer
         return
     batch = EventBatch(actor=actor, cause=cause)
@@ -106,6 +112,20 @@ async def change(
     finally:
         _current_batch.reset(token)
     await publish(batch.events)
+
+
+def _check_nested(outer: EventBatch, actor: User | None, cause: dict[str, Any] | None) -> None:
+    outer_id = outer.actor.id if outer.actor else None
+    if (actor.id if actor else None) != outer_id:
+        raise NestedChangeError(
+            f"a change by user {outer_id} cannot nest a change by user {actor.id if actor else None}"
+        )
+    if cause is not None and cause != outer.cause:
+        raise NestedChangeError(f"a change caused by {outer.cause} cannot nest one caused by {cause}")
+
+
+class NestedChangeError(RuntimeError):
+    """A nested :func:`change` disagrees with the change it would join."""
 
 
 def subscribe(subscriber: Subscriber) -> Callable[[], None]:

@@ -28,8 +28,6 @@ from funnels.pipelines import get_stage
 from inbox.models import Contact, Dialog
 
 MAX_AMOUNT = Decimal("9999999999999999.99")
-#: Fields of ``Deal`` that ``update_deal`` may change directly.
-PLAIN_FIELDS = ("title", "amount", "currency", "close_date", "reference", "owner_id")
 
 
 async def get_deal(*, deal_id: int, for_update: bool = False) -> Deal:
@@ -78,12 +76,18 @@ async def create_deal(
             dialog_id=dialog_id,
             **values,
         )
-        await batch.record("deal.created", deal_id=deal.id, **_snapshot(deal))
+        field_changes = await _set_fields(deal, fields or {})
+        tag_change = await _set_tags(deal, tag_ids or [])
+        await batch.record(
+            "deal.created",
+            deal_id=deal.id,
+            **_snapshot(deal),
+            fields={name: change["to"] for name, change in field_changes.items()},
+            tags=tag_change.get("to", []),
+        )
         for position, contact in enumerate(contacts):
             await DealContact.create(deal=deal, contact=contact, position=position)
             await _contact_event(batch, "deal.contact_added", deal, contact)
-        await _set_fields(batch, deal, fields or {})
-        await _set_tags(batch, deal, tag_ids or [])
     return deal
 
 
@@ -122,7 +126,12 @@ async def update_deal(
     fields: Any = UNSET,
     tag_ids: Any = UNSET,
 ) -> Deal:
-    """Change a deal's fields; only the given ones are touched, each change is logged."""
+    """Change a deal's fields; only the given ones are touched.
+
+    One call is one ``deal.updated`` event carrying every change (``changes`` for plain
+    fields, ``fields`` for custom fields, ``tags``), so an automation on "deal updated"
+    runs once per edit and the timeline shows one edit as one entry.
+    """
     async with change(actor) as batch:
         deal = await get_deal(deal_id=deal_id, for_update=True)
         values: dict[str, Any] = {}
@@ -141,11 +150,15 @@ async def update_deal(
             values["reference"] = _reference(reference)
         if owner_id is not UNSET:
             values["owner_id"] = (await _owner(owner_id)).id
-        await batch.save(deal, values, "deal.updated", deal_id=deal.id)
-        if fields is not UNSET:
-            await _set_fields(batch, deal, fields or {})
-        if tag_ids is not UNSET:
-            await _set_tags(batch, deal, tag_ids or [])
+        edits = {
+            "changes": diff(deal, values),
+            "fields": {} if fields is UNSET else await _set_fields(deal, fields or {}),
+            "tags": {} if tag_ids is UNSET else await _set_tags(deal, tag_ids or []),
+        }
+        if edits["changes"]:
+            await deal.update_from_dict(values).save()
+        if edits := {key: value for key, value in edits.items() if value}:
+            await batch.record("deal.updated", deal_id=deal.id, **edits)
     return deal
 
 
@@ -362,10 +375,11 @@ async def _contact_event(batch: EventBatch, kind: str, deal: Deal, contact: Cont
     )
 
 
-async def _set_fields(batch: EventBatch, deal: Deal, values: dict[int, Any]) -> None:
-    """Upsert custom field values; ``None`` or an empty string clears a field."""
+async def _set_fields(deal: Deal, values: dict[int, Any]) -> dict[str, dict[str, Any]]:
+    """Upsert custom field values (``None`` or an empty string clears a field); returns
+    ``{field name: {"from": old, "to": new}}`` for the caller's event."""
     if not values:
-        return
+        return {}
     defined = {f.id: f for f in await CustomField.filter(id__in=list(values))}
     current = {v.field_id: v for v in await DealFieldValue.filter(deal=deal)}  # type: ignore[attr-defined]
     changes: dict[str, dict[str, Any]] = {}
@@ -388,8 +402,7 @@ async def _set_fields(batch: EventBatch, deal: Deal, values: dict[int, Any]) -> 
             else:
                 setattr(row, column, new)
                 await row.save(update_fields=[column])
-    if changes:
-        await batch.record("deal.updated", deal_id=deal.id, fields=changes)
+    return changes
 
 
 def _field_value(field: CustomField, raw: Any) -> str | date | None:
@@ -409,8 +422,9 @@ def _field_value(field: CustomField, raw: Any) -> str | date | None:
     return raw
 
 
-async def _set_tags(batch: EventBatch, deal: Deal, tag_ids: list[int]) -> None:
-    """Make the deal's tags exactly ``tag_ids``."""
+async def _set_tags(deal: Deal, tag_ids: list[int]) -> dict[str, list[str]]:
+    """Make the deal's tags exactly ``tag_ids``; returns ``{"from": names, "to": names}``
+    when that changed them, for the caller's event."""
     wanted = list(dict.fromkeys(tag_ids))
     tags = await Tag.filter(id__in=wanted)
     missing = sorted(set(wanted) - {t.id for t in tags})
@@ -421,5 +435,4 @@ async def _set_tags(batch: EventBatch, deal: Deal, tag_ids: list[int]) -> None:
     if tags:
         await deal.tags.add(*tags)
     after = sorted(t.name for t in tags)
-    if before != after:
-        await batch.record("deal.updated", deal_id=deal.id, tags={"from": before, "to": after})
+    return {"from": before, "to": after} if before != after else {}

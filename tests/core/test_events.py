@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.events import change, subscribe
+from core.events import NestedChangeError, change, subscribe
 from core.models import Event, User
 from inbox.models import Contact
 from inbox.service import create_contact
@@ -59,3 +59,19 @@ async def test_a_failing_subscriber_does_not_hide_events_from_others(
         unsubscribe()
     assert [e.kind for e in heard] == ["contact.created"]
     assert "subscriber failed" in caplog.text
+
+
+async def test_a_nested_change_for_another_actor_is_an_error(admin: User, owner: User) -> None:
+    with pytest.raises(NestedChangeError, match="cannot nest a change by user"):
+        async with change(admin):
+            await create_contact(actor=owner, name="Inner")
+    assert await Contact.filter(name="Inner").count() == 0
+
+
+async def test_a_nested_change_with_another_cause_is_an_error(admin: User) -> None:
+    async with change(None, cause={"automation_id": 1}):
+        async with change(None):  # no cause of its own: joins the outer one
+            pass
+        with pytest.raises(NestedChangeError, match="caused by"):
+            async with change(None, cause={"automation_id": 2}):
+                pass

@@ -190,6 +190,42 @@ async def test_deal_updated_with_a_condition_on_what_changed(api: Api, setup: di
     assert outcomes == ["condition_false", "applied", "own_change"]
 
 
+async def test_one_edit_of_fields_custom_fields_and_tags_is_one_update(
+    api: Api, setup: dict
+) -> None:
+    """A PATCH changing plain fields, a custom field and the tags is one ``deal.updated``
+    event carrying all three, so an automation on "deal updated" runs once for it."""
+    automation = await add(api, event="deal.updated", action={"kind": "update_deal"})
+    _, notes = await api.post("/api/v1/custom-fields", {"name": "Notes", "kind": "text"})
+    _, vip = await api.post("/api/v1/tags", {"name": "VIP"})
+    deal = await new_deal(api, setup)
+    status, body = await api.patch(
+        f"/api/v1/deals/{deal['id']}",
+        {"title": "Big sofa", "fields": {notes["id"]: "corner"}, "tag_ids": [vip["id"]]},
+    )
+    assert status == 200, body
+    await dispatch(api)
+    assert len(await runs(api, automation["id"])) == 1
+    [update] = await Event.filter(kind="deal.updated", deal_id=deal["id"])
+    assert {key: update.data[key] for key in ("changes", "fields", "tags")} == {
+        "changes": {"title": {"from": "Sofa", "to": "Big sofa"}},
+        "fields": {"Notes": {"from": None, "to": "corner"}},
+        "tags": {"from": [], "to": ["VIP"]},
+    }
+
+
+async def test_a_deal_created_with_fields_and_tags_is_not_an_update(
+    api: Api, setup: dict
+) -> None:
+    automation = await add(api, event="deal.updated", action={"kind": "update_deal"})
+    _, notes = await api.post("/api/v1/custom-fields", {"name": "Notes", "kind": "text"})
+    _, vip = await api.post("/api/v1/tags", {"name": "VIP"})
+    deal = await new_deal(api, setup, fields={notes["id"]: "corner"}, tag_ids=[vip["id"]])
+    assert await runs(api, automation["id"]) == []
+    created = await Event.get(kind="deal.created", deal_id=deal["id"])
+    assert (created.data["fields"], created.data["tags"]) == ({"Notes": "corner"}, ["VIP"])
+
+
 async def test_stage_changed_into_won_creates_a_delivery_deal(api: Api, setup: dict) -> None:
     automation = await add(
         api,
