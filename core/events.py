@@ -115,13 +115,11 @@ async def change(
 
 
 def _check_nested(outer: EventBatch, actor: User | None, cause: dict[str, Any] | None) -> None:
-    outer_id = outer.actor.id if outer.actor else None
-    if (actor.id if actor else None) != outer_id:
-        raise NestedChangeError(
-            f"a change by user {outer_id} cannot nest a change by user {actor.id if actor else None}"
-        )
+    outer_id, inner_id = (who.id if who else None for who in (outer.actor, actor))
+    if inner_id != outer_id:
+        raise NestedChangeError(f"a change by user {outer_id} cannot nest one by user {inner_id}")
     if cause is not None and cause != outer.cause:
-        raise NestedChangeError(f"a change caused by {outer.cause} cannot nest one caused by {cause}")
+        raise NestedChangeError(f"a change caused by {outer.cause} cannot nest one by {cause}")
 
 
 class NestedChangeError(RuntimeError):

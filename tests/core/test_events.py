@@ -62,7 +62,7 @@ async def test_a_failing_subscriber_does_not_hide_events_from_others(
 
 
 async def test_a_nested_change_for_another_actor_is_an_error(admin: User, owner: User) -> None:
-    with pytest.raises(NestedChangeError, match="cannot nest a change by user"):
+    with pytest.raises(NestedChangeError, match="cannot nest one by user"):
         async with change(admin):
             await create_contact(actor=owner, name="Inner")
     assert await Contact.filter(name="Inner").count() == 0
@@ -72,6 +72,6 @@ async def test_a_nested_change_with_another_cause_is_an_error(admin: User) -> No
     async with change(None, cause={"automation_id": 1}):
         async with change(None):  # no cause of its own: joins the outer one
             pass
-        with pytest.raises(NestedChangeError, match="caused by"):
+        with pytest.raises(NestedChangeError, match="caused by .* cannot nest"):
             async with change(None, cause={"automation_id": 2}):
                 pass
