@@ -72,6 +72,6 @@ async def test_a_nested_change_with_another_cause_is_an_error(admin: User) -> No
     async with change(None, cause={"automation_id": 1}):
         async with change(None):  # no cause of its own: joins the outer one
             pass
-        with pytest.raises(NestedChangeError, match="caused by .* cannot nest"):
+        with pytest.raises(NestedChangeError, match=r"caused by .* cannot nest"):
             async with change(None, cause={"automation_id": 2}):
                 pass

@@ -214,9 +214,7 @@ async def test_one_edit_of_fields_custom_fields_and_tags_is_one_update(
     }
 
 
-async def test_a_deal_created_with_fields_and_tags_is_not_an_update(
-    api: Api, setup: dict
-) -> None:
+async def test_a_deal_created_with_fields_and_tags_is_not_an_update(api: Api, setup: dict) -> None:
     automation = await add(api, event="deal.updated", action={"kind": "update_deal"})
     _, notes = await api.post("/api/v1/custom-fields", {"name": "Notes", "kind": "text"})
     _, vip = await api.post("/api/v1/tags", {"name": "VIP"})
