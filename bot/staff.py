@@ -25,6 +25,7 @@ from bot.models import Channel, StaffChat
 from core.crypto import Vault
 from core.events import change
 from core.models import Event, User
+from triggers import tasks
 from triggers.models import Task
 
 if TYPE_CHECKING:  # bot.telegram registers this module's /start handler
@@ -124,7 +125,7 @@ class TaskNotifier:
             # blocked the bot, chat gone: retrying will not help (other errors are retried)
             log.warning("could not tell user about task %s: %s", task.id, exc)
             return
-        await Task.filter(id=task.id).update(notified_at=datetime.now(UTC))
+        await tasks.mark_notified(task_id=task.id)
 
 
 def _note(task: Task) -> str:

@@ -1,17 +1,19 @@
 """Dialogs and messages: the only code that writes ``ContactIdentity``, ``Dialog`` and
-``Message`` rows.
+``Message`` rows (contacts themselves are written by :mod:`inbox.service`).
 
 Callers (the channel adapters) hold the open :func:`core.events.change`; these
 functions write inside it and record the events the inbox and automations react to.
 """
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import EventBatch
 from core.models import User
+from core.phones import normalize_phone
 from inbox.models import (
     Author,
     Contact,
@@ -22,6 +24,9 @@ from inbox.models import (
     Message,
     Outbox,
 )
+from inbox.service import create_contact, update_contact
+
+log = logging.getLogger(__name__)
 
 #: Outbound delivery only moves forward: a late "delivered" never undoes "read".
 STATUS_RANK = {
@@ -68,8 +73,9 @@ async def identify(batch: EventBatch, *, channel_id: int, sender: Sender) -> Con
         channel_id=channel_id, external_id=sender.external_id
     ).select_related("contact")
     if identity is None:
-        contact = await Contact.create(name=sender.name or sender.external_id, phone=sender.phone)
-        await batch.record("contact.created", contact_id=contact.id, name=contact.name)
+        contact = await create_contact(
+            actor=batch.actor, name=sender.name or sender.external_id, phone=_phone(sender)
+        )
         await ContactIdentity.create(
             channel_id=channel_id,
             contact=contact,
@@ -83,23 +89,38 @@ async def identify(batch: EventBatch, *, channel_id: int, sender: Sender) -> Con
     fresh = {k: v for k, v in extra.items() if v and getattr(identity, k) != v}
     if fresh:
         await identity.update_from_dict(fresh).save(update_fields=list(fresh))
-    if sender.phone and contact.phone != sender.phone:
-        await batch.record(
-            "contact.updated",
-            contact_id=contact.id,
-            changes={"phone": {"from": contact.phone, "to": sender.phone}},
-        )
-        contact.phone = sender.phone
-        await contact.save(update_fields=["phone", "updated_at"])
+    phone = _phone(sender)
+    if phone and contact.phone != phone:
+        contact = await update_contact(actor=batch.actor, contact_id=contact.id, phone=phone)
     return contact
 
 
-async def open_dialog(*, channel_id: int, contact: Contact, chat_id: str) -> Dialog:
-    """The contact's dialog on the channel, created on first message and locked for the
-    rest of the transaction so concurrent messages of one customer queue up here."""
+def _phone(sender: Sender) -> str | None:
+    """The sender's phone in E.164, or ``None`` (logged) when the channel sent one that is
+    not a valid number: a message is never refused for its sender's phone."""
+    if not sender.phone:
+        return None
+    try:
+        return normalize_phone(sender.phone)
+    except ValidationFailed:
+        log.warning(
+            "sender %s: ignoring phone %r, not a valid number", sender.external_id, sender.phone
+        )
+        return None
+
+
+async def open_dialog(
+    batch: EventBatch, *, channel_id: int, contact: Contact, chat_id: str
+) -> Dialog:
+    """The contact's dialog on the channel, created on first message (``dialog.created``,
+    which puts it in the live inbox) and locked for the rest of the transaction so
+    concurrent messages of one customer queue up here."""
     dialog = await Dialog.filter(channel_id=channel_id, contact=contact).select_for_update().first()
     if dialog is None:
         dialog = await Dialog.create(channel_id=channel_id, contact=contact, chat_id=chat_id)
+        await batch.record(
+            "dialog.created", dialog_id=dialog.id, channel_id=channel_id, contact_id=contact.id
+        )
     return dialog
 
 

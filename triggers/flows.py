@@ -26,6 +26,7 @@ from funnels.deals import update_deal
 from funnels.models import Booking, Deal, Pipeline, Stage
 from inbox.dialogs import queue, window_open
 from inbox.models import Author, Dialog, Direction, Message
+from triggers import tasks
 from triggers.models import Task, Trigger, TriggerKind
 from triggers.rules import evaluate, parse_rule
 from triggers.schedule import within_hours
@@ -95,8 +96,6 @@ async def fire(event: Event) -> None:
 async def _auto_task(
     batch: EventBatch, trigger: Trigger, deal: Deal, event: Event, facts: dict[str, Any]
 ) -> None:
-    if await Task.filter(trigger=trigger, source_event_id=event.id).exists():
-        return
     config = trigger.config
     assignee_id = deal.owner_id  # type: ignore[attr-defined]
     if config.get("assignee") == "round_robin":
@@ -113,23 +112,15 @@ async def _auto_task(
             )
     description = render(config.get("description", ""), facts, field="config.description")
     title = render(config["title"], facts, field="config.title").strip()[:255] or "Task"
-    task = await Task.create(
+    await tasks.create_task(
+        actor=None,
         title=title,
         description=description,
         deal_id=deal.id,
         assignee_id=assignee_id,
         due_at=event.created_at + timedelta(minutes=config.get("due_in_minutes", 0)),
-        trigger=trigger,
-        source_event_id=event.id,
-    )
-    await batch.record(
-        "task.created",
-        deal_id=deal.id,
-        task_id=task.id,
-        title=task.title,
-        assignee_id=assignee_id,
         trigger_id=trigger.id,
-        event_id=event.id,
+        source_event_id=event.id,
     )
 
 

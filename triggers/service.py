@@ -1,4 +1,4 @@
-"""Stage triggers and tasks: the only code that writes ``Trigger`` and ``Task`` rows.
+"""Stage triggers: the only code that writes ``Trigger`` rows.
 
 Each trigger's ``config`` is checked for its kind when saved (templates compiled in the
 sandbox, rules parsed), so firing never meets a config it cannot read. The facts about
@@ -6,7 +6,6 @@ a deal that rules test and templates show are built here too (:func:`deal_facts`
 """
 
 import logging
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,9 +19,9 @@ from pydantic import (
     model_validator,
 )
 
-from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from core.events import UNSET, change, diff
-from core.models import Event, Role, User
+from core.models import Event, User
 from funnels import catalog
 from funnels.deals import get_deal
 from funnels.models import (
@@ -37,7 +36,7 @@ from funnels.models import (
 )
 from funnels.pipelines import get_stage
 from inbox.models import ContactIdentity, Dialog, Direction, Message
-from triggers.models import Task, Trigger, TriggerKind
+from triggers.models import Trigger, TriggerKind
 from triggers.rules import Outcome, RuleError, evaluate, parse_rule
 from triggers.templates import check_template, render
 
@@ -280,146 +279,6 @@ async def delete_trigger(*, actor: User | None, trigger_id: int) -> None:
             stage_id=trigger.stage_id,  # type: ignore[attr-defined]
             kind=trigger.kind.value,
         )
-
-
-# --- tasks -------------------------------------------------------------------------------
-
-
-async def list_tasks(
-    *,
-    actor: User,
-    assignee_id: int | None = None,
-    deal_id: int | None = None,
-    open_only: bool = False,
-) -> list[Task]:
-    """Tasks by due time. Operators see their own tasks only."""
-    if actor.role == Role.OPERATOR:
-        if assignee_id is not None and assignee_id != actor.id:
-            raise PermissionDenied("operators see only their own tasks", field="assignee_id")
-        assignee_id = actor.id
-    query = Task.all()
-    if assignee_id is not None:
-        query = query.filter(assignee_id=assignee_id)
-    if deal_id is not None:
-        query = query.filter(deal_id=deal_id)
-    if open_only:
-        query = query.filter(done_at__isnull=True)
-    return await query.order_by("due_at", "id").limit(500)
-
-
-async def get_task(*, actor: User, task_id: int, for_update: bool = False) -> Task:
-    """A task the actor may see (operators: their own), or :class:`NotFound`."""
-    query = Task.filter(id=task_id)
-    task = await (query.select_for_update() if for_update else query).first()
-    if task is None:
-        raise NotFound(f"task {task_id} does not exist", field="task_id")
-    if actor.role == Role.OPERATOR and task.assignee_id != actor.id:  # type: ignore[attr-defined]
-        raise PermissionDenied("operators work on their own tasks only", field="task_id")
-    return task
-
-
-async def create_task(
-    *,
-    actor: User,
-    title: str,
-    due_at: datetime,
-    description: str = "",
-    assignee_id: int | None = None,
-    deal_id: int | None = None,
-) -> Task:
-    """A task by hand, for the actor unless another assignee is named (operators give
-    tasks to themselves only)."""
-    values = _task_values(title=title, description=description, due_at=due_at)
-    assignee = await _assignee(actor, assignee_id if assignee_id is not None else actor.id)
-    async with change(actor) as batch:
-        if deal_id is not None:
-            await get_deal(deal_id=deal_id)
-        task = await Task.create(deal_id=deal_id, assignee=assignee, **values)
-        await batch.record(
-            "task.created",
-            deal_id=deal_id,
-            task_id=task.id,
-            title=task.title,
-            assignee_id=assignee.id,
-        )
-    return task
-
-
-async def update_task(
-    *,
-    actor: User,
-    task_id: int,
-    title: Any = UNSET,
-    description: Any = UNSET,
-    due_at: Any = UNSET,
-    assignee_id: Any = UNSET,
-) -> Task:
-    """Change a task's title, description, due time or assignee."""
-    async with change(actor) as batch:
-        task = await get_task(actor=actor, task_id=task_id, for_update=True)
-        values = _task_values(
-            title=task.title if title is UNSET else title,
-            description=task.description if description is UNSET else description,
-            due_at=task.due_at if due_at is UNSET else due_at,
-        )
-        if assignee_id is not UNSET:
-            values["assignee_id"] = (await _assignee(actor, assignee_id)).id
-        await batch.save(
-            task,
-            values,
-            "task.updated",
-            deal_id=task.deal_id,  # type: ignore[attr-defined]
-            task_id=task.id,
-        )
-    return task
-
-
-async def complete_task(*, actor: User, task_id: int) -> Task:
-    """Mark a task done (again is fine). Operators complete only their own tasks."""
-    async with change(actor) as batch:
-        task = await get_task(actor=actor, task_id=task_id, for_update=True)
-        if task.done_at is None:
-            task.done_at = datetime.now(UTC)
-            await task.save(update_fields=["done_at"])
-            await batch.record(
-                "task.completed",
-                deal_id=task.deal_id,  # type: ignore[attr-defined]
-                task_id=task.id,
-                title=task.title,
-            )
-    return task
-
-
-async def delete_task(*, actor: User, task_id: int) -> None:
-    """Remove a task (operators: their own)."""
-    async with change(actor) as batch:
-        task = await get_task(actor=actor, task_id=task_id, for_update=True)
-        await task.delete()
-        await batch.record(
-            "task.deleted",
-            deal_id=task.deal_id,  # type: ignore[attr-defined]
-            task_id=task_id,
-            title=task.title,
-        )
-
-
-def _task_values(*, title: str, description: str, due_at: datetime) -> dict[str, Any]:
-    if not title or not title.strip():
-        raise ValidationFailed("title must not be empty", field="title")
-    if len(title.strip()) > 255:
-        raise ValidationFailed("title is longer than 255 characters", field="title")
-    if due_at.tzinfo is None:
-        raise ValidationFailed("due_at needs a UTC offset", field="due_at")
-    return {"title": title.strip(), "description": description, "due_at": due_at.astimezone(UTC)}
-
-
-async def _assignee(actor: User, assignee_id: int) -> User:
-    if actor.role == Role.OPERATOR and assignee_id != actor.id:
-        raise PermissionDenied("operators give tasks to themselves only", field="assignee_id")
-    assignee = await User.get_or_none(id=assignee_id, is_active=True)
-    if assignee is None:
-        raise NotFound(f"user {assignee_id} does not exist", field="assignee_id")
-    return assignee
 
 
 # --- applying tag and field changes -------------------------------------------------------

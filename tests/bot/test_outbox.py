@@ -74,7 +74,9 @@ async def open_chat(channel: dict, chat_id: str, *, inbound_hours_ago: float | N
             channel_id=channel["id"],
             sender=Sender(external_id=chat_id, name=f"Customer {chat_id}"),
         )
-        dialog = await open_dialog(channel_id=channel["id"], contact=contact, chat_id=chat_id)
+        dialog = await open_dialog(
+            batch, channel_id=channel["id"], contact=contact, chat_id=chat_id
+        )
     if inbound_hours_ago is not None:
         dialog.last_inbound_at = datetime.now(UTC) - timedelta(hours=inbound_hours_ago)
         await dialog.save(update_fields=["last_inbound_at"])

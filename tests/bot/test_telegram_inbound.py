@@ -49,6 +49,20 @@ async def test_first_message_creates_contact_dialog_message_and_deal(
     assert kinds == ["deal.created", "deal.contact_added"]
 
 
+async def test_a_new_dialog_is_announced_once(
+    anon: Api, telegram_channel: dict, fake_telegram: FakeTelegram
+) -> None:
+    for text in ("Hi!", "Still there?"):
+        await deliver(anon, telegram_channel, fake_telegram.text_update(ALICE, text))
+    dialog, contact = await Dialog.get(), await Contact.get()
+    inbox_kinds = ("contact.created", "dialog.created", "message.received")
+    events = await Event.filter(kind__in=inbox_kinds).order_by("id")
+    assert [e.kind for e in events] == [*inbox_kinds, "message.received"]
+    assert events[1].data == {
+        "dialog_id": dialog.id, "channel_id": telegram_channel["id"], "contact_id": contact.id
+    }  # fmt: skip
+
+
 async def test_redelivery_stores_nothing_twice(
     anon: Api, telegram_channel: dict, fake_telegram: FakeTelegram
 ) -> None:

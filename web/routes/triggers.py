@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from triggers import service
+from triggers import service, tasks
 from web.api import EVERYONE, actor
 from web.routes import api
 from web.schemas_triggers import (
@@ -116,13 +116,13 @@ async def evaluate_rule(request: web.Request, *, body: EvaluateIn) -> EvaluateOu
     response=list[TaskOut],
 )
 async def list_tasks(request: web.Request, *, query: TaskQuery) -> list[TaskOut]:
-    tasks = await service.list_tasks(
+    found = await tasks.list_tasks(
         actor=actor(request),
         assignee_id=query.assignee_id,
         deal_id=query.deal_id,
         open_only=query.open,
     )
-    return [TaskOut.model_validate(t) for t in tasks]
+    return [TaskOut.model_validate(t) for t in found]
 
 
 @api.route(
@@ -134,7 +134,7 @@ async def list_tasks(request: web.Request, *, query: TaskQuery) -> list[TaskOut]
     response=TaskOut,
 )
 async def complete_task(request: web.Request, *, task_id: int) -> TaskOut:
-    task = await service.complete_task(actor=actor(request), task_id=task_id)
+    task = await tasks.complete_task(actor=actor(request), task_id=task_id)
     return TaskOut.model_validate(task)
 
 
@@ -149,7 +149,7 @@ async def complete_task(request: web.Request, *, task_id: int) -> TaskOut:
     status=201,
 )
 async def create_task(request: web.Request, *, body: TaskIn) -> TaskOut:
-    task = await service.create_task(actor=actor(request), **body.model_dump())
+    task = await tasks.create_task(actor=actor(request), **body.model_dump())
     return TaskOut.model_validate(task)
 
 
@@ -162,7 +162,7 @@ async def create_task(request: web.Request, *, body: TaskIn) -> TaskOut:
     response=TaskOut,
 )
 async def get_task(request: web.Request, *, task_id: int) -> TaskOut:
-    return TaskOut.model_validate(await service.get_task(actor=actor(request), task_id=task_id))
+    return TaskOut.model_validate(await tasks.get_task(actor=actor(request), task_id=task_id))
 
 
 @api.route(
@@ -175,7 +175,7 @@ async def get_task(request: web.Request, *, task_id: int) -> TaskOut:
     response=TaskOut,
 )
 async def update_task(request: web.Request, *, task_id: int, body: TaskUpdate) -> TaskOut:
-    task = await service.update_task(
+    task = await tasks.update_task(
         actor=actor(request), task_id=task_id, **body.model_dump(exclude_unset=True)
     )
     return TaskOut.model_validate(task)
@@ -190,4 +190,4 @@ async def update_task(request: web.Request, *, task_id: int, body: TaskUpdate) -
     status=204,
 )
 async def delete_task(request: web.Request, *, task_id: int) -> None:
-    await service.delete_task(actor=actor(request), task_id=task_id)
+    await tasks.delete_task(actor=actor(request), task_id=task_id)
