@@ -8,20 +8,12 @@ from core.models import Event, User
 from funnels import catalog, deals, pipelines
 from funnels.models import CustomField, Deal, DealFieldValue, LostReason, StageKind, Tag
 from inbox import service as contacts
+from tests.asserts import assert_error
 from tests.conftest import Api
 
 FIELDS = "/api/v1/custom-fields"
 TAGS = "/api/v1/tags"
 REASONS = "/api/v1/lost-reasons"
-
-
-def assert_error(status: int, body: object, expected: int, code: str, field: str | None) -> None:
-    assert status == expected, body
-    assert isinstance(body, dict)
-    assert set(body["error"]) == {"code", "message", "field"}
-    assert body["error"]["code"] == code
-    assert body["error"]["field"] == field
-    assert body["error"]["message"]
 
 
 async def post(api: Api, path: str, **payload: object) -> dict:

@@ -14,18 +14,11 @@ from core.models import Event, User
 from core.phones import normalize_phone
 from inbox import service
 from inbox.models import Contact
+from tests.asserts import assert_error
 from tests.conftest import Api
 from web.app import create_app
 
 CONTACTS = "/api/v1/contacts"
-
-
-def assert_error(body: object, status: int, expected: int, code: str, field: str | None) -> None:
-    assert status == expected, body
-    assert isinstance(body, dict)
-    assert body["error"]["code"] == code
-    assert body["error"]["field"] == field
-    assert body["error"]["message"]
 
 
 async def create(api: Api, **fields: object) -> dict:
@@ -75,19 +68,19 @@ async def test_phone_is_stored_as_e164(api: Api, typed: str, e164: str) -> None:
 )
 async def test_invalid_phone_gives_422(api: Api, typed: str) -> None:
     status, body = await api.post(CONTACTS, json={"name": "Ann", "phone": typed})
-    assert_error(body, status, 422, "validation_failed", "phone")
+    assert_error(status, body, 422, "validation_failed", "phone")
     assert await Contact.all().count() == 0
     assert not await Event.filter(kind="contact.created").exists()
 
 
 async def test_overlong_phone_is_rejected_by_the_schema(api: Api) -> None:
     status, body = await api.post(CONTACTS, json={"name": "Ann", "phone": "1" * 41})
-    assert_error(body, status, 422, "validation_failed", "phone")
+    assert_error(status, body, 422, "validation_failed", "phone")
 
 
 async def test_phone_must_be_a_string(api: Api) -> None:
     status, body = await api.post(CONTACTS, json={"name": "Ann", "phone": 14155552671})
-    assert_error(body, status, 422, "validation_failed", "phone")
+    assert_error(status, body, 422, "validation_failed", "phone")
 
 
 @pytest.fixture
@@ -198,24 +191,24 @@ async def test_email_is_normalised(api: Api) -> None:
 )
 async def test_invalid_email_gives_422(api: Api, email: str) -> None:
     status, body = await api.post(CONTACTS, json={"name": "Ann", "email": email})
-    assert_error(body, status, 422, "validation_failed", "email")
+    assert_error(status, body, 422, "validation_failed", "email")
     assert await Contact.all().count() == 0
 
 
 @pytest.mark.parametrize("name", ["", "   ", None])
 async def test_name_is_required(api: Api, name: str | None) -> None:
     status, body = await api.post(CONTACTS, json={"name": name})
-    assert_error(body, status, 422, "validation_failed", "name")
+    assert_error(status, body, 422, "validation_failed", "name")
 
 
 async def test_missing_name_gives_422(api: Api) -> None:
     status, body = await api.post(CONTACTS, json={"phone": "+14155552671"})
-    assert_error(body, status, 422, "validation_failed", "name")
+    assert_error(status, body, 422, "validation_failed", "name")
 
 
 async def test_unknown_key_gives_422(api: Api) -> None:
     status, body = await api.post(CONTACTS, json={"name": "Ann", "telephone": "+14155552671"})
-    assert_error(body, status, 422, "validation_failed", "telephone")
+    assert_error(status, body, 422, "validation_failed", "telephone")
 
 
 async def test_create_returns_the_stored_contact(api: Api, admin: User) -> None:
@@ -283,7 +276,7 @@ async def test_patch_null_name_is_refused(api: Api) -> None:
     url = f"{CONTACTS}/{created['id']}"
     for name in (None, "", "   "):
         status, body = await api.patch(url, json={"name": name})
-        assert_error(body, status, 422, "validation_failed", "name")
+        assert_error(status, body, 422, "validation_failed", "name")
     assert (await Contact.get(id=created["id"])).name == "Ann"
 
 
@@ -291,12 +284,12 @@ async def test_patch_validates_phone_and_email(api: Api) -> None:
     created = await create(api, name="Ann", phone="+14155552671", email="ann@example.com")
     url = f"{CONTACTS}/{created['id']}"
     status, body = await api.patch(url, json={"phone": "+1 555"})
-    assert_error(body, status, 422, "validation_failed", "phone")
+    assert_error(status, body, 422, "validation_failed", "phone")
     status, body = await api.patch(url, json={"email": "nope"})
-    assert_error(body, status, 422, "validation_failed", "email")
+    assert_error(status, body, 422, "validation_failed", "email")
     # a bad field spoils the whole edit: nothing is half-applied
     status, body = await api.patch(url, json={"name": "Anna", "email": "nope"})
-    assert_error(body, status, 422, "validation_failed", "email")
+    assert_error(status, body, 422, "validation_failed", "email")
     stored = await Contact.get(id=created["id"])
     assert (stored.name, stored.phone, stored.email) == ("Ann", "+14155552671", "ann@example.com")
     assert not await Event.filter(kind="contact.updated").exists()
@@ -305,7 +298,7 @@ async def test_patch_validates_phone_and_email(api: Api) -> None:
 async def test_patch_unknown_key_gives_422(api: Api) -> None:
     created = await create(api, name="Ann")
     status, body = await api.patch(f"{CONTACTS}/{created['id']}", json={"nmae": "Anna"})
-    assert_error(body, status, 422, "validation_failed", "nmae")
+    assert_error(status, body, 422, "validation_failed", "nmae")
 
 
 async def test_update_records_from_and_to(api: Api, admin: User) -> None:
@@ -368,7 +361,7 @@ async def test_unknown_contact_gives_404(api: Api, method: str) -> None:
     existing = await create(api, name="Ann")
     missing = existing["id"] + 1000
     status, body = await api.call(method, f"{CONTACTS}/{missing}", json={"name": "Bob"})
-    assert_error(body, status, 404, "not_found", "contact_id")
+    assert_error(status, body, 404, "not_found", "contact_id")
     assert str(missing) in body["error"]["message"]
     assert (await Contact.get(id=existing["id"])).name == "Ann"
 
@@ -376,12 +369,12 @@ async def test_unknown_contact_gives_404(api: Api, method: str) -> None:
 @pytest.mark.parametrize("raw", ["abc", "-1", "1.5", "9" * 30])
 async def test_non_numeric_contact_id_gives_404(api: Api, raw: str) -> None:
     status, body = await api.get(f"{CONTACTS}/{raw}")
-    assert_error(body, status, 404, "not_found", "contact_id")
+    assert_error(status, body, 404, "not_found", "contact_id")
 
 
 async def test_unknown_contact_deals_gives_404(api: Api) -> None:
     status, body = await api.get(f"{CONTACTS}/424242/deals")
-    assert_error(body, status, 404, "not_found", "contact_id")
+    assert_error(status, body, 404, "not_found", "contact_id")
 
 
 # --- search and pages -----------------------------------------------------------------
@@ -501,12 +494,12 @@ async def test_default_page_size_is_50(api: Api) -> None:
 )
 async def test_bad_list_parameters_give_422(api: Api, params: dict, field: str) -> None:
     status, body = await api.get(CONTACTS, params=params)
-    assert_error(body, status, 422, "validation_failed", field)
+    assert_error(status, body, 422, "validation_failed", field)
 
 
 async def test_contacts_need_sign_in(anon: Api, db) -> None:
     status, body = await anon.get(CONTACTS)
-    assert_error(body, status, 401, "unauthenticated", None)
+    assert_error(status, body, 401, "unauthenticated", None)
     status, body = await anon.post(CONTACTS, json={"name": "Ann"})
     assert status == 401
     assert await Contact.all().count() == 0

@@ -9,6 +9,7 @@ import pytest
 from core import auth
 from core.errors import Unauthenticated, ValidationFailed
 from core.models import ApiToken, Event, Role, TokenKind, User
+from tests.asserts import assert_error
 from tests.conftest import PASSWORD, Api, make_user
 from web.api import ADMINS
 from web.middleware import SESSION_COOKIE
@@ -52,17 +53,6 @@ def forget_cookies(anon: Api) -> None:
 
 def with_cookie(token: str) -> dict[str, str]:
     return {"Cookie": f"{SESSION_COOKIE}={token}"}
-
-
-def assert_error(body: object, code: str, field: str | None = None) -> None:
-    assert isinstance(body, dict), body
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "field"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    if field is not None:
-        assert body["error"]["field"] == field
 
 
 # --- login, the session cookie and logout --------------------------------------------
@@ -150,7 +140,7 @@ async def test_wrong_password_and_unknown_email_look_the_same(anon: Api, admin: 
     wrong_status, wrong, wrong_cookie, _ = await login(anon, "admin@example.com", "not the one")
     unknown_status, unknown, unknown_cookie, _ = await login(anon, "nobody@example.com")
     assert wrong_status == unknown_status == 401
-    assert_error(wrong, "unauthenticated")
+    assert_error(wrong_status, wrong, 401, "unauthenticated")
     assert wrong == unknown
     assert wrong["error"]["message"] == "wrong e-mail or password"
     assert wrong_cookie is None
@@ -169,14 +159,11 @@ async def test_deactivated_user_cannot_log_in(anon: Api, admin: User) -> None:
 
 async def test_login_validates_its_body(anon: Api, admin: User) -> None:
     status, body = await anon.post(LOGIN, json={"email": "admin@example.com"})
-    assert status == 422
-    assert_error(body, "validation_failed", "password")
+    assert_error(status, body, 422, "validation_failed", "password")
     status, body = await anon.post(LOGIN, json={"email": "a@b.c", "password": "x", "remember": 1})
-    assert status == 422
-    assert_error(body, "validation_failed", "remember")
+    assert_error(status, body, 422, "validation_failed", "remember")
     status, body = await anon.post(LOGIN, data="{not json", headers={"Content-Type": "text/plain"})
-    assert status == 400
-    assert_error(body, "malformed_json", "body")
+    assert_error(status, body, 400, "malformed_json", "body")
 
 
 async def test_logout_revokes_the_session(anon: Api, admin: User) -> None:
@@ -194,8 +181,7 @@ async def test_logout_revokes_the_session(anon: Api, admin: User) -> None:
 
     forget_cookies(anon)
     status, body = await anon.get(ME, headers=with_cookie(old))
-    assert status == 401
-    assert_error(body, "unauthenticated")
+    assert_error(status, body, 401, "unauthenticated")
     # the same secret as a bearer token is dead too
     status, body = await anon.as_token(old).get(ME)
     assert status == 401
@@ -223,8 +209,7 @@ async def test_logout_with_the_login_token_as_bearer_revokes_it(anon: Api, admin
     status, _ = await client.post(LOGOUT)
     assert status == 204
     status, error = await client.get(ME)
-    assert status == 401
-    assert_error(error, "unauthenticated")
+    assert_error(status, error, 401, "unauthenticated")
     assert await ApiToken.filter(user_id=admin.id).count() == 0
 
 
@@ -238,16 +223,14 @@ async def test_logout_with_an_api_token_keeps_the_api_token(anon: Api, admin: Us
 
 async def test_logout_needs_a_signed_in_user(anon: Api, db) -> None:
     status, body = await anon.post(LOGOUT)
-    assert status == 401
-    assert_error(body, "unauthenticated")
+    assert_error(status, body, 401, "unauthenticated")
 
 
 async def test_bad_session_cookie_is_ignored_on_public_routes(anon: Api, db) -> None:
     status, body = await anon.get("/healthz", headers=with_cookie("fbx_1_forged"))
     assert status == 200
     status, body = await anon.get(ME, headers=with_cookie("fbx_1_forged"))
-    assert status == 401
-    assert_error(body, "unauthenticated")
+    assert_error(status, body, 401, "unauthenticated")
 
 
 async def test_expired_session_is_rejected(anon: Api, admin: User) -> None:
@@ -256,8 +239,7 @@ async def test_expired_session_is_rejected(anon: Api, admin: User) -> None:
     )
     assert (await anon.get(ME, headers=with_cookie(token)))[0] == 401
     status, body = await anon.as_token(token).get(ME)
-    assert status == 401
-    assert_error(body, "unauthenticated")
+    assert_error(status, body, 401, "unauthenticated")
     assert "expired" in body["error"]["message"]
 
 
@@ -311,8 +293,7 @@ async def test_api_token_authenticates(api: Api, admin: User) -> None:
 
 async def test_missing_credentials_give_401(anon: Api, admin: User) -> None:
     status, body = await anon.get(ME)
-    assert status == 401
-    assert_error(body, "unauthenticated")
+    assert_error(status, body, 401, "unauthenticated")
 
 
 @pytest.mark.parametrize(
@@ -341,14 +322,12 @@ async def test_malformed_or_unknown_authorization_gives_401(
     anon: Api, admin: User, header: str
 ) -> None:
     status, body = await anon.get(ME, headers={"Authorization": header})
-    assert status == 401, body
-    assert_error(body, "unauthenticated")
+    assert_error(status, body, 401, "unauthenticated")
 
 
 async def test_basic_auth_names_the_header(anon: Api, admin: User) -> None:
     status, body = await anon.get(ME, headers={"Authorization": "Basic dXNlcjpwYXNz"})
-    assert status == 401
-    assert_error(body, "unauthenticated", "Authorization")
+    assert_error(status, body, 401, "unauthenticated", "Authorization")
     assert "Bearer" in body["error"]["message"]
 
 
@@ -375,8 +354,7 @@ async def test_revoked_token_gives_401(anon: Api, admin: User) -> None:
     assert (await anon.as_token(token).get(ME))[0] == 200
     await auth.revoke_token(token)
     status, body = await anon.as_token(token).get(ME)
-    assert status == 401
-    assert_error(body, "unauthenticated")
+    assert_error(status, body, 401, "unauthenticated")
 
 
 async def test_token_of_deleted_user_gives_401(anon: Api, db) -> None:
@@ -386,8 +364,7 @@ async def test_token_of_deleted_user_gives_401(anon: Api, db) -> None:
     await user.delete()
     assert await ApiToken.all().count() == 0
     status, body = await anon.as_token(token).get(ME)
-    assert status == 401
-    assert_error(body, "unauthenticated")
+    assert_error(status, body, 401, "unauthenticated")
 
 
 async def test_token_of_deactivated_user_gives_401(anon: Api, admin: User) -> None:
@@ -401,8 +378,7 @@ async def test_token_of_deactivated_user_gives_401(anon: Api, admin: User) -> No
 
 async def test_bad_bearer_is_an_error_even_on_public_routes(anon: Api, db) -> None:
     status, body = await anon.get("/healthz", headers={"Authorization": "Bearer nope"})
-    assert status == 401
-    assert_error(body, "unauthenticated")
+    assert_error(status, body, 401, "unauthenticated")
     status, _ = await anon.get("/healthz")
     assert status == 200
 
@@ -449,8 +425,7 @@ async def test_anonymous_gets_401_on_every_protected_route(
     anon: Api, admin: User, method: str, path: str
 ) -> None:
     status, body = await anon.call(method, path, json={})
-    assert status == 401, (method, path, body)
-    assert_error(body, "unauthenticated")
+    assert_error(status, body, 401, "unauthenticated")
 
 
 @pytest.mark.parametrize(("method", "path"), PUBLIC)
@@ -467,16 +442,14 @@ async def test_operator_gets_403_on_admin_routes(
 ) -> None:
     client = await anon.as_user(operator)
     status, body = await client.call(method, path, json={})
-    assert status == 403, (method, path, body)
-    assert_error(body, "forbidden")
+    assert_error(status, body, 403, "forbidden")
     assert "operator" in body["error"]["message"]
 
 
 async def test_operator_denied_before_anything_changes(anon: Api, operator: User) -> None:
     client = await anon.as_user(operator)
     status, body = await client.post("/api/v1/pipelines", json={"name": "Sneaky"})
-    assert status == 403
-    assert_error(body, "forbidden")
+    assert_error(status, body, 403, "forbidden")
     status, body = await client.post("/api/v1/tags", json={"name": "Sneaky"})
     assert status == 403
     # forbidden beats malformed: the role is checked before the body is read
@@ -589,8 +562,7 @@ async def test_admin_cannot_create_owner(api: Api, admin: User) -> None:
         "/api/v1/users",
         json={"email": "boss@example.com", "role": "owner", "password": "long enough"},
     )
-    assert status == 403
-    assert_error(body, "forbidden", "role")
+    assert_error(status, body, 403, "forbidden", "role")
     assert not await User.filter(email="boss@example.com").exists()
     # only the fixture's own user.created event, none for the refused owner
     assert await Event.filter(kind="user.created").count() == 1
@@ -613,8 +585,7 @@ async def test_operator_cannot_create_users(anon: Api, operator: User) -> None:
         "/api/v1/users",
         json={"email": "x@example.com", "role": "operator", "password": "long enough"},
     )
-    assert status == 403
-    assert_error(body, "forbidden")
+    assert_error(status, body, 403, "forbidden")
     assert not await User.filter(email="x@example.com").exists()
 
 
@@ -623,8 +594,7 @@ async def test_duplicate_email_gives_409(api: Api, admin: User, email: str) -> N
     status, body = await api.post(
         "/api/v1/users", json={"email": email, "role": "operator", "password": "long enough"}
     )
-    assert status == 409
-    assert_error(body, "conflict", "email")
+    assert_error(status, body, 409, "conflict", "email")
     assert await User.all().count() == 1
 
 
@@ -647,8 +617,7 @@ async def test_duplicate_email_gives_409(api: Api, admin: User, email: str) -> N
 )
 async def test_create_user_validation(api: Api, admin: User, payload: dict, field: str) -> None:
     status, body = await api.post("/api/v1/users", json=payload)
-    assert status == 422, body
-    assert_error(body, "validation_failed", field)
+    assert_error(status, body, 422, "validation_failed", field)
     assert await User.all().count() == 1
 
 
