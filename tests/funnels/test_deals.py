@@ -8,19 +8,12 @@ import pytest
 from core.models import Event, User
 from funnels.models import Deal, DealContact
 from tests.conftest import Api
-from tests.funnels.test_pipelines import make_pipeline
+from tests.funnels.test_pipelines import make_pipeline, sales_setup
 
 
 @pytest.fixture
 async def setup(api: Api) -> dict:
-    """A pipeline (New, Won, Lost), a second open stage and two contacts."""
-    pipeline = await make_pipeline(api)
-    stages = {s["name"]: s["id"] for s in pipeline["stages"]}
-    url = f"/api/v1/pipelines/{pipeline['id']}/stages"
-    stages["Talks"] = (await api.post(url, {"name": "Talks", "probability": 40}))[1]["id"]
-    ann = (await api.post("/api/v1/contacts", {"name": "Ann Lee", "phone": "+14155552671"}))[1]
-    bob = (await api.post("/api/v1/contacts", {"name": "Bob Stone"}))[1]
-    return {"pipeline": pipeline["id"], "stages": stages, "ann": ann["id"], "bob": bob["id"]}
+    return await sales_setup(api)
 
 
 async def create(api: Api, setup: dict, **fields) -> dict:

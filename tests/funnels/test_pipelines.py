@@ -11,6 +11,18 @@ async def make_pipeline(api: Api, name: str = "Sales", **extra) -> dict:
     return body
 
 
+async def sales_setup(api: Api) -> dict:
+    """The deal tests' world: pipeline Sales (New, Talks 40%, Won, Lost) and the contacts
+    Ann Lee (with a phone) and Bob Stone; ids by name."""
+    pipeline = await make_pipeline(api)
+    stages = {s["name"]: s["id"] for s in pipeline["stages"]}
+    url = f"/api/v1/pipelines/{pipeline['id']}/stages"
+    stages["Talks"] = (await api.post(url, {"name": "Talks", "probability": 40}))[1]["id"]
+    ann = (await api.post("/api/v1/contacts", {"name": "Ann Lee", "phone": "+14155552671"}))[1]
+    bob = (await api.post("/api/v1/contacts", {"name": "Bob Stone"}))[1]
+    return {"pipeline": pipeline["id"], "stages": stages, "ann": ann["id"], "bob": bob["id"]}
+
+
 async def test_new_pipeline_has_initial_won_and_lost_stages(api: Api) -> None:
     body = await make_pipeline(api, initial_stage="Pending", initial_probability=20)
     stages = [(s["name"], s["probability"], s["kind"]) for s in body["stages"]]

@@ -8,7 +8,7 @@ import pytest
 from core.models import Event, User
 from funnels.models import Deal, DealContact
 from tests.conftest import Api
-from tests.funnels.test_pipelines import make_pipeline
+from tests.funnels.test_pipelines import make_pipeline, sales_setup
 from triggers.automation_flows import MAX_DEPTH, automate
 from triggers.models import AutomationRun, RunOutcome
 from web.keys import EVENTS
@@ -16,21 +16,14 @@ from web.keys import EVENTS
 
 @pytest.fixture
 async def setup(api: Api) -> dict:
-    """Pipelines Sales (New, Talks, Won, Lost) and Delivery, contacts Ann and Bob, a deal."""
-    sales = await make_pipeline(api)
-    stages = {s["name"]: s["id"] for s in sales["stages"]}
-    url = f"/api/v1/pipelines/{sales['id']}/stages"
-    stages["Talks"] = (await api.post(url, {"name": "Talks", "probability": 40}))[1]["id"]
+    """Sales (New, Talks, Won, Lost) with Ann and Bob, and pipeline Delivery (Packing)."""
+    world = await sales_setup(api)
     delivery = await make_pipeline(api, "Delivery", initial_stage="Packing")
-    ann = (await api.post("/api/v1/contacts", {"name": "Ann Lee", "phone": "+14155552671"}))[1]
-    bob = (await api.post("/api/v1/contacts", {"name": "Bob Roe"}))[1]
     return {
-        "sales": sales["id"],
-        "stages": stages,
+        **world,
+        "sales": world["pipeline"],
         "delivery": delivery["id"],
         "packing": delivery["stages"][0]["id"],
-        "ann": ann["id"],
-        "bob": bob["id"],
     }
 
 
@@ -264,7 +257,7 @@ async def test_contact_added_and_removed(api: Api, setup: dict) -> None:
     added = await add(
         api,
         event="deal.contact_added",
-        condition={"field": "event.contact", "equals": "Bob Roe"},
+        condition={"field": "event.contact", "equals": "Bob Stone"},
         action={"kind": "update_deal", "add_tags": ["Bob in"]},
     )
     removed = await add(

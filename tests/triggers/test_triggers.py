@@ -11,7 +11,7 @@ from funnels.models import Deal
 from inbox.dialogs import Inbound, Sender
 from inbox.models import Author, Message, Outbox
 from tests.conftest import Api
-from tests.funnels.test_pipelines import make_pipeline
+from tests.funnels.test_pipelines import sales_setup
 from triggers.flows import fire
 from triggers.models import Task
 from web.keys import EVENTS
@@ -19,18 +19,14 @@ from web.keys import EVENTS
 
 @pytest.fixture
 async def setup(api: Api) -> dict:
-    """A pipeline with stages New and Talks, and a deal in New for Ann."""
-    pipeline = await make_pipeline(api)
-    stages = {s["name"]: s["id"] for s in pipeline["stages"]}
-    url = f"/api/v1/pipelines/{pipeline['id']}/stages"
-    stages["Talks"] = (await api.post(url, {"name": "Talks", "probability": 40}))[1]["id"]
-    ann = (await api.post("/api/v1/contacts", {"name": "Ann Lee", "phone": "+14155552671"}))[1]
+    """Sales (New, Talks, Won, Lost), Ann, and a deal "Sofa" in New for her."""
+    world = await sales_setup(api)
     status, deal = await api.post(
         "/api/v1/deals",
-        {"contact_ids": [ann["id"]], "pipeline_id": pipeline["id"], "title": "Sofa"},
+        {"contact_ids": [world["ann"]], "pipeline_id": world["pipeline"], "title": "Sofa"},
     )
     assert status == 201, deal
-    return {"pipeline": pipeline["id"], "stages": stages, "deal": deal["id"], "ann": ann["id"]}
+    return {**world, "deal": deal["id"]}
 
 
 async def add_trigger(api: Api, stage_id: int, kind: str, config: dict) -> dict:
