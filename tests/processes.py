@@ -27,6 +27,23 @@ async def funnelbox(env: dict[str, str], *args: str) -> str:
     return out.decode()
 
 
+async def wait_healthy(base: str, *, seconds: float = 20) -> None:
+    """Wait until ``base``'s ``/healthz`` answers 200; raise if it has not in ``seconds``."""
+    async with aiohttp.ClientSession() as http:
+        try:
+            async with asyncio.timeout(seconds):
+                while True:
+                    try:
+                        async with http.get(f"{base}/healthz") as response:
+                            if response.status == 200:
+                                return
+                    except aiohttp.ClientConnectionError:
+                        pass
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise RuntimeError(f"{base} did not become healthy in {seconds} s") from None
+
+
 class Server:
     """`funnelbox serve` in its own process, killed without warning."""
 
@@ -41,15 +58,8 @@ class Server:
             env=self.env, cwd=ROOT,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"{self.base}/healthz") as response:
-                        if response.status == 200:
-                            return self
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.05)
-        raise RuntimeError("server did not start")
+        await wait_healthy(self.base)
+        return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self.process.returncode is None:

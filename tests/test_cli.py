@@ -2,13 +2,14 @@
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
+
+from tests.processes import free_port, wait_healthy
 
 ROOT = Path(__file__).parents[1]
 FUNNELBOX = [sys.executable, "-m", "web.cli"]
@@ -27,12 +28,6 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*FUNNELBOX, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_migrate_createuser_token_and_bootstrap(env: dict[str, str]) -> None:
@@ -64,14 +59,8 @@ async def test_serve_answers_and_the_printed_login_works(env: dict[str, str]) ->
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
+        await wait_healthy(base)
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            for _ in range(100):
-                try:
-                    async with http.get(f"{base}/healthz") as response:
-                        assert response.status == 200
-                        break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.1)
             login = {"email": "owner@example.com", "password": password}
             async with http.post(f"{base}/api/v1/auth/login", json=login) as response:
                 assert response.status == 200

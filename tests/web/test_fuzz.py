@@ -5,10 +5,10 @@ and every error is JSON with a code, a message and the offending field.
 Examples are derandomized, so a run is repeatable; a failure prints the request.
 """
 
+import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from tests.processes import ROOT, free_port
+from tests.processes import ROOT, free_port, wait_healthy
 
 SCHEMA = schemathesis.openapi.from_path(ROOT / "web" / "openapi.json").exclude(
     path="/api/v1/auth/logout"  # it would end the fuzzer's own session
@@ -53,12 +53,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.05)
+        asyncio.run(wait_healthy(base))
         pipeline = requests.post(f"{base}/api/v1/pipelines", json={"name": "Sales"},
                                  headers=headers, timeout=5).json()  # fmt: skip
         contact = requests.post(f"{base}/api/v1/contacts", json={"name": "Ann"},
