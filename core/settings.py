@@ -16,7 +16,9 @@ class Settings(BaseSettings):
         description="Tortoise URL: sqlite://PATH or postgres://USER:PASS@HOST:PORT/DB.",
     )
     redis_url: str | None = Field(
-        default=None, description="redis://HOST:PORT/DB; enables shared locks and rate limits."
+        default=None,
+        description="redis://HOST:PORT/DB; send rate limits shared by every process, and the"
+        " Telegram bots' conversation state.",
     )
     secret_key: SecretStr | None = Field(
         default=None,

@@ -9,8 +9,6 @@ from bot.models import ChannelKind
 from inbox.models import Author, DeliveryStatus, Direction
 from web.schemas import ContactOut, Id, Input, Name
 
-Url = Annotated[str, StringConstraints(pattern=r"^https?://", max_length=255)]
-
 
 class ChannelIn(Input):
     kind: ChannelKind
