@@ -29,10 +29,18 @@ MAX_PAGE = 200
 #: COUNT(*), not COUNT(id): the board's totals then read only columns of the deal_board
 #: index (pipeline, stage, currency, amount), which PostgreSQL scans index-only.
 COUNT_ALL = RawSQL("COUNT(*)")
-#: Cents summed as integers: exact on SQLite, which keeps decimals as text.
-SUM_CENTS = RawSQL("SUM(CAST(ROUND(amount * 100) AS BIGINT))")
-#: PostgreSQL sums NUMERIC exactly already, without a ROUND and a CAST per row.
-SUM_CENTS_NUMERIC = RawSQL("SUM(amount) * 100")
+#: PostgreSQL sums NUMERIC exactly.
+SUM_NUMERIC = RawSQL("SUM(amount)")
+#: SQLite keeps a decimal as text ("9999999999999999.99") and has no exact decimal sum:
+#: its REAL arithmetic rounds past 2**53 and its integer SUM overflows past 2**63. So the
+#: text is cut into integers that stay small -- whole units above and below 10**8, and the
+#: cents -- summed apart (in range for 90 billion deals) and put together in Python.
+SUM_WHOLE_HIGH = RawSQL("SUM(CAST(amount AS INTEGER) / 100000000)")
+SUM_WHOLE_LOW = RawSQL("SUM(CAST(amount AS INTEGER) % 100000000)")
+SUM_CENTS = RawSQL(
+    "SUM(CASE WHEN instr(amount, '.') > 0"
+    " THEN CAST(substr(amount || '0', instr(amount, '.') + 1, 2) AS INTEGER) ELSE 0 END)"
+)
 
 
 class DealSort(StrEnum):
@@ -233,18 +241,11 @@ async def board(*, pipeline_id: int, cards: int = 20) -> list[StageColumn]:
         raise ValidationFailed(f"cards must be between 0 and {MAX_PAGE}", field="cards")
     await get_pipeline(pipeline_id=pipeline_id)
     columns = {s.id: StageColumn(stage=s) for s in await list_stages(pipeline_id=pipeline_id)}
-    exact = Deal._meta.db.capabilities.dialect == "postgres"
-    sums = (
-        await Deal.filter(pipeline_id=pipeline_id)
-        .annotate(n=COUNT_ALL, cents=SUM_CENTS_NUMERIC if exact else SUM_CENTS)
-        .group_by("stage_id", "currency")
-        .values("stage_id", "currency", "n", "cents")
-    )
-    for row in sums:
+    for row in await _stage_sums(pipeline_id):
         column = columns[row["stage_id"]]
         column.count += row["n"]
-        if row["currency"] is not None and row["cents"] is not None:
-            amount = (Decimal(int(row["cents"])) / 100).quantize(Decimal("0.01"))
+        if row["currency"] is not None and row["amount"] is not None:
+            amount = row["amount"].quantize(Decimal("0.01"))
             weighted = (amount * column.stage.probability / 100).quantize(Decimal("0.01"))
             column.totals.append(CurrencyTotal(row["currency"], amount, weighted))
     for column in columns.values():
@@ -256,6 +257,31 @@ async def board(*, pipeline_id: int, cards: int = 20) -> list[StageColumn]:
             column.deals, column.next_cursor = page.items, page.next_cursor
     await attach_contacts([deal for column in columns.values() for deal in column.deals])
     return list(columns.values())
+
+
+async def _stage_sums(pipeline_id: int) -> list[dict[str, Any]]:
+    """Per stage and currency: the deal count ``n`` and the exact total ``amount``."""
+    query = Deal.filter(pipeline_id=pipeline_id).group_by("stage_id", "currency")
+    if Deal._meta.db.capabilities.dialect == "postgres":
+        rows = await query.annotate(n=COUNT_ALL, total=SUM_NUMERIC).values(
+            "stage_id", "currency", "n", "total"
+        )
+        return [{**row, "amount": _decimal(row["total"])} for row in rows]
+    parts = {"high": SUM_WHOLE_HIGH, "low": SUM_WHOLE_LOW, "cents": SUM_CENTS}
+    rows = await query.annotate(n=COUNT_ALL, **parts).values("stage_id", "currency", "n", *parts)
+    return [{**row, "amount": _from_parts(row)} for row in rows]
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _from_parts(row: dict[str, Any]) -> Decimal | None:
+    """SQLite's three integer sums (see ``SUM_WHOLE_HIGH``) as one exact total."""
+    if row["high"] is None:
+        return None
+    whole = int(row["high"]) * 10**8 + int(row["low"])
+    return Decimal(whole) + Decimal(int(row["cents"])) / 100
 
 
 async def contact_deals(*, contact_id: int) -> tuple[list[Deal], list[Deal]]:

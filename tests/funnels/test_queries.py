@@ -153,6 +153,23 @@ async def test_board_sums_cents_exactly(admin: User, db) -> None:
     assert str(column.totals[0].amount) == "1.00"
 
 
+async def test_board_sums_the_largest_amounts_exactly(api: Api, admin: User) -> None:
+    """Ten deals of the largest amount, and the largest plus a cent: exact on SQLite too
+    (whose integers would overflow and whose REALs would round)."""
+    pipeline = await pipelines.create_pipeline(actor=admin, name="Extreme")
+    contact = await create_contact(actor=admin, name="C")
+    amounts = [deals.MAX_AMOUNT] * 10 + [Decimal("0.01"), Decimal("1.50")]
+    for amount in amounts:
+        await deals.create_deal(
+            actor=admin, contact_ids=[contact.id], pipeline_id=pipeline.id,
+            amount=amount, currency="EUR",
+        )  # fmt: skip
+    status, body = await api.get(f"/api/v1/pipelines/{pipeline.id}/board?cards=0")
+    assert status == 200, body
+    [total] = body["columns"][0]["totals"]
+    assert total["amount"] == "100000000000000001.41" == f"{sum(amounts):f}"
+
+
 async def test_board_api_shows_cards_with_contacts(api: Api, world) -> None:
     status, body = await api.get(f"/api/v1/pipelines/{world['sales'].id}/board?cards=2")
     assert status == 200
