@@ -93,7 +93,8 @@ def _view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
         _check_role(request.get(USER), endpoint.roles)
         kwargs: dict[str, Any] = {name: _path_int(request, name) for name in endpoint.path_params}
         if endpoint.query is not None:
-            kwargs["query"] = _parse(endpoint.query, dict(request.query), location="query")
+            query = checked_text(dict(request.query))
+            kwargs["query"] = _parse(endpoint.query, query, location="query")
         if endpoint.body is not None:
             kwargs["body"] = _parse(endpoint.body, await json_body(request), location="body")
         result = await endpoint.handler(request, **kwargs)
@@ -101,7 +102,7 @@ def _view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
             return result
         if adapter is None:
             return web.Response(status=endpoint.status if result is None else 200)
-        payload = adapter.dump_json(result)
+        payload = adapter.dump_json(result) + b"\n"
         return web.Response(body=payload, status=endpoint.status, content_type="application/json")
 
     view.__doc__ = endpoint.summary
@@ -124,8 +125,10 @@ def _path_int(request: web.Request, name: str) -> int:
     return int(raw)
 
 
-async def json_body(request: web.Request) -> Any:
-    """The request's JSON, or a 400 naming what is malformed."""
+async def json_body(request: web.Request, *, repair: bool = False) -> Any:
+    """The request's JSON, or a 400 naming what is malformed. Text no database can store
+    is refused (422), or with ``repair`` cleaned: a platform's webhook carries what a
+    customer typed, and that message must be kept, not refused forever."""
     try:
         text = (await request.read()).decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -135,13 +138,61 @@ async def json_body(request: web.Request) -> Any:
     if not text.strip():
         raise ValidationFailed("the request needs a JSON body", field="body", code="malformed_json")
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationFailed(
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             field="body",
             code="malformed_json",
         ) from None
+    except RecursionError:  # deeper than Python's parser goes: far past MAX_DEPTH
+        raise _too_deep() from None
+    return checked_text(data, repair=repair)
+
+
+#: How deep a request's JSON may nest (the deepest real body is a rule: 10 levels).
+MAX_DEPTH = 32
+#: Text PostgreSQL cannot store (NUL) or that is not Unicode at all (lone surrogates).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def checked_text(node: Any, *, repair: bool = False, path: tuple[str, ...] = ()) -> Any:
+    """``node`` once it nests at most :data:`MAX_DEPTH` deep (else 400) and holds no text,
+    keys included, that a database cannot store: refused with a 422 naming the field, the
+    same on SQLite and PostgreSQL, or with ``repair`` NUL dropped and lone surrogates
+    replaced by U+FFFD."""
+    if len(path) > MAX_DEPTH:
+        raise _too_deep()
+    if isinstance(node, str):
+        if not UNSTORABLE.search(node):
+            return node
+        if repair:
+            return UNSTORABLE.sub(lambda m: "" if m[0] == "\x00" else "\ufffd", node)
+        where = ".".join(path) or "body"
+        raise ValidationFailed(
+            f"{where}: text must not contain NUL or unpaired surrogate characters", field=where
+        )
+    if isinstance(node, dict):
+        return {
+            checked_text(key, repair=repair, path=(*path, str(key))): checked_text(
+                value, repair=repair, path=(*path, str(key))
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [checked_text(v, repair=repair, path=(*path, str(i))) for i, v in enumerate(node)]
+    return node
+
+
+def _too_deep() -> ValidationFailed:
+    return ValidationFailed(
+        f"the JSON nests deeper than {MAX_DEPTH} levels", field="body", code="malformed_json"
+    )
+
+
+def json_response(data: Any, *, status: int = 200) -> web.Response:
+    """JSON ending in a newline, so curl's output does not run into the prompt."""
+    return web.json_response(data, status=status, dumps=lambda obj: json.dumps(obj) + "\n")
 
 
 def _parse(model: type[BaseModel], data: Any, *, location: str) -> BaseModel:

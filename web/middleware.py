@@ -16,6 +16,7 @@ from core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from web.api import json_response
 from web.keys import USER
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ STATUS = {
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
     """The one shape of every API error."""
-    return web.json_response(
+    return json_response(
         {"error": {"code": code, "message": message, "field": field}}, status=status
     )
 

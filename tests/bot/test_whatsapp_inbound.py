@@ -50,6 +50,16 @@ async def test_text_message_creates_contact_dialog_and_deal(
     assert (await Deal.get()).title == "Maria"
 
 
+async def test_text_no_database_can_store_is_cleaned_and_the_message_kept(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    payload = fake_graph.webhooks.text(WA_ID, "Hi\u0000 there \ud83d", name="Ma\u0000ria")
+    status, _ = await post(anon, payload)
+    assert status == 200
+    assert (await Message.get()).text == "Hi there \ufffd"
+    assert (await Contact.get()).name == "Maria"
+
+
 async def test_redelivery_and_bad_signature(
     anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
 ) -> None:

@@ -1,6 +1,8 @@
 """Every API failure is JSON {"error": {code, message, field}} with a fitting status."""
 
 from funnels.models import Pipeline
+from inbox.models import Contact
+from tests.asserts import assert_error
 from tests.conftest import Api
 
 
@@ -51,3 +53,31 @@ async def test_wrong_method_is_json_405(api: Api) -> None:
     status, body = await api.call("PUT", "/api/v1/deals")
     assert status == 405
     assert body["error"]["code"] == "method_not_allowed"
+
+
+async def test_json_nested_too_deep_is_400_and_writes_nothing(api: Api) -> None:
+    for depth in (100_000, 40):
+        deep = b"[" * depth + b"]" * depth
+        status, body = await api.call("POST", "/api/v1/pipelines", data=deep)
+        assert_error(status, body, 400, "malformed_json", "body")
+        assert "deeper than" in body["error"]["message"]
+    status, body = await api.post("/api/v1/contacts", {"name": "Ann", "phone": None})
+    assert status == 201, body  # a shallow body still goes through
+    assert await Pipeline.all().count() == 0
+
+
+async def test_text_no_database_can_store_is_422_naming_the_field(api: Api) -> None:
+    for bad in ("Ann\u0000", "Ann\ud800"):
+        status, body = await api.post("/api/v1/contacts", {"name": bad})
+        assert_error(status, body, 422, "validation_failed", "name")
+    status, body = await api.post("/api/v1/pipelines", {"name": "Sales", "stages\u0000": 1})
+    assert_error(status, body, 422, "validation_failed", "stages\u0000")
+    status, body = await api.get("/api/v1/contacts?search=%00")
+    assert_error(status, body, 422, "validation_failed", "search")
+    assert await Contact.all().count() == 0 and await Pipeline.all().count() == 0
+
+
+async def test_json_answers_end_with_a_newline(api: Api) -> None:
+    for path in ("/api/v1/pipelines", "/api/v1/nothing-here", "/healthz"):
+        async with api.client.get(path, headers={"Authorization": f"Bearer {api.token}"}) as r:
+            assert (await r.read()).endswith(b"\n"), path

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from core import auth
 from core.models import TokenKind
-from web.api import ADMINS, EVERYONE, actor
+from web.api import ADMINS, EVERYONE, actor, json_response
 from web.keys import SETTINGS
 from web.middleware import SESSION_COOKIE
 from web.routes import api
@@ -26,7 +26,7 @@ async def login(request: web.Request, *, body: LoginIn) -> web.Response:
     user = await auth.authenticate(email=body.email, password=body.password)
     days = request.app[SETTINGS].session_days
     token = await auth.issue_token(user=user, kind=TokenKind.SESSION, lifetime=timedelta(days=days))
-    response = web.json_response(TokenOut(token=token, user=user_out(user)).model_dump(mode="json"))
+    response = json_response(TokenOut(token=token, user=user_out(user)).model_dump(mode="json"))
     response.set_cookie(
         SESSION_COOKIE,
         token,

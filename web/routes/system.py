@@ -3,7 +3,7 @@
 from aiohttp import web
 from tortoise import connections
 
-from web.api import openapi_document
+from web.api import json_response, openapi_document
 from web.keys import REDIS
 from web.routes import api
 from web.schemas import HealthOut
@@ -38,7 +38,7 @@ async def healthz(request: web.Request) -> web.Response:
             redis_state = f"error: {type(exc).__name__}"
     healthy = database == "ok" and redis_state in (None, "ok")
     body = HealthOut(status="ok" if healthy else "degraded", database=database, redis=redis_state)
-    return web.json_response(body.model_dump(), status=200 if healthy else 503)
+    return json_response(body.model_dump(), status=200 if healthy else 503)
 
 
 def document() -> dict:
@@ -54,4 +54,4 @@ def document() -> dict:
     roles=None,
 )
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(document())
+    return json_response(document())

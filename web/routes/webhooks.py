@@ -8,7 +8,7 @@ from bot import channels, intake
 from bot.models import ChannelKind
 from bot.whatsapp import parse_webhook, signature_matches
 from core.errors import NotFound, PermissionDenied, Unauthenticated
-from web.api import json_body
+from web.api import json_body, json_response
 from web.keys import INTAKE, vault
 from web.routes import api
 
@@ -31,9 +31,9 @@ async def telegram_webhook(request: web.Request, *, channel_id: int) -> web.Resp
     given = request.headers.get(TELEGRAM_SECRET, "").encode()
     if not hmac.compare_digest(given, credentials["webhook_secret"].encode()):
         raise Unauthenticated("wrong or missing secret token", field=TELEGRAM_SECRET)
-    await intake.accept(channel, intake.telegram_items(await json_body(request)))
+    await intake.accept(channel, intake.telegram_items(await json_body(request, repair=True)))
     request.app[INTAKE].pump.wake()
-    return web.json_response({"ok": True})
+    return json_response({"ok": True})
 
 
 @api.route(
@@ -74,7 +74,7 @@ async def whatsapp_webhook(request: web.Request) -> web.Response:
     }
     if not trusted:
         raise Unauthenticated("signature does not match any channel", field=META_SIGNATURE)
-    batches = parse_webhook(await json_body(request))
+    batches = parse_webhook(await json_body(request, repair=True))
     unknown = sorted({r.phone_number_id for r in batches} - set(trusted))
     if unknown:
         raise NotFound(
@@ -83,4 +83,4 @@ async def whatsapp_webhook(request: web.Request) -> web.Response:
     for routed in batches:
         await intake.accept(trusted[routed.phone_number_id], intake.whatsapp_items(routed))
     request.app[INTAKE].pump.wake()
-    return web.json_response({"ok": True})
+    return json_response({"ok": True})
