@@ -24,7 +24,7 @@ from inbox.models import (
     Message,
     Outbox,
 )
-from inbox.service import create_contact, update_contact
+from inbox.service import create_contact, find_by_phone, update_contact
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +65,19 @@ class Inbound:
 
 
 async def identify(batch: EventBatch, *, channel_id: int, sender: Sender) -> Contact:
-    """The contact behind a channel identity, created on first contact.
+    """The contact behind a channel identity, created on first contact unless a contact
+    with the sender's phone exists (a WhatsApp customer who was a Telegram or booking
+    contact already is one person).
 
     A later message may bring what the first lacked (a shared phone, an ad click id).
     """
     identity = await ContactIdentity.get_or_none(
         channel_id=channel_id, external_id=sender.external_id
     ).select_related("contact")
+    phone = _phone(sender)
     if identity is None:
-        contact = await create_contact(
-            actor=batch.actor, name=sender.name or sender.external_id, phone=_phone(sender)
+        contact = (await find_by_phone(phone) if phone else None) or await create_contact(
+            actor=batch.actor, name=sender.name or sender.external_id, phone=phone
         )
         await ContactIdentity.create(
             channel_id=channel_id,
@@ -89,9 +92,11 @@ async def identify(batch: EventBatch, *, channel_id: int, sender: Sender) -> Con
     fresh = {k: v for k, v in extra.items() if v and getattr(identity, k) != v}
     if fresh:
         await identity.update_from_dict(fresh).save(update_fields=list(fresh))
-    phone = _phone(sender)
     if phone and contact.phone != phone:
-        contact = await update_contact(actor=batch.actor, contact_id=contact.id, phone=phone)
+        if await find_by_phone(phone) is None:
+            contact = await update_contact(actor=batch.actor, contact_id=contact.id, phone=phone)
+        else:  # another contact is that person already: merging is a person's decision
+            log.warning("contact %s shared a phone another contact has; kept apart", contact.id)
     return contact
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from core.auth import normalize_email
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import UNSET, change
 from core.models import User
 from core.phones import normalize_phone
@@ -63,6 +63,7 @@ async def create_contact(
     """Add a contact with a normalised phone (E.164) and e-mail."""
     values = _clean(name=name, phone=phone, email=email, region=region)
     async with change(actor) as batch:
+        await _phone_is_free(values.get("phone"))
         contact = await Contact.create(**values)
         await batch.record("contact.created", contact_id=contact.id, name=contact.name)
     return contact
@@ -81,5 +82,20 @@ async def update_contact(
     values = _clean(name=name, phone=phone, email=email, region=region)
     async with change(actor) as batch:
         contact = await get_contact(contact_id=contact_id)
+        await _phone_is_free(values.get("phone"), but=contact.id)
         await batch.save(contact, values, "contact.updated", contact_id=contact.id)
     return contact
+
+
+async def find_by_phone(phone: str) -> Contact | None:
+    """The contact with this E.164 phone: one person is one contact, so the inbox and the
+    booking sync find the same one."""
+    return await Contact.filter(phone=phone).order_by("id").first()
+
+
+async def _phone_is_free(phone: str | None, *, but: int | None = None) -> None:
+    if phone is None:
+        return
+    holder = await find_by_phone(phone)
+    if holder is not None and holder.id != but:
+        raise Conflict(f"contact {holder.id} ({holder.name}) has this phone already", field="phone")

@@ -8,6 +8,7 @@ from core.models import Event
 from funnels.models import Deal
 from inbox.dialogs import queue, set_delivery
 from inbox.models import Author, Contact, ContactIdentity, DeliveryStatus, Dialog, Message
+from inbox.service import create_contact
 from tests.bot.conftest import APP_SECRET, VERIFY_TOKEN, drain
 from tests.conftest import Api
 from tests.fakes.whatsapp import FakeGraph, WhatsAppWebhooks, ctwa_referral, sign, signed
@@ -58,6 +59,17 @@ async def test_text_no_database_can_store_is_cleaned_and_the_message_kept(
     assert status == 200
     assert (await Message.get()).text == "Hi there \ufffd"
     assert (await Contact.get()).name == "Maria"
+
+
+async def test_a_customer_known_by_phone_is_the_same_contact(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    async with change(None):
+        known = await create_contact(actor=None, name="Maria Lopez", phone="+16505551234")
+    assert (await post(anon, fake_graph.webhooks.text(WA_ID, "Hola", name="Maria")))[0] == 200
+    assert await Contact.all().count() == 1
+    identity = await ContactIdentity.get()
+    assert identity.contact_id == known.id and (await Dialog.get()).contact_id == known.id
 
 
 async def test_redelivery_and_bad_signature(

@@ -83,6 +83,35 @@ async def test_phone_must_be_a_string(api: Api) -> None:
     assert_error(status, body, 422, "validation_failed", "phone")
 
 
+async def test_a_number_without_country_code_says_how_to_fix_it(api: Api) -> None:
+    status, body = await api.post(CONTACTS, json={"name": "Ann", "phone": "020 7946 0960"})
+    assert_error(status, body, 422, "validation_failed", "phone")
+    assert "country code" in body["error"]["message"]
+    assert "FUNNELBOX_PHONE_REGION" in body["error"]["message"]
+
+
+async def test_an_extension_is_refused_not_dropped(api: Api) -> None:
+    status, body = await api.post(
+        CONTACTS, json={"name": "Ann", "phone": "+1 415 555 2671 ext. 12"}
+    )
+    assert_error(status, body, 422, "validation_failed", "phone")
+    assert "extension (12)" in body["error"]["message"]
+    assert await Contact.all().count() == 0
+
+
+async def test_one_phone_is_one_contact(api: Api) -> None:
+    ann = await create(api, name="Ann", phone="+14155552671")
+    status, body = await api.post(CONTACTS, json={"name": "Annie", "phone": "+1 415 555 2671"})
+    assert_error(status, body, 409, "conflict", "phone")
+    assert f"contact {ann['id']} (Ann)" in body["error"]["message"]
+    bob = await create(api, name="Bob")
+    status, body = await api.patch(f"{CONTACTS}/{bob['id']}", json={"phone": "+14155552671"})
+    assert_error(status, body, 409, "conflict", "phone")
+    status, _ = await api.patch(f"{CONTACTS}/{ann['id']}", json={"phone": "+14155552671"})
+    assert status == 200  # a contact keeps its own phone
+    assert await Contact.all().count() == 2
+
+
 @pytest.fixture
 async def gb_api(db, admin: User) -> AsyncIterator[Api]:
     """A second server whose phone region is GB, signed in as the admin."""
