@@ -33,10 +33,18 @@ def tortoise_config(database_url: str, *, pool_size: int = 10) -> dict[str, Any]
     }
 
 
-async def migrate(database_url: str) -> None:
-    """Apply every committed migration (the same files serve SQLite and PostgreSQL)."""
-    await tortoise_migrate(config=tortoise_config(database_url))
+async def migrate(database_url: str) -> list[str]:
+    """Apply every committed migration (the same files serve SQLite and PostgreSQL);
+    returns the names of those applied now, oldest first."""
+    applied: list[str] = []
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            applied.append(name)
+
+    await tortoise_migrate(config=tortoise_config(database_url), progress=progress)
     await Tortoise.close_connections()
+    return applied
 
 
 async def open_database(database_url: str, *, pool_size: int = 10) -> None:

@@ -1,6 +1,7 @@
 """Configuration read from ``FUNNELBOX_*`` environment variables (one table in the README)."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
     outbox_worker: bool = Field(
         default=True,
         description="Send queued messages and Conversions API events from this process.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description="What the console shows: INFO is requests, sends, failures and sync runs;"
+        " DEBUG adds the schedulers' every tick.",
     )
 
 

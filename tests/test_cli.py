@@ -31,8 +31,12 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_migrate_createuser_token_and_bootstrap(env: dict[str, str]) -> None:
-    assert run(env, "migrate").returncode == 0
-    assert run(env, "migrate").returncode == 0, "migrating twice is a no-op"
+    first_migrate = run(env, "migrate")
+    assert first_migrate.returncode == 0
+    assert "applied " in first_migrate.stdout and "0001_initial" in first_migrate.stdout
+    again = run(env, "migrate")
+    assert again.returncode == 0, "migrating twice is a no-op"
+    assert again.stdout.strip() == "database is up to date: no migration to apply"
     created = run(env, "createuser", "Ops@Example.com", "--role", "operator")
     assert created.returncode == 0
     assert "created operator ops@example.com" in created.stdout
@@ -48,15 +52,19 @@ def test_migrate_createuser_token_and_bootstrap(env: dict[str, str]) -> None:
     assert "owner@example.com" in second.stdout
 
 
-async def test_serve_answers_and_the_printed_login_works(env: dict[str, str]) -> None:
+async def test_serve_answers_and_the_printed_login_works(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     run(env, "migrate")
     boot = run(env, "bootstrap").stdout
     password = boot.split("password: ")[1].strip()
     port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        *FUNNELBOX, "serve", "--host", "127.0.0.1", "--port", str(port),
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = await asyncio.create_subprocess_exec(
+            *FUNNELBOX, "serve", "--host", "127.0.0.1", "--port", str(port),
+            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
         await wait_healthy(base)
@@ -69,6 +77,29 @@ async def test_serve_answers_and_the_printed_login_works(env: dict[str, str]) ->
     finally:
         server.terminate()
         await asyncio.wait_for(server.wait(), timeout=10)
+    # the workers ticked from the start (their first runs are immediate): none of it shows,
+    # the requests do
+    text = log.read_text()
+    assert "apscheduler" not in text and "Running job" not in text, text
+    assert '"GET /api/v1/me HTTP/1.1" 200' in text, text
+
+
+def test_help_lists_every_command_without_loading_the_application() -> None:
+    probe = (
+        "import sys\n"
+        "from web import cli\n"
+        "cli._parser().format_help()\n"
+        "print(sorted(m for m in ('aiogram', 'tortoise', 'aiohttp') if m in sys.modules))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert loaded.stdout.strip() == "[]", loaded.stderr
+    shown = run(os.environ.copy(), "--help")
+    assert shown.returncode == 0
+    for command in ("serve", "migrate", "createuser", "setpassword", "token", "bootstrap",
+                    "openapi", "worker", "telegram"):  # fmt: skip
+        assert any(line.split()[:1] == [command] for line in shown.stdout.splitlines()), command
+    version = run(os.environ.copy(), "--version")
+    assert version.returncode == 0 and version.stdout.startswith("funnelbox 0.")
 
 
 def test_models_and_committed_migrations_agree() -> None:

@@ -1,38 +1,40 @@
-"""The ``funnelbox`` command: serve, migrate, createuser, token, bootstrap, openapi."""
+"""funnelbox: a self-hosted, messenger-centric CRM (Telegram and WhatsApp inbox, deals).
+
+Each command imports what it needs when it runs, so ``funnelbox --help`` answers at once
+rather than after loading aiogram, the ORM and the web app.
+"""
 
 import argparse
 import asyncio
-import json
-import logging
-import multiprocessing
 import secrets
-import signal
 import sys
 from collections.abc import Awaitable, Callable
+from importlib.metadata import version
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+if TYPE_CHECKING:
+    from core.settings import Settings
 
-from bot import channels, telegram
-from bot.models import ChannelKind
-from core import auth
-from core.crypto import Vault
-from core.db import database, migrate
-from core.errors import DomainError
-from core.models import Role
-from core.settings import Settings, get_settings
-from web.app import create_app
-from web.routes.system import document
-
-Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+Command = Callable[[argparse.Namespace, "Settings"], Awaitable[int]]
+ROLES = ("owner", "admin", "operator")
 
 
-async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
-    await migrate(settings.database_url)
-    print("database is up to date")
+async def _migrate(args: argparse.Namespace, settings: "Settings") -> int:
+    from core.db import migrate
+
+    applied = await migrate(settings.database_url)
+    if not applied:
+        print("database is up to date: no migration to apply")
+    else:
+        print(f"applied {len(applied)} migration(s): {', '.join(applied)}")
     return 0
 
 
-async def _createuser(args: argparse.Namespace, settings: Settings) -> int:
+async def _createuser(args: argparse.Namespace, settings: "Settings") -> int:
+    from core import auth
+    from core.db import database
+    from core.models import Role
+
     password = args.password or secrets.token_urlsafe(12)
     async with database(settings.database_url):
         user = await auth.create_user(
@@ -44,7 +46,10 @@ async def _createuser(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _setpassword(args: argparse.Namespace, settings: Settings) -> int:
+async def _setpassword(args: argparse.Namespace, settings: "Settings") -> int:
+    from core import auth
+    from core.db import database
+
     password = args.password or secrets.token_urlsafe(12)
     async with database(settings.database_url):
         user = await auth.get_user_by_email(email=args.email)
@@ -53,15 +58,22 @@ async def _setpassword(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _token(args: argparse.Namespace, settings: Settings) -> int:
+async def _token(args: argparse.Namespace, settings: "Settings") -> int:
+    from core import auth
+    from core.db import database
+
     async with database(settings.database_url):
         user = await auth.get_user_by_email(email=args.email)
         print(await auth.issue_token(user=user))
     return 0
 
 
-async def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+async def _bootstrap(args: argparse.Namespace, settings: "Settings") -> int:
     """Create the first owner when the database has no users (used by ``make run``)."""
+    from core import auth
+    from core.db import database
+    from core.models import Role
+
     async with database(settings.database_url):
         owner = await auth.first_owner()
         if owner is not None:
@@ -78,8 +90,13 @@ async def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _telegram(args: argparse.Namespace, settings: Settings) -> int:
+async def _telegram(args: argparse.Namespace, settings: "Settings") -> int:
     """``telegram set-webhook`` and ``telegram poll`` for one channel."""
+    from bot import channels, telegram
+    from bot.models import ChannelKind
+    from core.crypto import Vault
+    from core.db import database
+
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     vault = Vault(secret)
     async with database(settings.database_url):
@@ -102,11 +119,17 @@ async def _telegram(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _worker(args: argparse.Namespace, settings: Settings) -> int:
+async def _worker(args: argparse.Namespace, settings: "Settings") -> int:
     """The intake, outbox and event workers without the web server, for split deployments.
 
     It is the application's lifecycle (cleanup_ctx) without a listening socket.
     """
+    import signal
+
+    from aiohttp import web
+
+    from web.app import create_app
+
     workers = {"intake_worker": True, "outbox_worker": True, "event_worker": True}
     settings = settings.model_copy(update=workers)
     runner = web.AppRunner(create_app(settings))
@@ -124,13 +147,19 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _openapi(args: argparse.Namespace, settings: Settings) -> int:
+async def _openapi(args: argparse.Namespace, settings: "Settings") -> int:
+    import json
+
+    from web.routes.system import document
+
     print(json.dumps(document(), indent=2, sort_keys=True))
     return 0
 
 
-def _serve(args: argparse.Namespace, settings: Settings) -> int:
+def _serve(args: argparse.Namespace, settings: "Settings") -> int:
     """Serve in one process, or in several sharing the port (PostgreSQL only)."""
+    import multiprocessing
+
     host, port = args.host or settings.host, args.port or settings.port
     workers = args.workers or settings.workers
     if workers > 1 and settings.database_url.startswith("sqlite"):
@@ -155,39 +184,45 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _serve_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _serve_one(settings: "Settings", host: str, port: int, reuse_port: bool) -> None:
+    from aiohttp import web
+
+    from core.logs import configure
+    from web.app import create_app
+
+    configure(settings.log_level)
     web.run_app(create_app(settings), host=host, port=port, reuse_port=reuse_port, print=None)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="funnelbox", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the web server")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    parser = argparse.ArgumentParser(prog="funnelbox", description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--version", action="version", version=f"funnelbox {version('funnelbox')}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the web server (and, unless switched off, workers)")
+    serve.add_argument("--host", help="address to bind (default FUNNELBOX_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default FUNNELBOX_PORT, 8080)")
     serve.add_argument("--workers", type=int, help="processes sharing the port (PostgreSQL)")
-    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("migrate", help="apply the committed database migrations")
     create = sub.add_parser("createuser", help="add a user")
-    create.add_argument("email")
-    create.add_argument("--role", choices=[r.value for r in Role], required=True)
+    create.add_argument("email", help="the user's e-mail, their login")
+    create.add_argument("--role", choices=ROLES, required=True, help="what the user may do")
     create.add_argument("--password", help="generated and printed when omitted")
     setpw = sub.add_parser("setpassword", help="set a user's password, ending their sessions")
-    setpw.add_argument("email")
+    setpw.add_argument("email", help="the user's e-mail")
     setpw.add_argument("--password", help="generated and printed when omitted")
     token = sub.add_parser("token", help="print a new API token for a user")
-    token.add_argument("email")
+    token.add_argument("email", help="the user's e-mail")
     boot = sub.add_parser("bootstrap", help="create the first owner if there is none")
-    boot.add_argument("--email", default="owner@example.com")
+    boot.add_argument("--email", default="owner@example.com", help="the owner's login")
     sub.add_parser("openapi", help="print the OpenAPI document")
     sub.add_parser("worker", help="run the intake, outbox and event workers without the web server")
-    tg = sub.add_parser("telegram", help="Telegram channel tools")
-    tg_sub = tg.add_subparsers(dest="action", required=True)
+    tg = sub.add_parser("telegram", help="Telegram channel tools: set-webhook, poll")
+    tg_sub = tg.add_subparsers(dest="action", required=True, metavar="ACTION")
     hook = tg_sub.add_parser("set-webhook", help="register our webhook with Telegram")
-    hook.add_argument("channel", type=int)
+    hook.add_argument("channel", type=int, help="the channel's id")
     hook.add_argument("--url", required=True, help="public base URL, e.g. https://crm.example.com")
     polling = tg_sub.add_parser("poll", help="long polling, for development")
-    polling.add_argument("channel", type=int)
+    polling.add_argument("channel", type=int, help="the channel's id")
     return parser
 
 
@@ -206,7 +241,13 @@ COMMANDS: dict[str, Command] = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
+    from core.errors import DomainError
+    from core.logs import configure
+    from core.settings import get_settings
+
     settings = get_settings()
+    if args.command != "serve":  # serve configures each of its processes
+        configure(settings.log_level)
     if args.command == "serve":
         return _serve(args, settings)
     try:
