@@ -65,8 +65,10 @@ class StaffChatOut(BaseModel):
     channel_id: int | None = None
 
 
-class TokenOut(BaseModel):
-    token: str
+class LoginOut(BaseModel):
+    """The signed-in user. The session token travels only in the HttpOnly cookie, out of
+    reach of any script in the page; API clients use ``funnelbox token`` instead."""
+
     user: UserOut
 
 

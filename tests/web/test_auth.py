@@ -69,7 +69,9 @@ async def test_login_sets_httponly_strict_session_cookie(anon: Api, admin: User)
         "is_active": True,
     }
     assert morsel is not None, raw
-    assert morsel.value == body["token"]
+    assert set(body) == {"user"}, "the session token stays out of reach of page scripts"
+    status, me = await anon.get("/api/v1/me", headers=with_cookie(morsel.value))
+    assert (status, me["id"]) == (200, admin.id)
     assert morsel["httponly"] is True
     assert morsel["samesite"] == "Strict"
     assert morsel["path"] == "/"
@@ -79,13 +81,13 @@ async def test_login_sets_httponly_strict_session_cookie(anon: Api, admin: User)
 
 
 async def test_login_session_is_a_stored_expiring_session_token(anon: Api, admin: User) -> None:
-    _, body, _, _ = await login(anon, "admin@example.com")
+    _, _, cookie, _ = await login(anon, "admin@example.com")
     tokens = await ApiToken.filter(user_id=admin.id)
     assert len(tokens) == 1
     assert tokens[0].kind == TokenKind.SESSION
     assert tokens[0].expires_at is not None
     assert timedelta(days=13) < tokens[0].expires_at - tokens[0].created_at <= timedelta(days=14)
-    assert body["token"].startswith(f"fbx_{tokens[0].id}_")
+    assert cookie.value.startswith(f"fbx_{tokens[0].id}_")
 
 
 async def test_session_cookie_authenticates_me(anon: Api, admin: User) -> None:
@@ -103,9 +105,9 @@ async def test_session_cookie_authenticates_me(anon: Api, admin: User) -> None:
 
 
 async def test_login_token_also_works_as_bearer(anon: Api, operator: User) -> None:
-    _, body, _, _ = await login(anon, "operator@example.com")
+    _, _, cookie, _ = await login(anon, "operator@example.com")
     forget_cookies(anon)
-    status, me = await anon.as_token(body["token"]).get(ME)
+    status, me = await anon.as_token(cookie.value).get(ME)
     assert (status, me["role"]) == (200, "operator")
 
 
@@ -188,23 +190,23 @@ async def test_logout_revokes_the_session(anon: Api, admin: User) -> None:
 
 
 async def test_logout_only_revokes_its_own_session(anon: Api, admin: User) -> None:
-    _, first, _, _ = await login(anon, "admin@example.com")
+    _, _, first, _ = await login(anon, "admin@example.com")
     forget_cookies(anon)
-    _, second, _, _ = await login(anon, "admin@example.com")
+    _, _, second, _ = await login(anon, "admin@example.com")
     forget_cookies(anon)
     api_token = await auth.issue_token(user=admin)
 
-    status, _ = await anon.post(LOGOUT, headers=with_cookie(first["token"]))
+    status, _ = await anon.post(LOGOUT, headers=with_cookie(first.value))
     assert status == 204
-    assert (await anon.get(ME, headers=with_cookie(first["token"])))[0] == 401
-    assert (await anon.get(ME, headers=with_cookie(second["token"])))[0] == 200
+    assert (await anon.get(ME, headers=with_cookie(first.value)))[0] == 401
+    assert (await anon.get(ME, headers=with_cookie(second.value)))[0] == 200
     assert (await anon.as_token(api_token).get(ME))[0] == 200
 
 
 async def test_logout_with_the_login_token_as_bearer_revokes_it(anon: Api, admin: User) -> None:
-    _, body, _, _ = await login(anon, "admin@example.com")
+    _, _, cookie, _ = await login(anon, "admin@example.com")
     forget_cookies(anon)
-    client = anon.as_token(body["token"])
+    client = anon.as_token(cookie.value)
     assert (await client.get(ME))[0] == 200
     status, _ = await client.post(LOGOUT)
     assert status == 204
@@ -244,9 +246,9 @@ async def test_expired_session_is_rejected(anon: Api, admin: User) -> None:
 
 
 async def test_set_password_revokes_sessions_but_keeps_api_tokens(anon: Api, admin: User) -> None:
-    _, body, _, _ = await login(anon, "admin@example.com")
+    _, _, cookie, _ = await login(anon, "admin@example.com")
     forget_cookies(anon)
-    session = body["token"]
+    session = cookie.value
     api_token = await auth.issue_token(user=admin)
     old_hash = (await User.get(id=admin.id)).password_hash
 

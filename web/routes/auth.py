@@ -10,7 +10,7 @@ from web.api import ADMINS, EVERYONE, actor, json_response
 from web.keys import SETTINGS
 from web.middleware import SESSION_COOKIE
 from web.routes import api
-from web.schemas import LoginIn, TokenOut, UserIn, UserOut, user_out
+from web.schemas import LoginIn, LoginOut, UserIn, UserOut, user_out
 
 
 @api.route(
@@ -20,13 +20,13 @@ from web.schemas import LoginIn, TokenOut, UserIn, UserOut, user_out
     tag="auth",
     roles=None,
     body=LoginIn,
-    response=TokenOut,
+    response=LoginOut,
 )
 async def login(request: web.Request, *, body: LoginIn) -> web.Response:
     user = await auth.authenticate(email=body.email, password=body.password)
     days = request.app[SETTINGS].session_days
     token = await auth.issue_token(user=user, kind=TokenKind.SESSION, lifetime=timedelta(days=days))
-    response = json_response(TokenOut(token=token, user=user_out(user)).model_dump(mode="json"))
+    response = json_response(LoginOut(user=user_out(user)).model_dump(mode="json"))
     response.set_cookie(
         SESSION_COOKIE,
         token,
