@@ -150,6 +150,7 @@ async def _worker(args: argparse.Namespace, settings: "Settings") -> int:
 async def _openapi(args: argparse.Namespace, settings: "Settings") -> int:
     import json
 
+    import web.app  # noqa: F401  (importing the app registers every route)
     from web.routes.system import document
 
     print(json.dumps(document(), indent=2, sort_keys=True))
