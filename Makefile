@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint migrations openapi bench-board bench-ingest bench-triggers clean
 
 $(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing Funnelbox with its dependencies (a minute or two the first time)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --progress-bar on -e ".[dev]"
 	touch $(STAMP)
 
 # A stable secret for stored channel credentials, made once per checkout and kept in .env.
