@@ -5,6 +5,7 @@ once; the same declaration registers the aiohttp route, validates requests, chec
 caller's role and produces its entry in ``/api/v1/openapi.json``.
 """
 
+import inspect
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
@@ -259,6 +260,8 @@ def _operation(e: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         ],
         "responses": _responses(e, schemas),
     }
+    if description := inspect.getdoc(e.handler):  # a view's docstring says what a user must know
+        op["description"] = description
     if e.query is not None:
         query_schema = e.query.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(query_schema.pop("$defs", {}))

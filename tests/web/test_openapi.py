@@ -40,3 +40,8 @@ def test_document_is_openapi_3_1_with_resolvable_refs() -> None:
 async def test_served_document_matches(anon: Api) -> None:
     status, body = await anon.get("/api/v1/openapi.json")
     assert status == 200 and body == document()
+
+
+def test_moving_to_another_pipelines_stage_is_documented() -> None:
+    move = document()["paths"]["/api/v1/deals/{deal_id}/move"]["post"]
+    assert "another pipeline" in move["description"]

@@ -97,6 +97,9 @@ async def update_deal(request: web.Request, *, deal_id: int, body: DealUpdate) -
     response=DealDetail,
 )
 async def move_deal(request: web.Request, *, deal_id: int, body: DealMove) -> DealDetail:
+    """The stage may belong to another pipeline: the deal then moves to that pipeline.
+    Won and Lost fill an empty close date with today; Lost takes an optional lost reason.
+    The entered stage's triggers fire as for any move."""
     await deals.move_deal(actor=actor(request), deal_id=deal_id, **body.model_dump())
     return await _detail(deal_id)
 
