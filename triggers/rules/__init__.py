@@ -11,25 +11,10 @@ it and ``triggers/rules_schema.json`` is generated from it (``make rules-schema`
 A rule is ``{"when": <condition>, "then": [<action>, ...]}``.
 
 Conditions
-    ``{"all": [c, ...]}`` every condition holds; ``{"any": [c, ...]}`` at least one does
-    (both lists are non-empty); ``{"not": c}`` the condition does not hold; and a comparison
-    ``{"field": "<dotted path>", "<operator>": <value>}`` with exactly one operator:
-
-    ============== ===================================== =======================================
-    operator       value                                 holds when the field...
-    ============== ===================================== =======================================
-    ``equals``     string, number or boolean             equals it (numbers compare as decimals)
-    ``not_equals`` string, number or boolean             is present and does not equal it
-    ``contains``   string, number or boolean             is a string containing it, or a list
-                                                         with an element equal to it
-    ``regex``      RE2 pattern (at most 500 characters)  is a string the pattern finds a match
-                                                         in (only its first 10 000 characters)
-    ``in``         non-empty list of those scalars       equals one of them; a list field holds
-                                                         when any of its elements is in the list
-    ``exists``     ``true`` / ``false``                  is present / is absent
-    ``gt`` ``gte`` number or decimal string ("1500.00")  is a number greater (or equal), less
-    ``lt`` ``lte``                                       (or equal); decimal strings count
-    ============== ===================================== =======================================
+    ``{"all": [c, ...]}``, ``{"any": [c, ...]}``, ``{"not": c}`` and comparisons
+    ``{"field": "<dotted path>", "<operator>": <value>}`` with exactly one operator. What
+    each operator takes and when it holds is declared, with a description, in
+    :mod:`triggers.rules.grammar` (and so in the schema).
 
     A field that is missing, or ``null``, is *absent*: only ``exists: false`` holds for it
     (and ``not`` around any other comparison). So ``not_equals`` wants the field present,
@@ -85,22 +70,15 @@ from typing import Any, Final
 
 from pydantic import TypeAdapter, ValidationError
 
-from triggers.rules.errors import RuleError
 from triggers.rules.grammar import ConditionSpec, RuleSpec, counters, json_schema
-from triggers.rules.messages import explain
+from triggers.rules.messages import RuleError, explain
 from triggers.rules.nodes import (
     MAX_DEPTH,
-    MAX_FIELD_NAME_LENGTH,
-    MAX_IN_VALUES,
     MAX_INPUT_LENGTH,
     MAX_NODES,
-    MAX_NUMBER_LENGTH,
-    MAX_PATH_LENGTH,
     MAX_PATTERN_LENGTH,
     MAX_REGEXES,
     MAX_TAG_LENGTH,
-    MAX_TAGS,
-    MAX_VALUE_LENGTH,
     ROOTS,
     Action,
     AddTags,
@@ -119,17 +97,11 @@ from triggers.rules.nodes import (
 
 __all__ = [
     "MAX_DEPTH",
-    "MAX_FIELD_NAME_LENGTH",
     "MAX_INPUT_LENGTH",
-    "MAX_IN_VALUES",
     "MAX_NODES",
-    "MAX_NUMBER_LENGTH",
-    "MAX_PATH_LENGTH",
     "MAX_PATTERN_LENGTH",
     "MAX_REGEXES",
-    "MAX_TAGS",
     "MAX_TAG_LENGTH",
-    "MAX_VALUE_LENGTH",
     "ROOTS",
     "RULE_JSON_SCHEMA",
     "SCHEMA_PATH",

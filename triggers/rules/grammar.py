@@ -5,12 +5,12 @@ Parsing validates a document against these models and turns them into
 (:func:`json_schema`), so the parser and the schema cannot drift. Conditions and actions
 are tagged unions picked by their keys. Validation runs with a context that counts nodes,
 nesting and regexes in document order: the limits a JSON Schema cannot state. Leaf
-validators raise their final message (error type ``rule``); :mod:`triggers.rules.messages`
-words pydantic's own errors.
+validators raise errors of their own kinds; :mod:`triggers.rules.messages` words those and
+pydantic's alike.
 """
 
-from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Union
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, ClassVar, Final, Union
 
 import re2
 from pydantic import (
@@ -32,12 +32,11 @@ from pydantic_core import PydanticCustomError, core_schema
 from typing_extensions import TypeAliasType
 
 from triggers.rules import nodes
-from triggers.rules.errors import describe
 
 
-def fail(message: str) -> PydanticCustomError:
-    """An error whose message is final: :mod:`triggers.rules.messages` passes it through."""
-    return PydanticCustomError("rule", "{message}", {"message": message})
+def fail(kind: str, **context: Any) -> PydanticCustomError:
+    """An error of our own ``kind``; :mod:`triggers.rules.messages` words it."""
+    return PydanticCustomError(kind, kind, context)
 
 
 def counters() -> dict[str, int]:
@@ -48,34 +47,27 @@ def counters() -> dict[str, int]:
 def _count(info: ValidationInfo) -> None:
     info.context["nodes"] += 1
     if info.context["nodes"] > nodes.MAX_NODES:
-        raise fail(f"the rule has more than {nodes.MAX_NODES} conditions and actions; split it up")
+        raise fail("too_many_nodes")
 
 
 # --- leaves -----------------------------------------------------------------------------
 
 
-def _scalar(value: Any, info: ValidationInfo) -> Any:
+def _scalar(value: Any) -> Any:
     """A string, number or boolean to compare with, kept as written."""
     if isinstance(value, str):
         if len(value) > nodes.MAX_VALUE_LENGTH:
-            raise fail(f"the value is longer than {nodes.MAX_VALUE_LENGTH} characters")
+            raise fail("value_too_long")
         return value
     if isinstance(value, bool) or nodes.as_number(value) is not None:
         return value
-    advice = ""
-    if value is None:
-        advice = " (to test for a missing value use 'exists': false)"
-    elif isinstance(value, list | tuple) and info.field_name != nodes.Op.IN:
-        advice = " (to compare with several values use 'in')"
-    raise fail(f"expected a string, number or boolean, got {describe(value)}{advice}")
+    raise fail("not_scalar")
 
 
 def _numeric(value: Any) -> Any:
     """A number or decimal string to order by, kept as written."""
     if nodes.as_number(value) is None:
-        raise fail(
-            f'expected a number or a decimal string such as "1500.00", got {describe(value)}'
-        )
+        raise fail("not_numeric")
     return value
 
 
@@ -84,19 +76,14 @@ def _regex(pattern: str, info: ValidationInfo) -> str:
     backreferences), so a rule that saves is one that runs."""
     info.context["regexes"] += 1
     if info.context["regexes"] > nodes.MAX_REGEXES:
-        raise fail(f"a rule may have at most {nodes.MAX_REGEXES} regex comparisons")
+        raise fail("too_many_regexes")
     try:
         nodes.compile_regex(pattern)
     except re2.error as exc:
         reason = exc.args[0] if exc.args else str(exc)
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
-        advice = ""
-        if "perl operator" in reason or "escape sequence" in reason:
-            advice = " (RE2 has no backreferences or lookaround)"
-        elif "too large" in reason:
-            advice = " (use smaller repetition counts)"
-        raise fail(f"invalid regular expression: {reason}{advice}") from None
+        raise fail("bad_regex", reason=reason) from None
     return pattern
 
 
@@ -111,35 +98,19 @@ def _distinct(names: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-Scalar = Annotated[
-    Any,
-    PlainValidator(_scalar),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "maxLength": nodes.MAX_VALUE_LENGTH},
-                {"type": "number"},
-                {"type": "boolean"},
-            ]
-        }
-    ),
+_NUMBER: Final = {"type": "number"}
+_SCALARS: Final = [
+    {"type": "string", "maxLength": nodes.MAX_VALUE_LENGTH},
+    _NUMBER,
+    {"type": "boolean"},
 ]
-Numeric = Annotated[
-    Any,
-    PlainValidator(_numeric),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number"},
-                {
-                    "type": "string",
-                    "pattern": nodes.DECIMAL_PATTERN,
-                    "maxLength": nodes.MAX_NUMBER_LENGTH,
-                },
-            ]
-        }
-    ),
-]
+_DECIMAL: Final = {
+    "type": "string",
+    "pattern": nodes.DECIMAL_PATTERN,
+    "maxLength": nodes.MAX_NUMBER_LENGTH,
+}
+Scalar = Annotated[Any, PlainValidator(_scalar), WithJsonSchema({"anyOf": _SCALARS})]
+Numeric = Annotated[Any, PlainValidator(_numeric), WithJsonSchema({"anyOf": [_NUMBER, _DECIMAL]})]
 Pattern = Annotated[
     str, Field(min_length=1, max_length=nodes.MAX_PATTERN_LENGTH), AfterValidator(_regex)
 ]
@@ -160,17 +131,17 @@ Tags = Annotated[
 
 
 class Node(BaseModel):
-    """One object of rule JSON; ``key`` is the key that says what it is."""
+    """One object of rule JSON; ``key`` is the key that says which (for tagged ones)."""
 
     # python-re: patterns mean what they mean to the jsonschema package, which uses re too
     model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
     key: ClassVar[str]
-    #: What it compiles to: a :mod:`triggers.rules.nodes` class, given the fields compiled.
-    builds: ClassVar[type]
+    #: What it compiles to (a :mod:`triggers.rules.nodes` class), given its fields compiled.
+    builds: ClassVar[Callable[..., Any]]
 
     def node(self) -> Any:
         """The compiled node: ``builds`` of the fields, in order, themselves compiled."""
-        return self.builds(*map(_compiled, self.__dict__.values()))
+        return type(self).builds(*map(_compiled, self.__dict__.values()))
 
 
 def _compiled(value: Any) -> Any:
@@ -179,21 +150,29 @@ def _compiled(value: Any) -> Any:
     return tuple(map(_compiled, value)) if isinstance(value, list) else value
 
 
+def _tagged(
+    name: str, key: str, value: Any, doc: str, builds: Callable[..., Any], base: type = Node
+) -> Any:
+    """A model of the one key ``key`` (tagged ``name`` in unions); ``doc`` describes it."""
+    model = create_model(name, __base__=base, __doc__=doc, **{key: value})
+    model.key, model.builds = key, builds
+    return model
+
+
 # --- conditions -------------------------------------------------------------------------
 
 
 class Comparison(Node):
-    """A field compared with one operator: each operator is a subclass, named after it, whose
-    docstring says when the comparison holds."""
+    """A field compared with one operator: a subclass per operator, named after it."""
 
     field: FieldPath
 
-    def node(self) -> nodes.Compare:
-        """The compiled comparison: which operator it is says the model."""
-        return nodes.Compare(self.field, nodes.Op(self.key), getattr(self, self.key))
+
+def _compare(op: nodes.Op) -> Callable[[str, Any], nodes.Compare]:
+    return lambda field, value: nodes.Compare(field, op, value)
 
 
-_OPERANDS: dict[nodes.Op, tuple[Any, str]] = {
+_OPERANDS: Final[dict[nodes.Op, tuple[Any, str]]] = {
     nodes.Op.EQUALS: (Scalar, "The field equals the value; numbers compare as decimals."),
     nodes.Op.NOT_EQUALS: (Scalar, "The field is present and does not equal the value."),
     nodes.Op.CONTAINS: (
@@ -215,28 +194,10 @@ _OPERANDS: dict[nodes.Op, tuple[Any, str]] = {
     nodes.Op.LT: (Numeric, "The field is a number less than the value."),
     nodes.Op.LTE: (Numeric, "The field is a number less than or equal to the value."),
 }
-
-
-def _comparison(op: nodes.Op, operand: Any, description: str) -> type[Comparison]:
-    name = op.title().replace("_", "")
-    model = create_model(name, __base__=Comparison, __doc__=description, **{op.value: operand})
-    model.key = op.value
-    return model
-
-
-COMPARISONS: dict[str, type[Comparison]] = {
-    op.value: _comparison(op, *spec) for op, spec in _OPERANDS.items()
+COMPARISONS: Final[dict[str, type[Comparison]]] = {
+    op.value: _tagged(op.title().replace("_", ""), op.value, operand, doc, _compare(op), Comparison)
+    for op, (operand, doc) in _OPERANDS.items()
 }
-
-
-def _condition_model(node: Any) -> str | None:
-    """The tag of the model for ``node``: its group key, else its first operator."""
-    if not isinstance(node, Mapping):
-        return None
-    group = next((GROUPS[key] for key in GROUPS if key in node), None)
-    if group is None and "field" in node:
-        group = next((COMPARISONS[key] for key in node if key in COMPARISONS), None)
-    return group and group.__name__
 
 
 def _enter_condition(
@@ -245,13 +206,23 @@ def _enter_condition(
     """Counts the condition and its depth before validating what is inside (so a hostile
     depth is refused without recursing into it)."""
     if info.context["depth"] >= nodes.MAX_DEPTH:
-        raise fail(f"conditions nest deeper than {nodes.MAX_DEPTH} levels")
+        raise fail("too_deep")
     _count(info)
     info.context["depth"] += 1
     try:
         return handler(node)
     finally:
         info.context["depth"] -= 1
+
+
+def _condition_model(node: Any) -> str | None:
+    """The tag of ``node``'s model: a group key decides, else (given a field) the first
+    operator."""
+    if not isinstance(node, Mapping):
+        return None
+    models = {**GROUPS, **COMPARISONS}
+    keys = (*GROUPS, *(node if "field" in node else ()))
+    return next((models[key].__name__ for key in keys if key in node and key in models), None)
 
 
 ConditionSpec = TypeAliasType(
@@ -267,79 +238,39 @@ ConditionSpec = TypeAliasType(
         WrapValidator(_enter_condition),
     ],
 )
-
-
-class AllSpec(Node):
-    """Every condition holds."""
-
-    key = "all"
-    builds = nodes.AllOf
-    all: list[ConditionSpec] = Field(min_length=1)
-
-
-class AnySpec(Node):
-    """At least one condition holds."""
-
-    key = "any"
-    builds = nodes.AnyOf
-    any: list[ConditionSpec] = Field(min_length=1)
-
-
-class NotSpec(Node):
-    """The condition does not hold."""
-
-    key = "not"
-    builds = nodes.Not
-    not_: ConditionSpec = Field(alias="not")
-
-
-GROUPS: dict[str, type[Node]] = {model.key: model for model in (AllSpec, AnySpec, NotSpec)}
+_CONDITIONS = Annotated[list[ConditionSpec], Field(min_length=1)]
+AllSpec = _tagged("AllSpec", "all", _CONDITIONS, "Every condition holds.", nodes.AllOf)
+AnySpec = _tagged("AnySpec", "any", _CONDITIONS, "At least one condition holds.", nodes.AnyOf)
+NotSpec = _tagged("NotSpec", "not", ConditionSpec, "The condition does not hold.", nodes.Not)
+GROUPS: Final[dict[str, type[Node]]] = {"all": AllSpec, "any": AnySpec, "not": NotSpec}
 
 
 # --- actions ----------------------------------------------------------------------------
 
 
-class AddTagsSpec(Node):
-    """Put these tags on the deal."""
-
-    key = "add_tags"
-    builds = nodes.AddTags
-    add_tags: Tags
-
-
-class RemoveTagsSpec(Node):
-    """Take these tags off the deal."""
-
-    key = "remove_tags"
-    builds = nodes.RemoveTags
-    remove_tags: Tags
-
-
 class FieldValue(Node):
     """A custom field's name and its new value."""
 
+    builds = nodes.SetField
     name: _name(nodes.MAX_FIELD_NAME_LENGTH)
     value: Annotated[str, Field(max_length=nodes.MAX_VALUE_LENGTH)]
 
 
-class SetFieldSpec(Node):
-    """Set a custom field of the deal."""
-
-    key = "set_field"
-    set_field: FieldValue
-
-    def node(self) -> nodes.SetField:
-        """The compiled action (``set_field`` is an object of its own)."""
-        return nodes.SetField(self.set_field.name, self.set_field.value)
-
-
-ACTIONS: dict[str, type[Node]] = {
-    model.key: model for model in (AddTagsSpec, RemoveTagsSpec, SetFieldSpec)
+ACTIONS: Final[dict[str, type[Node]]] = {
+    "add_tags": _tagged(
+        "AddTagsSpec", "add_tags", Tags, "Put these tags on the deal.", nodes.AddTags
+    ),
+    "remove_tags": _tagged(
+        "RemoveTagsSpec", "remove_tags", Tags, "Take these tags off the deal.", nodes.RemoveTags
+    ),
+    "set_field": _tagged(
+        "SetFieldSpec", "set_field", FieldValue, "Set a custom field of the deal.", lambda x: x
+    ),
 }
 
 
 def _action_model(node: Any) -> str | None:
-    """The tag of the model for ``node``: its first action key."""
+    """The tag of ``node``'s model: its first action key."""
     if not isinstance(node, Mapping):
         return None
     return next((ACTIONS[key].__name__ for key in node if key in ACTIONS), None)
@@ -369,15 +300,13 @@ class RuleSpec(Node):
     then: list[ActionSpec] = Field(min_length=1, description="The list of actions.")
 
 
-for _model in (AllSpec, AnySpec, NotSpec, RuleSpec):
+for _model in (*GROUPS.values(), RuleSpec):
     _model.model_rebuild()
 
 #: Every tagged model by its tag: what pydantic puts into error locations.
-TAGGED: dict[str, type[Node]] = {
+TAGGED: Final[dict[str, type[Node]]] = {
     model.__name__: model for model in (*COMPARISONS.values(), *GROUPS.values(), *ACTIONS.values())
 }
-
-
 # --- JSON Schema ------------------------------------------------------------------------
 
 

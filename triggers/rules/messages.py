@@ -1,4 +1,5 @@
-"""Pydantic's validation errors, worded for people writing rules, at their JSON path.
+"""Rule errors: pydantic's and the grammar's, worded for people writing rules, at their JSON
+path.
 
 Only wording lives here: what is valid is :mod:`triggers.rules.grammar`'s business. A message
 says what was expected and, for near misses, what was probably meant.
@@ -6,13 +7,99 @@ says what was expected and, for near misses, what was probably meant.
 
 import difflib
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Final
 
 from pydantic_core import ErrorDetails
 
-from triggers.rules.errors import RuleError, hint, kind, quoted
+from core.errors import ValidationFailed
+from triggers.rules import nodes
 from triggers.rules.grammar import ACTIONS, COMPARISONS, GROUPS, TAGGED, FieldValue, RuleSpec
-from triggers.rules.nodes import ROOTS
+
+#: What people coming from other rule languages type, by what they mean.
+_MEANT: Final = {
+    "equals": ("eq", "=", "==", "is"),
+    "not_equals": ("ne", "neq", "!=", "not_equal"),
+    "gt": (">",),
+    "gte": (">=", "ge"),
+    "lt": ("<",),
+    "lte": ("<=", "le"),
+    "regex": ("match", "matches", "re", "regexp", "pattern"),
+    "contains": ("has", "includes"),
+    "in": ("one_of",),
+    "all": ("and",),
+    "any": ("or",),
+    "when": ("if", "condition"),
+    "then": ("do", "actions"),
+    "add_tags": ("tags", "add_tag"),
+    "remove_tags": ("remove_tag",),
+    "set_field": ("set", "set_fields"),
+}
+ALIASES: Final = {alias: meant for meant, aliases in _MEANT.items() for alias in aliases}
+
+
+class RuleError(ValidationFailed):
+    """A rule is not valid. ``path`` is the JSON path of the offending node (``$.when.all[1]``).
+
+    It is a :class:`core.errors.ValidationFailed` with code ``invalid_rule``: raised through
+    the web layer it becomes a 422 whose ``field`` is the path and whose ``message`` is the
+    bare message. ``str(error)`` is ``"<path>: <message>"``, the form to show a user.
+    """
+
+    code = "invalid_rule"
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message, field=path)
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+    def __reduce__(self) -> tuple[type["RuleError"], tuple[str, str]]:
+        return (RuleError, (self.message, self.path))
+
+
+def kind(value: Any) -> str:
+    """The JSON name of ``value``'s type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def describe(value: Any) -> str:
+    """The JSON type of ``value``, and the value itself when it is short and telling."""
+    if isinstance(value, str):
+        return f"string {value[:40]!r}" if len(value) <= 40 else "a string"
+    if isinstance(value, float | Decimal) and nodes.as_number(value) is None:
+        return f"{value} (numbers must be finite)"
+    return kind(value)
+
+
+def hint(word: Any, choices: tuple[str, ...]) -> str:
+    """`` (did you mean 'x'?)`` for a near miss of one of ``choices``, else ``""``."""
+    if not isinstance(word, str):
+        return ""
+    guess = ALIASES.get(word.lower())
+    if guess not in choices:
+        close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
+        guess = close[0] if close else None
+    return f" (did you mean {guess!r}?)" if guess else ""
+
+
+def quoted(names: tuple[str, ...]) -> str:
+    """``'a', 'b' or 'c'``."""
+    return ", ".join(repr(name) for name in names[:-1]) + f" or {names[-1]!r}"
+
 
 _OPS: Final = tuple(COMPARISONS)
 _ACTIONS: Final = tuple(ACTIONS)
@@ -34,6 +121,14 @@ _STRINGS: Final = {
     "remove_tags": ("a tag name (string)", "the tag name"),
     "name": ("a field name (string)", "the field name"),
     "value": ("a string", "the value"),
+}
+#: Our own errors that need no more words than these.
+_LIMITS: Final = {
+    "too_many_nodes": f"the rule has more than {nodes.MAX_NODES} conditions and actions; "
+    "split it up",
+    "too_deep": f"conditions nest deeper than {nodes.MAX_DEPTH} levels",
+    "too_many_regexes": f"a rule may have at most {nodes.MAX_REGEXES} regex comparisons",
+    "value_too_long": f"the value is longer than {nodes.MAX_VALUE_LENGTH} characters",
 }
 _OBJECTS: Final = {
     RuleSpec.__name__: 'a rule must be an object {"when": ..., "then": [...]}',
@@ -70,9 +165,13 @@ def _key(loc: tuple[int | str, ...]) -> str:
 
 def _message(error: ErrorDetails) -> str:
     value, ctx = error["input"], error.get("ctx", {})
+    if error["type"] in _LIMITS:
+        return _LIMITS[error["type"]]
     match error["type"]:
-        case "rule":
-            return ctx["message"]
+        case "not_numeric":
+            return f'expected a number or a decimal string such as "1500.00", got {describe(value)}'
+        case "bad_regex":
+            return f"invalid regular expression: {ctx['reason']}{_regex_advice(ctx['reason'])}"
         case "condition":
             return _condition(value)
         case "action":
@@ -82,9 +181,26 @@ def _message(error: ErrorDetails) -> str:
         case "bool_type":
             return f"expected true or false, got {kind(value)}"
     key = _key(error["loc"])
+    if error["type"] == "not_scalar":
+        return _not_scalar(key, value)
     if error["type"] in ("list_type", "too_short", "too_long"):
         return _array(error["type"], key, value, ctx)
     return _string(error["type"], key, value, ctx)
+
+
+def _not_scalar(key: str, value: Any) -> str:
+    advice = ""
+    if value is None:
+        advice = " (to test for a missing value use 'exists': false)"
+    elif isinstance(value, list | tuple) and key != "in":
+        advice = " (to compare with several values use 'in')"
+    return f"expected a string, number or boolean, got {describe(value)}{advice}"
+
+
+def _regex_advice(reason: str) -> str:
+    if "perl operator" in reason or "escape sequence" in reason:
+        return " (RE2 has no backreferences or lookaround)"
+    return " (use smaller repetition counts)" if "too large" in reason else ""
 
 
 def _array(error: str, key: str, value: Any, ctx: dict[str, Any]) -> str:
@@ -115,9 +231,9 @@ def _field_path(value: str) -> str:
     segments = value.split(".")
     if not all(segments):
         return f"{value!r} is not a dotted path: it has an empty part"
-    close = difflib.get_close_matches(segments[0].lower(), ROOTS, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(segments[0].lower(), nodes.ROOTS, n=1, cutoff=0.6)
     guess = f" (did you mean {'.'.join([close[0], *segments[1:]])!r}?)" if close else ""
-    return f"unknown field {value!r}{guess}: paths start with {quoted(ROOTS)}"
+    return f"unknown field {value!r}{guess}: paths start with {quoted(nodes.ROOTS)}"
 
 
 def _condition(node: Any) -> str:
