@@ -238,7 +238,7 @@ ConditionSpec = TypeAliasType(
         WrapValidator(_enter_condition),
     ],
 )
-_CONDITIONS = Annotated[list[ConditionSpec], Field(min_length=1)]
+_CONDITIONS = Annotated[list[ConditionSpec], Field(min_length=1, fail_fast=True)]
 AllSpec = _tagged("AllSpec", "all", _CONDITIONS, "Every condition holds.", nodes.AllOf)
 AnySpec = _tagged("AnySpec", "any", _CONDITIONS, "At least one condition holds.", nodes.AnyOf)
 NotSpec = _tagged("NotSpec", "not", ConditionSpec, "The condition does not hold.", nodes.Not)
@@ -297,7 +297,7 @@ class RuleSpec(Node):
     model_config = ConfigDict(title="Funnelbox deal rule")
     builds = nodes.Rule
     when: ConditionSpec = Field(description="The condition the deal must meet.")
-    then: list[ActionSpec] = Field(min_length=1, description="The list of actions.")
+    then: list[ActionSpec] = Field(min_length=1, fail_fast=True, description="The list of actions.")
 
 
 for _model in (*GROUPS.values(), RuleSpec):
