@@ -307,6 +307,8 @@ for _model in (*GROUPS.values(), RuleSpec):
 TAGGED: Final[dict[str, type[Node]]] = {
     model.__name__: model for model in (*COMPARISONS.values(), *GROUPS.values(), *ACTIONS.values())
 }
+
+
 # --- JSON Schema ------------------------------------------------------------------------
 
 
