@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrations openapi bench-board bench-ingest bench-triggers clean
+.PHONY: run test lint migrations openapi rules-schema bench-board bench-ingest bench-triggers clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing Funnelbox with its dependencies (a minute or two the first time)"
@@ -36,6 +36,10 @@ migrations: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/funnelbox openapi > web/openapi.json
+
+# The rule language's JSON Schema for editors, generated from its grammar (triggers/rules/grammar.py).
+rules-schema: $(STAMP)
+	$(BIN)/python -m triggers.rules
 
 # Benchmarks want PostgreSQL; see the README's Performance section for the figures.
 bench-board: $(STAMP)

@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from core.errors import ValidationFailed
@@ -897,7 +897,7 @@ def test_a_rule_at_the_limits_evaluates_quickly():
 
 def test_the_committed_schema_file_is_current():
     assert SCHEMA_PATH.read_text(encoding="utf-8") == rules.schema_json(), (
-        "regenerate it: .venv/bin/python -m triggers.rules"
+        "regenerate it: make rules-schema"
     )
     assert json.loads(SCHEMA_PATH.read_text(encoding="utf-8")) == RULE_JSON_SCHEMA
 
@@ -905,8 +905,10 @@ def test_the_committed_schema_file_is_current():
 def test_the_schema_is_a_valid_draft_2020_12_schema():
     jsonschema.Draft202012Validator.check_schema(RULE_JSON_SCHEMA)
     assert RULE_JSON_SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    operators = RULE_JSON_SCHEMA["$defs"]["comparison"]["properties"].keys() - {"field"}
-    assert operators == set(Op)
+    defs = RULE_JSON_SCHEMA["$defs"]
+    conditions = [defs[item["$ref"].rsplit("/", 1)[1]] for item in defs["Condition"]["oneOf"]]
+    keys = {key for condition in conditions for key in condition["properties"]}
+    assert keys - {"field", "all", "any", "not"} == set(Op)
 
 
 VALID = [
@@ -1099,3 +1101,118 @@ def test_evaluation_never_raises_and_not_inverts_matches(condition: dict[str, An
     negated = parse_rule(rule_of({"not": condition}))
     assert negated.matches(facts) is (not outcome.matched)
     assert parse_rule(rule.to_json()) == rule
+
+
+# --- the parser and the schema accept the same rules -----------------------------------------
+
+#: Paths, good and bad; no newlines (jsonschema's ``$`` matches before a trailing one).
+ANY_PATHS = st.sampled_from(["deal.title", "contact.won_deals", "deal.fields.Ref. no", "amount"])
+BAD_PATHS = st.sampled_from(["", "deal..x", "Deal.x", "deal." + "x" * 200, 7])
+NAMES = st.text(alphabet="aZ1. \t\x1c\u3000Ё", max_size=5)
+JUNK = st.recursive(
+    st.one_of(
+        NAMES,
+        st.none(),
+        st.booleans(),
+        st.integers(-3, 10**20),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.sampled_from(["1500.00", "-0.5", "1,5", "1e3", "x" * 1001, "9" * 65]),
+    ),
+    lambda children: (
+        st.lists(children, max_size=2)
+        | st.dictionaries(st.sampled_from(["field", "all", "not", "equals", "name", "x"]), children)
+    ),
+    max_leaves=3,
+)
+PATTERNS = st.sampled_from(["a", "^b$", "(?i)x|Ё", "[0-9]{2}", "", "x" * 501])
+
+
+def often(value: Any = True, otherwise: Any = False) -> st.SearchStrategy[Any]:
+    """``value`` nine times in ten (Hypothesis draws small integers far more often)."""
+    return st.sampled_from([value] * 9 + [otherwise])
+
+
+def some(items: st.SearchStrategy[Any]) -> st.SearchStrategy[list[Any]]:
+    """One to three items, now and then none."""
+    return st.one_of(*[st.lists(items, min_size=1, max_size=3)] * 4, st.just([]))
+
+
+def operands(key: str) -> st.SearchStrategy[Any]:
+    """Mostly what ``key`` takes, sometimes anything at all."""
+    right = {
+        "regex": PATTERNS,
+        "in": some(st.one_of(SCALARS, SCALARS, JUNK)),
+        "exists": st.booleans(),
+    }.get(key, st.one_of(SCALARS, NUMERIC))
+    return st.one_of(right, right, right, right, JUNK)
+
+
+@st.composite
+def near_comparisons(draw: st.DrawFn) -> dict[str, Any]:
+    """A comparison with one operator, or none, two, a misspelt one, no field or a bad one."""
+    node: dict[str, Any] = {}
+    if draw(often()):
+        node["field"] = draw(st.one_of(ANY_PATHS, ANY_PATHS, BAD_PATHS))
+    keys = st.sampled_from([op.value for op in Op] + ["equal"])
+    for key in draw(st.lists(keys, min_size=draw(often(1, 2)), max_size=2, unique=True)):
+        node[key] = draw(operands(key))
+    return node
+
+
+def near_conditions(depth: int) -> st.SearchStrategy[Any]:
+    if depth <= 1:
+        return st.one_of(*[near_comparisons()] * 6, JUNK)
+    inner = near_conditions(depth - 1)
+    items = some(inner)
+    return st.one_of(
+        near_comparisons(),
+        near_comparisons(),
+        st.builds(lambda it: {"all": it}, items),
+        st.builds(lambda it: {"any": it}, items),
+        st.builds(lambda it: {"not": it}, inner),
+        st.builds(lambda it, other: {"all": it, **other}, items, st.dictionaries(NAMES, JUNK)),
+        JUNK,
+    )
+
+
+TAG_LISTS = st.one_of(*[some(st.one_of(*[NAMES] * 6, JUNK))] * 4, JUNK)
+NEAR_ACTIONS = st.one_of(
+    st.builds(lambda tags: {"add_tags": tags}, TAG_LISTS),
+    st.builds(lambda tags: {"remove_tags": tags}, TAG_LISTS),
+    st.builds(
+        lambda value: {"set_field": value},
+        st.one_of(
+            st.fixed_dictionaries(
+                {"name": st.one_of(NAMES, JUNK)}, optional={"value": st.one_of(NAMES, JUNK)}
+            ),
+            JUNK,
+        ),
+    ),
+    st.builds(lambda a, b: {"add_tags": a, "remove_tags": b}, TAG_LISTS, TAG_LISTS),
+)
+
+
+@st.composite
+def near_rules(draw: st.DrawFn) -> Any:
+    """Rule JSON, valid or nearly so, within the limits the schema cannot state."""
+    rule: dict[str, Any] = {}
+    if draw(often()):
+        rule["when"] = draw(near_conditions(3))
+    if draw(often()):
+        rule["then"] = draw(st.one_of(*[some(NEAR_ACTIONS)] * 9, JUNK))
+    if draw(often(False, True)):
+        rule[draw(NAMES)] = draw(JUNK)
+    return rule if draw(often()) else draw(JUNK)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(near_rules())
+def test_the_parser_accepts_exactly_the_rules_the_generated_schema_accepts(data: Any):
+    try:
+        parse_rule(data)
+    except RuleError:
+        accepted = False
+    else:
+        accepted = True
+    event(f"accepted={accepted}")
+    assert SCHEMA.is_valid(data) is accepted
