@@ -247,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     from core.settings import get_settings
 
     settings = get_settings()
-    if args.command != "serve":  # serve configures each of its processes
-        configure(settings.log_level)
+    if args.command == "worker":  # serve configures each of its processes; one-shot
+        configure(settings.log_level)  # commands print their answer, and only warnings log
     if args.command == "serve":
         return _serve(args, settings)
     try:
