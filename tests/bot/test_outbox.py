@@ -29,7 +29,7 @@ from core.models import Event, User
 from core.queue import POLICIES, Park, Retry, backoff
 from inbox.dialogs import Sender, identify, open_dialog, queue
 from inbox.models import Author, Dialog, Message, Outbox, OutboxState
-from inbox.outgoing import send_text
+from inbox.outgoing import register_check, send_text
 from tests.conftest import SECRET_KEY, Api, Backend
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.whatsapp import FakeGraph
@@ -189,6 +189,49 @@ async def test_sends_to_one_chat_are_paced_and_in_order(
         "first",
         "second",
     ]
+
+
+async def test_a_later_message_never_overtakes_one_waiting_for_a_retry(
+    telegram_channel: dict, fake_telegram: FakeTelegram, worker: OutboxWorker
+) -> None:
+    dialog = await open_chat(telegram_channel, str(CHAT))
+    async with change(None) as batch:
+        await queue(batch, dialog=dialog, author=Author.BOT, text="first")
+    fake_telegram.fail_next("sendMessage", status=500)
+    assert await worker.run_once() == 1
+    async with change(None) as batch:
+        await queue(batch, dialog=dialog, author=Author.BOT, text="second")
+    assert await worker.run_once() == 0, "the second waits behind the first's retry"
+    await make_due()
+    assert await worker.run_once() == 2
+    texts = [c.params["text"] for c in fake_telegram.calls_to("sendMessage")]
+    assert texts == ["first", "first", "second"]
+
+
+async def test_the_purpose_of_a_send_decides_whether_it_still_goes(
+    telegram_channel: dict, fake_telegram: FakeTelegram, worker: OutboxWorker
+) -> None:
+    """The sender asks the check registered for the row's purpose and knows no rules."""
+    dialog = await open_chat(telegram_channel, str(CHAT))
+
+    async def check(message: Message) -> str | None:
+        return "cancelled: test says no" if message.text == "unwanted" else None
+
+    async with change(None) as batch:
+        for text in ("unwanted", "wanted"):
+            await queue(batch, dialog=dialog, author=Author.BOT, text=text, purpose="test")
+        await queue(batch, dialog=dialog, author=Author.BOT, text="unknown", purpose="nobody")
+    unregister = register_check("test", check)
+    try:
+        assert await worker.run_once() == 3
+    finally:
+        unregister()
+    assert [c.params["text"] for c in fake_telegram.calls_to("sendMessage")] == ["wanted"]
+    dropped = await Message.get(text="unwanted")
+    assert (dropped.status, dropped.error) == ("failed", "cancelled: test says no")
+    assert (await Outbox.get(message_id=dropped.id)).state == "failed"
+    unchecked = await Outbox.get(message__text="unknown")
+    assert unchecked.state == "pending" and "LookupError" in unchecked.last_error
 
 
 async def test_paused_channel_holds_its_sends(
