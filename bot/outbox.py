@@ -7,7 +7,6 @@ them, so a crash or restart loses nothing.
 """
 
 import asyncio
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -33,8 +32,6 @@ from core.queue import POLICIES, Done, Dropped, Outcome, Park, Policy, Pump, Que
 from inbox.dialogs import set_delivery
 from inbox.models import DeliveryStatus, Message, Outbox, OutboxState
 from inbox.outgoing import unwanted
-
-log = logging.getLogger(__name__)
 
 #: A send is started only while the lease has this much time left besides its timeout.
 CLAIM_MARGIN = 2.0

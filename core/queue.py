@@ -229,13 +229,13 @@ class Queue(Generic[M]):
             log.warning("%s %s was done twice (%s)", type(row).__name__, row.pk, outcome.result)
         return recorded
 
-    async def release(self, rows: Sequence[M], *, at: datetime | None = None) -> None:
-        """Give rows of one claim back unhandled, due at ``at`` (now), without counting a
-        try; only while the claim still holds them."""
+    async def release(self, rows: Sequence[M]) -> None:
+        """Give rows of one claim back unhandled, due now, without counting a try; only
+        while the claim still holds them."""
         if rows:
             await self.model.filter(
                 pk__in=[row.pk for row in rows], next_attempt_at=rows[0].next_attempt_at
-            ).update(next_attempt_at=at or _now())
+            ).update(next_attempt_at=_now())
 
     async def settle(self, row: M, outcome: Outcome) -> Outcome | None:
         """Record ``outcome`` for a claimed ``row``: the outcome as recorded (a counted
