@@ -6,7 +6,9 @@ workers never post the same row), drops those Meta would refuse for age (``event
 more than 7 days ago) with a log line, and posts the rest, up to 1,000 per request.
 Meta rejects a whole batch when one event is invalid, so a batch refused for good is
 split and each event posted alone: only the bad one fails. Rate limits and Meta's
-temporary errors back off and retry.
+temporary errors back off and retry. The claims, retries and attempt limit are the
+shared queue's (``core.queue``, policy ``conversions``); this module only says how
+each post went.
 
 The one window no API lets us close: a process that dies after Meta accepted a batch
 and before the rows are marked sent posts them again when their lease ends. Meta
@@ -24,19 +26,16 @@ from aiohttp import ClientError, ClientSession
 
 from bot.channels import get_channel
 from bot.graph import GraphClient, GraphError
-from bot.senders import RetryLater, classify
+from bot.senders import classify
 from core.crypto import Vault
-from core.queue import Pump, backoff, claim, soonest
+from core.queue import POLICIES, Done, Dropped, Outcome, Park, Pump, Queue, Retry, soonest
 from triggers.models import Conversion, ConversionSettings, ConversionState
 
 log = logging.getLogger(__name__)
 
-#: Meta takes at most 1,000 events per request.
-BATCH = 1000
 #: Meta refuses events whose event_time is more than 7 days old.
 MAX_AGE = timedelta(days=7)
-LEASE = timedelta(seconds=60)
-MAX_ATTEMPTS = 10
+STALE = "older than 7 days: Meta refuses it"
 
 
 class ConversionSender:
@@ -45,48 +44,67 @@ class ConversionSender:
     def __init__(self, vault: Vault, session: ClientSession) -> None:
         self._vault = vault
         self._session = session
+        self.queue = Queue(Conversion, POLICIES["conversions"], columns=_state)
         self.pump = Pump(
             self.step, name="conversions", poll=5.0, next_due=partial(soonest, Conversion)
         )
 
     async def step(self) -> int:
-        """Send one batch of due events; returns how many rows were taken."""
+        """Send one batch of due events (Meta takes up to 1,000 a request); returns how
+        many rows were taken."""
         settings = await ConversionSettings.first()
         if settings is None or not settings.is_enabled:
             return 0
-        rows = await claim(Conversion, limit=BATCH, lease=LEASE)
-        fresh = await _drop_stale(rows)
+        rows = await self.queue.claim()
+        oldest = datetime.now(UTC) - MAX_AGE
+        stale = [row for row in rows if row.event_time < oldest]
+        if stale:
+            log.warning(
+                "dropped %s Conversions API events older than 7 days (event ids %s)",
+                len(stale),
+                ", ".join(row.event_id for row in stale[:20]),
+            )
+        fresh = [row for row in rows if row.event_time >= oldest]
+        outcomes: dict[int, Outcome] = {row.id: Dropped(STALE) for row in stale}
         if fresh:
             client = GraphClient(
                 self._session,
                 settings.api_base_url,
                 self._vault.open(settings.credentials)["access_token"],
             )
-            await self._post(client, settings, fresh)
+            outcomes |= await self._post(client, settings, fresh)
+        for row in rows:
+            await self.queue.settle(row, outcomes[row.id])
         return len(rows)
 
     async def _post(
         self, client: GraphClient, settings: ConversionSettings, rows: list[Conversion]
-    ) -> None:
+    ) -> dict[int, Outcome]:
+        """How posting ``rows`` went, per row: a batch refused for good is posted again
+        one event at a time, so only the bad event parks."""
+        outcome: Outcome
         try:
             events = [await self._wire(row) for row in rows]
             received = await client.send_events(settings.pixel_id, events, settings.test_event_code)
         except GraphError as exc:
-            outcome = classify(exc)
-            if not isinstance(outcome, RetryLater) and len(rows) > 1:
-                for row in rows:  # one bad event sinks a batch: find it
-                    await self._post(client, settings, [row])
-                return
-            await _failed(rows, str(exc), final=not isinstance(outcome, RetryLater))
-            return
+            if isinstance(classify(exc), Retry):
+                outcome = Retry(str(exc))
+            elif len(rows) > 1:  # one bad event sinks a batch: find it
+                return {
+                    row.id: outcome
+                    for row in rows
+                    for outcome in (await self._post(client, settings, [row])).values()
+                }
+            else:
+                log.warning("Conversions API event %s failed for good: %s", rows[0].event_id, exc)
+                outcome = Park(str(exc))
         except (ClientError, TimeoutError) as exc:
-            await _failed(rows, f"Meta did not answer: {exc!r}", final=False)
-            return
-        if received != len(rows):
-            log.warning("Meta received %s of %s conversion events", received, len(rows))
-        await Conversion.filter(id__in=[row.id for row in rows]).update(
-            state=ConversionState.SENT, sent_at=datetime.now(UTC), next_attempt_at=None
-        )
+            outcome = Retry(f"Meta did not answer: {exc!r}")
+        else:
+            if received != len(rows):
+                log.warning("Meta received %s of %s conversion events", received, len(rows))
+            outcome = Done()
+        return dict.fromkeys((row.id for row in rows), outcome)
 
     async def _wire(self, row: Conversion) -> dict[str, Any]:
         """The stored event as Meta takes it: the value as a JSON number, and for business
@@ -104,34 +122,13 @@ class ConversionSender:
         return body
 
 
-async def _drop_stale(rows: list[Conversion]) -> list[Conversion]:
-    """Drop rows Meta would refuse for age; returns the others."""
-    oldest = datetime.now(UTC) - MAX_AGE
-    stale = [row for row in rows if row.event_time < oldest]
-    if stale:
-        log.warning(
-            "dropped %s Conversions API events older than 7 days (event ids %s)",
-            len(stale),
-            ", ".join(row.event_id for row in stale[:20]),
-        )
-        await Conversion.filter(id__in=[row.id for row in stale]).update(
-            state=ConversionState.DROPPED,
-            next_attempt_at=None,
-            last_error="older than 7 days: Meta refuses it",
-        )
-    return [row for row in rows if row.event_time >= oldest]
-
-
-async def _failed(rows: list[Conversion], error: str, *, final: bool) -> None:
-    """Back off and retry later, or give up (a final error, or too many attempts)."""
-    for row in rows:
-        attempts = row.attempts + 1
-        give_up = final or attempts >= MAX_ATTEMPTS
-        if give_up:
-            log.warning("Conversions API event %s failed for good: %s", row.event_id, error)
-        await Conversion.filter(id=row.id).update(
-            attempts=attempts,
-            last_error=error[:2000],
-            state=ConversionState.FAILED if give_up else ConversionState.PENDING,
-            next_attempt_at=None if give_up else datetime.now(UTC) + backoff(attempts),
-        )
+def _state(outcome: Outcome) -> dict[str, Any]:
+    """The row's state after ``outcome``: sent (and when), dropped, failed or pending."""
+    match outcome:
+        case Done():
+            return {"state": ConversionState.SENT, "sent_at": datetime.now(UTC)}
+        case Dropped():
+            return {"state": ConversionState.DROPPED}
+        case Park():
+            return {"state": ConversionState.FAILED}
+    return {"state": ConversionState.PENDING}

@@ -11,7 +11,7 @@ idempotent (see ``bot.inbound``).
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -25,15 +25,12 @@ from bot.models import Channel, DeliveryKind, InboundDelivery
 from bot.whatsapp import Routed, StatusUpdate
 from core.crypto import Vault
 from core.errors import ValidationFailed
-from core.queue import Pump, soonest, work
+from core.queue import POLICIES, Done, Outcome, Pump, Queue, soonest
 from inbox.dialogs import Inbound
 
 log = logging.getLogger(__name__)
 INBOUND = TypeAdapter(Inbound)
 STATUS = TypeAdapter(StatusUpdate)
-#: After this many failed attempts a delivery is parked (kept, with its error, for a human).
-MAX_ATTEMPTS = 8
-LEASE = timedelta(seconds=60)
 
 
 @dataclass
@@ -109,6 +106,7 @@ class Intake:
         self.vault = vault
         self.bots = bots
         self.dispatcher = dispatcher
+        self.queue = Queue(InboundDelivery, POLICIES["intake"])
         self.pump = Pump(self.step, name="intake", next_due=partial(soonest, InboundDelivery))
 
     async def step(self, limit: int = 200) -> int:
@@ -116,18 +114,12 @@ class Intake:
 
         Different conversations are processed concurrently (the database waits
         overlap), each conversation's items strictly in arrival order, also across
-        several intake workers (``core.queue.claim`` by thread).
+        several intake workers (``core.queue.Queue.claim`` by thread). A failing item
+        backs off and is parked after the policy's attempts, with its error.
         """
-        return await work(
-            InboundDelivery,
-            handle=self._handle,
-            thread_field="thread",
-            limit=limit,
-            lease=LEASE,
-            max_attempts=MAX_ATTEMPTS,
-        )
+        return await self.queue.work(self._handle, limit=limit)
 
-    async def _handle(self, row: InboundDelivery) -> None:
+    async def _handle(self, row: InboundDelivery) -> Outcome:
         channel = await Channel.get(id=row.channel_id)  # type: ignore[attr-defined]
         if row.kind == DeliveryKind.WHATSAPP_MESSAGE:
             await receive(channel=channel, message=INBOUND.validate_python(row.payload))
@@ -137,3 +129,4 @@ class Intake:
             token = self.vault.open(channel.credentials)["token"]
             bot = self.bots.get(channel, token)
             await telegram.process_update(self.dispatcher, bot, channel, row.payload)
+        return Done()

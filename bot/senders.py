@@ -1,13 +1,15 @@
 """How one outbound message reaches each messenger, and what its answer means.
 
-A :class:`Transport` sends one message and sorts the platform's answer into
-:class:`Sent` (with the platform's message id), :class:`RetryLater` (rate limits,
-server errors, timeouts: the outbox tries again) or :class:`Permanent` (the customer
-blocked the bot, the chat is gone, the template does not exist: trying again would
-fail the same way). It also names the rate limits a send to a chat counts against.
+A :class:`Transport` sends one message and sorts the platform's answer into the queue's
+outcomes (``core.queue``): ``Done`` with the platform's message id, ``Retry`` (rate
+limits, server errors, timeouts: the outbox tries again, when the platform says to) or
+``Park`` (the customer blocked the bot, the chat is gone, the template does not exist:
+trying again would fail the same way). It also names the rate limits a send to a chat
+counts against.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from aiogram import Bot
@@ -28,35 +30,17 @@ from aiohttp import ClientError, ClientSession
 
 from bot.graph import GraphClient, GraphError
 from bot.models import Channel
+from core.queue import Done, Outcome, Park, Retry
 from inbox.models import Message
 
 #: Seconds a send may take before it is abandoned and retried (shorter than a claim).
 SEND_TIMEOUT = 10
 
 
-@dataclass(frozen=True)
-class Sent:
-    """The platform accepted the message under this id."""
-
-    external_id: str
-
-
-@dataclass(frozen=True)
-class RetryLater:
-    """Try again; ``after_seconds`` when the platform said how long to wait."""
-
-    after_seconds: float | None
-    reason: str
-
-
-@dataclass(frozen=True)
-class Permanent:
-    """The message cannot be delivered; ``reason`` is shown to the operator."""
-
-    reason: str
-
-
-Outcome = Sent | RetryLater | Permanent
+def retry(reason: str, after_seconds: float | None = None) -> Retry:
+    """Try again, ``after_seconds`` from now when the platform said how long to wait."""
+    at = None if after_seconds is None else datetime.now(UTC) + timedelta(seconds=after_seconds)
+    return Retry(reason, at=at)
 
 
 @dataclass(frozen=True)
@@ -130,7 +114,7 @@ class TelegramTransport:
         self, channel: Channel, credentials: dict[str, Any], chat_id: str, message: Message
     ) -> Outcome:
         if message.kind != "text":
-            return Permanent(f"{message.kind} messages cannot be sent to Telegram")
+            return Park(f"{message.kind} messages cannot be sent to Telegram")
         bot = self._bots.get(channel, credentials["token"])
         try:
             sent = await bot.send_message(
@@ -140,12 +124,12 @@ class TelegramTransport:
                 request_timeout=SEND_TIMEOUT,
             )
         except TelegramRetryAfter as exc:
-            return RetryLater(float(exc.retry_after), exc.message)
+            return retry(exc.message, float(exc.retry_after))
         except _TELEGRAM_PERMANENT as exc:
-            return Permanent(exc.message)
+            return Park(exc.message)
         except _TELEGRAM_TRANSIENT as exc:
-            return RetryLater(None, str(exc))
-        return Sent(f"{sent.chat.id}:{sent.message_id}")
+            return retry(str(exc))
+        return Done(f"{sent.chat.id}:{sent.message_id}")
 
 
 #: Graph error codes of rate limits: API calls (4), the account (80007), the number's
@@ -195,19 +179,19 @@ class WhatsAppTransport:
                     number, chat_id, template["name"], template["language"], template["parameters"]
                 )
             else:
-                return Permanent(f"{message.kind} messages cannot be sent to WhatsApp yet")
+                return Park(f"{message.kind} messages cannot be sent to WhatsApp yet")
         except GraphError as exc:
             return classify(exc)
         except (ClientError, TimeoutError) as exc:
-            return RetryLater(None, f"WhatsApp did not answer: {exc!r}")
-        return Sent(wamid)
+            return retry(f"WhatsApp did not answer: {exc!r}")
+        return Done(wamid)
 
 
 def classify(error: GraphError) -> Outcome:
     """Rate limits and Meta's temporary errors are retried; everything else is final
     (131026 undeliverable, 131047 window closed, 132001 no such template, 190 token...)."""
     if error.code in _WHATSAPP_RATE_LIMITS:
-        return RetryLater(_WHATSAPP_RATE_LIMITS[error.code], str(error))
+        return retry(str(error), _WHATSAPP_RATE_LIMITS[error.code])
     if error.code in _WHATSAPP_TRANSIENT or error.status >= 500 or error.status == 429:
-        return RetryLater(None, str(error))
-    return Permanent(str(error))
+        return retry(str(error))
+    return Park(str(error))

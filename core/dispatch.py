@@ -12,15 +12,12 @@ event is claimed only with all the deal's unfinished events before it.
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
 from functools import partial
 
 from core.models import Event
-from core.queue import Pump, soonest, work
+from core.queue import POLICIES, Done, Outcome, Pump, Queue, soonest
 
 Consumer = Callable[[Event], Awaitable[None]]
-LEASE = timedelta(seconds=60)
-MAX_ATTEMPTS = 8
 
 
 class EventDispatcher:
@@ -28,19 +25,15 @@ class EventDispatcher:
 
     def __init__(self, consumers: Mapping[str, Sequence[Consumer]]) -> None:
         self.consumers = consumers
+        self.queue = Queue(Event, POLICIES["events"])
         self.pump = Pump(self.step, name="events", next_due=partial(soonest, Event))
 
     async def step(self, limit: int = 200) -> int:
         """Dispatch one batch of pending events; returns how many were taken."""
-        return await work(
-            Event,
-            handle=self._handle,
-            limit=limit,
-            lease=LEASE,
-            max_attempts=MAX_ATTEMPTS,
-            thread_field="deal_id",
-        )
+        return await self.queue.work(self._handle, limit=limit)
 
-    async def _handle(self, event: Event) -> None:
+    async def _handle(self, event: Event) -> Outcome:
+        """Every consumer of the kind, in order; one that raises retries the event."""
         for consumer in self.consumers.get(event.kind, ()):
             await consumer(event)
+        return Done()

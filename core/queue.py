@@ -1,10 +1,18 @@
-"""Durable work queues in the database: rows are claimed with a lease, then done.
+"""Durable work queues in the database: rows are claimed with a lease, handled, settled.
 
-Used by the webhook intake (deliveries accepted, processed later) and the event
-dispatcher (domain events fed to triggers); the outbox has its own claims.
-A claim moves ``next_attempt_at`` past the lease, so a worker that dies mid-item
-leaves it to be claimed again when the lease runs out; with several workers,
+One mechanism serves the webhook intake, the event dispatcher, the outbox and the
+Conversions API sender; how long a lease lasts and how often a row is tried are declared
+for all four in :data:`POLICIES`. A row is pending while ``next_attempt_at`` is set. A
+claim moves it past the lease (that value is the claim's token), so a worker that dies
+mid-item leaves it to be claimed again when the lease runs out; with several workers,
 PostgreSQL's ``FOR UPDATE SKIP LOCKED`` hands each row to one of them.
+
+A handler says how an item went with an :data:`Outcome`, and :meth:`Queue.settle`
+records it: :class:`Done`, :class:`Dropped` (finished without doing it),
+:class:`Retry` (at a time, with the reason on the row) or :class:`Park` (a bad item,
+kept with its reason for a human). Whether a retry counts towards the attempt limit is
+the outcome's to say, so a failure that is not the item's fault can be retried for as
+long as it lasts without ever parking the item (see :func:`failure`).
 """
 
 import asyncio
@@ -12,49 +20,291 @@ import contextlib
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from core.events import EventBatch, change
+
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Model)
 
 
-async def claim(
-    model: type[M], *, limit: int, lease: timedelta, thread_field: str | None = None
-) -> list[M]:
-    """Take up to ``limit`` due rows (``next_attempt_at`` reached), oldest first.
+@dataclass(frozen=True)
+class Policy:
+    """How one queue is served.
 
-    With ``thread_field`` (a column such as ``deal_id``), a row is taken only together
-    with every unfinished row of its thread before it, so two workers never hold rows of
-    one thread at once and each thread is handled in order: a row that is leased by
-    another worker, or backing off, holds back the later rows of its thread.
-
-    Querysets bind their connection when built, so they are built inside the
-    transaction (one built outside would wait on SQLite's writer lock forever).
-    ``only()`` rather than ``values_list()``: the latter drops ``FOR UPDATE``.
+    ``thread`` names the column whose rows are handled in order (a deal, a conversation);
+    ``count_done`` counts the try that succeeded too (the outbox's ``attempts`` is how
+    often the platform was called), where the others count failed tries only.
     """
-    now = datetime.now(UTC)
-    columns = ("id", thread_field) if thread_field else ("id",)
-    async with in_transaction():
-        rows = (
-            await model.filter(next_attempt_at__lte=now)
-            .order_by("id")
-            .limit(limit)
-            .select_for_update(skip_locked=True)
-            .only(*columns)
+
+    lease: timedelta
+    max_attempts: int
+    batch: int
+    thread: str | None = None
+    count_done: bool = False
+
+
+#: Every queue's lease and attempt limit, in one place. The outbox's lease must outlast
+#: a send (``bot.senders.SEND_TIMEOUT``); retries back off exponentially (:func:`backoff`),
+#: so the outbox's 12 attempts span about 40 minutes.
+POLICIES: Mapping[str, Policy] = {
+    "intake": Policy(lease=timedelta(seconds=60), max_attempts=8, batch=200, thread="thread"),
+    "events": Policy(lease=timedelta(seconds=60), max_attempts=8, batch=200, thread="deal_id"),
+    "outbox": Policy(
+        lease=timedelta(seconds=30),
+        max_attempts=12,
+        batch=50,
+        thread="dialog_id",
+        count_done=True,
+    ),
+    "conversions": Policy(lease=timedelta(seconds=60), max_attempts=10, batch=1000),
+}
+
+
+@dataclass(frozen=True)
+class Done:
+    """The item was handled; ``result`` is what the queue's settle hook records with it
+    (the outbox's platform message id)."""
+
+    result: str | None = None
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """The item is finished without being done (no longer wanted, too old): nobody needs
+    to look at it, and ``reason`` stays on the row."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Try again at ``at`` (None: back off by the attempt count), ``reason`` on the row.
+
+    ``counts`` says whether this try counts towards the policy's attempt limit: a send
+    put off for a rate limit does not, and neither should a failure of our own
+    infrastructure, which is not the item's fault.
+    """
+
+    reason: str
+    at: datetime | None = None
+    counts: bool = True
+
+
+@dataclass(frozen=True)
+class Park:
+    """A bad item: kept, with ``reason``, for a human. ``exhausted`` when it is parked
+    because its counted retries ran out rather than refused outright."""
+
+    reason: str
+    exhausted: bool = False
+
+
+Outcome = Done | Dropped | Retry | Park
+Handler = Callable[[M], Awaitable[Outcome]]
+#: Writes what an outcome means beyond the queue's columns (a message's delivery status),
+#: in the transaction that settles the row.
+SettleHook = Callable[[EventBatch, M, Outcome], Awaitable[None]]
+
+
+def failure(exc: Exception) -> Outcome:
+    """What a handler's exception means: a counted retry with the error as its reason.
+
+    The one place to tell failures apart: one of the database or Redis (or a timeout
+    talking to them) could become ``Retry(..., counts=False)`` here, retried for as long
+    as it lasts, so that only a bad item ever parks.
+    """
+    return Retry(f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def backoff(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:
+    """How long to wait after ``attempt`` failed tries: exponential, capped, and half of
+    it random ("equal jitter"), so the failures of one outage spread out:
+    attempt 1 waits 1-2 s, attempt 5 16-32 s, then up to ``cap``."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 (not crypto)
+
+
+class Queue(Generic[M]):
+    """One table served as a queue under a :class:`Policy`.
+
+    ``where`` narrows what may be claimed (the outbox skips paused channels), ``related``
+    is loaded with the claimed rows, ``columns`` maps an outcome to the table's own
+    columns (its ``state``), written in the same statement as the queue's, and
+    ``on_settle`` writes what else the outcome means in the same transaction (a send
+    recorded with the platform's id).
+    """
+
+    def __init__(
+        self,
+        model: type[M],
+        policy: Policy,
+        *,
+        where: Mapping[str, Any] | None = None,
+        related: Sequence[str] = (),
+        columns: Callable[[Outcome], dict[str, Any]] | None = None,
+        on_settle: SettleHook[M] | None = None,
+    ) -> None:
+        self.model = model
+        self.policy = policy
+        self.where = dict(where or {})
+        self.related = tuple(related)
+        self.columns = columns
+        self.on_settle = on_settle
+
+    async def claim(self, limit: int | None = None) -> list[M]:
+        """Take up to ``limit`` (the policy's batch) due rows, oldest first.
+
+        With a ``thread`` column, a row is taken only together with every unfinished row
+        of its thread before it, so two workers never hold rows of one thread at once
+        and each thread is handled in order: a row that is leased by another worker, or
+        backing off, holds back the later rows of its thread.
+
+        Querysets bind their connection when built, so they are built inside the
+        transaction (one built outside would wait on SQLite's writer lock forever).
+        ``only()`` rather than ``values_list()``: the latter drops ``FOR UPDATE``, and
+        ``of`` locks this table's rows alone when ``where`` joins another.
+        """
+        now, thread = _now(), self.policy.thread
+        columns = ("id", thread) if thread else ("id",)
+        async with in_transaction():
+            rows = (
+                await self.model.filter(next_attempt_at__lte=now, **self.where)
+                .order_by("id")
+                .limit(limit or self.policy.batch)
+                .select_for_update(skip_locked=True, of=(self.model._meta.db_table,))
+                .only(*columns)
+            )
+            ids = await _in_order(self.model, rows, thread) if thread else [r.pk for r in rows]
+            if not ids:
+                return []
+            await self.model.filter(id__in=ids).update(next_attempt_at=now + self.policy.lease)
+        # loaded after the commit: rows fetched inside would stay bound to the closed transaction
+        query = self.model.filter(id__in=ids).order_by("id")
+        return await (query.select_related(*self.related) if self.related else query)
+
+    async def work(
+        self, handle: Handler[M], *, limit: int | None = None, concurrency: int = 8
+    ) -> int:
+        """Claim due rows and handle them; returns how many were claimed.
+
+        Rows of one thread are handled in order, threads concurrently, and the order
+        holds across workers (see :meth:`claim`); a row without a thread value is a
+        thread of its own. Once a row is to be retried (or its lease was lost), the rows
+        after it in its thread go back unhandled, to wait for it.
+        """
+        rows = await self.claim(limit)
+        threads: dict[Hashable, list[M]] = defaultdict(list)
+        for row in rows:
+            key = getattr(row, self.policy.thread) if self.policy.thread else None
+            threads[("row", row.pk) if key is None else key].append(row)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def run(items: list[M]) -> None:
+            async with gate:
+                for index, row in enumerate(items):
+                    if not isinstance(await self._attempt(row, handle), Done | Dropped | Park):
+                        await self.release(items[index + 1 :])
+                        return
+
+        await asyncio.gather(*(run(items) for items in threads.values()))
+        return len(rows)
+
+    async def _attempt(self, row: M, handle: Handler[M]) -> Outcome | None:
+        try:
+            outcome = await handle(row)
+        except Exception as exc:
+            log.exception("%s %s failed", type(row).__name__, row.pk)
+            outcome = failure(exc)
+        recorded = await self.settle(row, outcome)
+        if recorded is None and isinstance(outcome, Done):
+            log.warning("%s %s was done twice (%s)", type(row).__name__, row.pk, outcome.result)
+        return recorded
+
+    async def release(self, rows: Sequence[M]) -> None:
+        """Give rows of one claim back unhandled, due now, without counting a try; only
+        while the claim still holds them."""
+        if rows:
+            await self.model.filter(
+                pk__in=[row.pk for row in rows], next_attempt_at=rows[0].next_attempt_at
+            ).update(next_attempt_at=_now())
+
+    async def settle(self, row: M, outcome: Outcome) -> Outcome | None:
+        """Record ``outcome`` for a claimed ``row``: the outcome as recorded (a counted
+        retry past the attempt limit parks), or None when the row was no longer ours.
+
+        A ``Done`` is recorded whoever holds the row now (the work happened: a platform
+        has the message), unless the row is finished already; any other outcome only
+        while this claim's lease holds, else the row's new holder decides.
+        """
+        outcome = self._within_limit(row, outcome)
+        values = self._values(row, outcome)
+        if self.on_settle is None:
+            return outcome if await self._ours(row, outcome).update(**values) else None
+        async with change(None) as batch:
+            if not await self._ours(row, outcome).update(**values):
+                return None
+            row.update_from_dict(values)
+            await self.on_settle(batch, row, outcome)
+        return outcome
+
+    def _within_limit(self, row: M, outcome: Outcome) -> Outcome:
+        """``outcome``, or a park when it is a counted retry that reaches the limit."""
+        attempts: int = row.attempts  # type: ignore[attr-defined]
+        if (
+            isinstance(outcome, Retry)
+            and outcome.counts
+            and attempts + 1 >= self.policy.max_attempts
+        ):
+            log.warning(
+                "%s %s parked after %s attempts: %s",
+                type(row).__name__,
+                row.pk,
+                attempts + 1,
+                outcome.reason,
+            )
+            return Park(outcome.reason, exhausted=True)
+        if isinstance(outcome, Park):
+            log.warning("%s %s parked: %s", type(row).__name__, row.pk, outcome.reason)
+        return outcome
+
+    def _values(self, row: M, outcome: Outcome) -> dict[str, Any]:
+        """The queue's columns after ``outcome``, then the table's own."""
+        counted = (
+            isinstance(outcome, Park)
+            or (isinstance(outcome, Retry) and outcome.counts)
+            or (isinstance(outcome, Done | Dropped) and self.policy.count_done)
         )
-        ids = await _in_order(model, rows, thread_field) if thread_field else [r.pk for r in rows]
-        if not ids:
-            return []
-        await model.filter(id__in=ids).update(next_attempt_at=now + lease)
-    # loaded after the commit: rows fetched inside would stay bound to the closed transaction
-    return await model.filter(id__in=ids).order_by("id")
+        attempts = row.attempts + int(counted)  # type: ignore[attr-defined]
+        values: dict[str, Any] = {"attempts": attempts, "next_attempt_at": None}
+        match outcome:
+            case Retry(reason=reason, at=at):
+                values |= {
+                    "next_attempt_at": at or _now() + backoff(max(1, attempts)),
+                    "last_error": reason[:2000],
+                }
+            case Dropped(reason=reason) | Park(reason=reason):
+                values["last_error"] = reason[:2000]
+            case Done():
+                values["last_error"] = None
+        if not isinstance(outcome, Retry | Park) and "processed_at" in row._meta.fields_map:
+            values["processed_at"] = _now()
+        return values | (self.columns(outcome) if self.columns else {})
+
+    def _ours(self, row: M, outcome: Outcome) -> Any:
+        """The row, while this settle may still write it (see :meth:`settle`)."""
+        query = self.model.filter(pk=row.pk)
+        if isinstance(outcome, Done):
+            return query.filter(next_attempt_at__isnull=False)
+        return query.filter(next_attempt_at=row.next_attempt_at)  # type: ignore[attr-defined]
 
 
 async def _in_order(model: type[M], rows: list[M], thread_field: str) -> list[int]:
@@ -78,76 +328,6 @@ async def _in_order(model: type[M], rows: list[M], thread_field: str) -> list[in
             blocked.add(thread)
             taken.discard(row_id)
     return sorted(taken)
-
-
-def backoff(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:
-    """How long to wait after ``attempt`` failed tries: exponential, capped, and half of
-    it random ("equal jitter"), so the failures of one outage spread out:
-    attempt 1 waits 1-2 s, attempt 5 16-32 s, then up to ``cap``."""
-    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
-    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 (not crypto)
-
-
-async def work(
-    model: type[M],
-    *,
-    handle: Callable[[M], Awaitable[None]],
-    thread_field: str,
-    limit: int,
-    lease: timedelta,
-    max_attempts: int,
-    concurrency: int = 8,
-) -> int:
-    """Claim due rows and handle them; returns how many were claimed.
-
-    Rows of one thread (the same ``thread_field`` value: a deal, a conversation) are
-    handled in order, threads concurrently, and the order holds across workers (see
-    :func:`claim`); a row without a thread value is a thread of its own. A handled row
-    is done (``next_attempt_at`` cleared, and ``processed_at`` set where the model has
-    one). A failing row backs off, and after ``max_attempts`` is parked with its error
-    for a human to look at; the rows after it in its thread go back unhandled, to wait.
-    """
-    rows = await claim(model, limit=limit, lease=lease, thread_field=thread_field)
-    threads: dict[Hashable, list[M]] = defaultdict(list)
-    for row in rows:
-        key = getattr(row, thread_field)
-        threads[("row", row.pk) if key is None else key].append(row)
-    gate = asyncio.Semaphore(concurrency)
-
-    async def run(items: list[M]) -> None:
-        async with gate:
-            for index, row in enumerate(items):
-                if not await _attempt(row, handle, max_attempts):
-                    later = [item.pk for item in items[index + 1 :]]
-                    await model.filter(pk__in=later).update(next_attempt_at=datetime.now(UTC))
-                    return
-
-    await asyncio.gather(*(run(items) for items in threads.values()))
-    return len(rows)
-
-
-async def _attempt(row: M, handle: Callable[[M], Awaitable[None]], max_attempts: int) -> bool:
-    """Handle one row; whether it succeeded."""
-    try:
-        await handle(row)
-    except Exception as exc:
-        attempts = row.attempts + 1  # type: ignore[attr-defined]
-        parked = attempts >= max_attempts
-        log.exception(
-            "%s %s failed, attempt %s%s",
-            type(row).__name__, row.pk, attempts, ", parked" if parked else "",
-        )  # fmt: skip
-        retry = None if parked else datetime.now(UTC) + backoff(attempts)
-        await type(row).filter(pk=row.pk).update(
-            attempts=attempts, last_error=f"{type(exc).__name__}: {exc}"[:2000],
-            next_attempt_at=retry,
-        )  # fmt: skip
-        return False
-    done: dict[str, object] = {"next_attempt_at": None}
-    if "processed_at" in row._meta.fields_map:
-        done["processed_at"] = datetime.now(UTC)
-    await type(row).filter(pk=row.pk).update(**done)
-    return True
 
 
 class Pump:

@@ -304,12 +304,15 @@ async def queue(
     kind: str = "text",
     payload: dict[str, Any] | None = None,
     not_before: datetime | None = None,
+    purpose: str | None = None,
+    key: str | None = None,
 ) -> Message:
-    """Record an outbound message and its delivery job in the open transaction.
+    """Record an outbound message and its send in the open transaction.
 
     ``not_before`` holds a delayed message (a trigger's "2 hours after") until then;
-    a payload with ``deal_id`` and ``only_in_stage`` is dropped if, when due, the deal
-    is no longer in that stage.
+    ``purpose`` names the check that decides, when it is due, whether it still goes
+    (``inbox.outgoing.register_check``). ``key`` is unique: queueing for the same reason
+    twice (see :func:`queued`) fails in the database rather than sending twice.
     """
     message = await add_outbound(
         batch,
@@ -320,5 +323,13 @@ async def queue(
         kind=kind,
         payload=payload,
     )
-    await Outbox.create(message=message, next_attempt_at=not_before or datetime.now(UTC))
+    await Outbox.create(
+        message=message, dialog_id=dialog.id, next_attempt_at=not_before or datetime.now(UTC),
+        purpose=purpose, key=key,
+    )  # fmt: skip
     return message
+
+
+async def queued(key: str) -> bool:
+    """Whether a send under ``key`` was queued already (a redelivered event)."""
+    return await Outbox.filter(key=key).exists()

@@ -126,17 +126,26 @@ class OutboxState(StrEnum):
 
 
 class Outbox(Model):
-    """A send recorded before it is attempted, so a crash or restart loses nothing."""
+    """A send recorded before it is attempted, so a crash or restart loses nothing.
+
+    A row of the shared queue (``core.queue``): pending while ``next_attempt_at`` is set,
+    each dialog's sends in order. ``purpose`` names who still has to want the send when
+    it is due (``inbox.outgoing``); ``key`` makes a send queued for the same reason
+    twice (a trigger and the event that fired it) collide in the database.
+    """
 
     id = fields.BigIntField(primary_key=True)
     message: fields.OneToOneRelation = fields.OneToOneField(
         "funnelbox.Message", related_name="outbox", on_delete=fields.CASCADE
     )
+    #: The dialog whose sends go out in order (copied from the message for the claim).
+    dialog_id = fields.IntField(null=True, db_index=True)
     state = fields.CharEnumField(OutboxState, max_length=8, default=OutboxState.PENDING)
     attempts = fields.SmallIntField(default=0)
-    next_attempt_at = fields.DatetimeField(db_index=True)
-    claimed_until = fields.DatetimeField(null=True)
+    next_attempt_at = fields.DatetimeField(null=True, db_index=True)
     last_error = fields.TextField(null=True)
+    purpose = fields.CharField(max_length=32, null=True)
+    key = fields.CharField(max_length=200, null=True, unique=True)
 
     class Meta:
         table = "outbox"

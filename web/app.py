@@ -10,10 +10,11 @@ from redis.asyncio import Redis
 
 from bot.conversions import ConversionSender
 from bot.intake import Intake
-from bot.outbox import OutboxWorker, TemplateCache
+from bot.outbox import OutboxWorker
 from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
 from bot.staff import TaskNotifier
 from bot.telegram import Bots, build_dispatcher
+from bot.templates import TemplateCache
 from core.crypto import Vault
 from core.db import database
 from core.dispatch import EventDispatcher

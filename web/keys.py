@@ -7,8 +7,8 @@ from redis.asyncio import Redis
 
 from bot.conversions import ConversionSender
 from bot.intake import Intake
-from bot.outbox import TemplateCache
 from bot.telegram import Bots
+from bot.templates import TemplateCache
 from core.crypto import Vault
 from core.dispatch import EventDispatcher
 from core.errors import ValidationFailed

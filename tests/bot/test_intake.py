@@ -3,8 +3,8 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.intake import MAX_ATTEMPTS
 from bot.models import InboundDelivery
+from core.queue import POLICIES
 from funnels.models import Deal
 from inbox.models import Message
 from tests.bot.conftest import APP_SECRET, drain
@@ -67,6 +67,9 @@ async def test_processing_twice_changes_nothing(
     await InboundDelivery.all().update(processed_at=None, next_attempt_at=datetime.now(UTC))
     assert await drain(anon) == 1
     assert await Message.all().count() == 1 and await Deal.all().count() == 1
+
+
+MAX_ATTEMPTS = POLICIES["intake"].max_attempts
 
 
 async def test_failures_back_off_and_park_with_the_error(

@@ -1,13 +1,14 @@
 """The outbox: replies and templates reach the (fake) messengers once, over real HTTP.
 
 Workers are driven by hand (``run_once``) so every test decides when a send happens;
-time is moved by editing ``next_attempt_at`` or ``claimed_until``.
+time is moved by editing ``next_attempt_at`` (a leased row's is when its lease ends).
 """
 
 import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,16 +19,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from bot.graph import GraphError
-from bot.outbox import OutboxWorker, send_text
+from bot.outbox import OutboxWorker
 from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
-from bot.senders import Permanent, RetryLater, classify
+from bot.senders import classify
 from bot.telegram import Bots
 from core.crypto import Vault
 from core.events import change, subscribe
 from core.models import Event, User
-from core.queue import backoff
+from core.queue import POLICIES, Park, Retry, backoff
 from inbox.dialogs import Sender, identify, open_dialog, queue
 from inbox.models import Author, Dialog, Message, Outbox, OutboxState
+from inbox.outgoing import register_check, send_text
 from tests.conftest import SECRET_KEY, Api, Backend
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.whatsapp import FakeGraph
@@ -48,11 +50,14 @@ async def make_worker(db: Backend) -> AsyncIterator[MakeWorker]:
     redis = Redis.from_url(db.redis_url) if db.redis_url else None
     prefix = f"test:{uuid.uuid4().hex}:"
 
-    def make(**options: Any) -> OutboxWorker:
+    def make(poll_seconds: float = 1.0, **policy: Any) -> OutboxWorker:
         buckets: TokenBucket = (
             RedisBuckets(redis, prefix=prefix) if redis is not None else MemoryBuckets()
         )
-        return OutboxWorker(VAULT, bots, session, buckets, **options)
+        options = replace(POLICIES["outbox"], **policy)
+        return OutboxWorker(
+            VAULT, bots, session, buckets, policy=options, poll_seconds=poll_seconds
+        )
 
     yield make
     await bots.close()
@@ -130,7 +135,7 @@ async def test_operator_reply_reaches_telegram(
     message = await Message.get(id=queued["id"])
     assert (message.status, message.external_id) == ("sent", f"{chat}:{message_id}")
     row = await Outbox.get(message_id=message.id)
-    assert (row.state, row.attempts, row.claimed_until) == ("done", 1, None)
+    assert (row.state, row.attempts, row.next_attempt_at) == ("done", 1, None)
     event = await Event.get(kind="message.status")
     assert event.data["message_id"] == message.id and event.data["status"] == "sent"
     _, listed = await api.get(f"/api/v1/dialogs/{dialog.id}/messages")
@@ -188,6 +193,49 @@ async def test_sends_to_one_chat_are_paced_and_in_order(
     ]
 
 
+async def test_a_later_message_never_overtakes_one_waiting_for_a_retry(
+    telegram_channel: dict, fake_telegram: FakeTelegram, worker: OutboxWorker
+) -> None:
+    dialog = await open_chat(telegram_channel, str(CHAT))
+    async with change(None) as batch:
+        await queue(batch, dialog=dialog, author=Author.BOT, text="first")
+    fake_telegram.fail_next("sendMessage", status=500)
+    assert await worker.run_once() == 1
+    async with change(None) as batch:
+        await queue(batch, dialog=dialog, author=Author.BOT, text="second")
+    assert await worker.run_once() == 0, "the second waits behind the first's retry"
+    await make_due()
+    assert await worker.run_once() == 2
+    texts = [c.params["text"] for c in fake_telegram.calls_to("sendMessage")]
+    assert texts == ["first", "first", "second"]
+
+
+async def test_the_purpose_of_a_send_decides_whether_it_still_goes(
+    telegram_channel: dict, fake_telegram: FakeTelegram, worker: OutboxWorker
+) -> None:
+    """The sender asks the check registered for the row's purpose and knows no rules."""
+    dialog = await open_chat(telegram_channel, str(CHAT))
+
+    async def check(message: Message) -> str | None:
+        return "cancelled: test says no" if message.text == "unwanted" else None
+
+    async with change(None) as batch:
+        for text in ("unwanted", "wanted"):
+            await queue(batch, dialog=dialog, author=Author.BOT, text=text, purpose="test")
+        await queue(batch, dialog=dialog, author=Author.BOT, text="unknown", purpose="nobody")
+    unregister = register_check("test", check)
+    try:
+        assert await worker.run_once() == 3
+    finally:
+        unregister()
+    assert [c.params["text"] for c in fake_telegram.calls_to("sendMessage")] == ["wanted"]
+    dropped = await Message.get(text="unwanted")
+    assert (dropped.status, dropped.error) == ("failed", "cancelled: test says no")
+    assert (await Outbox.get(message_id=dropped.id)).state == "failed"
+    unchecked = await Outbox.get(message__text="unknown")
+    assert unchecked.state == "pending" and "LookupError" in unchecked.last_error
+
+
 async def test_paused_channel_holds_its_sends(
     api: Api, telegram_channel: dict, fake_telegram: FakeTelegram, worker: OutboxWorker
 ) -> None:
@@ -212,7 +260,7 @@ async def test_telegram_flood_wait_is_honoured(
     before = datetime.now(UTC)
     assert await worker.run_once() == 1
     row = await Outbox.get(message_id=queued["id"])
-    assert (row.state, row.attempts, row.claimed_until) == ("pending", 1, None)
+    assert (row.state, row.attempts) == ("pending", 1)
     assert before + timedelta(seconds=7) <= row.next_attempt_at <= before + timedelta(seconds=9)
     assert "retry after 7" in row.last_error
     assert (await Message.get(id=queued["id"])).status == "queued"
@@ -347,7 +395,7 @@ async def test_undeliverable_whatsapp_message_fails(
 )
 def test_whatsapp_errors_are_classified_by_code(code: int | None, status: int, retry: bool) -> None:
     outcome = classify(GraphError(status, code, "message"))
-    assert isinstance(outcome, RetryLater if retry else Permanent)
+    assert isinstance(outcome, Retry if retry else Park)
 
 
 # -- the 24-hour window and templates -------------------------------------------------------
@@ -457,14 +505,14 @@ async def test_a_restart_sends_each_pending_message_exactly_once(
     assert await first.run_once() == 1
     for dialog in dialogs:
         await reply(api, dialog, f"pending for {dialog.chat_id}")
-    claimed, _ = await first._claim()  # the worker claims, then its process dies
+    claimed = [row.id for row in await first.queue.claim()]  # it claims, then its process dies
     assert len(claimed) == 3
     del first
 
     restarted = make_worker()
     assert await restarted.run_once() == 0  # the dead worker's claims have not expired yet
     await Outbox.filter(id__in=claimed).update(
-        claimed_until=datetime.now(UTC) - timedelta(seconds=1)
+        next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)
     )
     assert await restarted.run_once() == 3
     assert await restarted.run_once() == 0

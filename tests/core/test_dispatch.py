@@ -10,10 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.dispatch import MAX_ATTEMPTS, EventDispatcher
+from core.dispatch import EventDispatcher
 from core.events import change
 from core.models import Event
+from core.queue import POLICIES
 from tests.conftest import Backend
+
+MAX_ATTEMPTS = POLICIES["events"].max_attempts
 
 EVENTS = 300
 DEALS = 40

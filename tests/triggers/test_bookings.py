@@ -13,6 +13,7 @@ from tests.conftest import Api
 from tests.fakes.telegram import FakeTelegram
 from tests.triggers.test_delayed import _send_due
 from tests.triggers.test_triggers import add_trigger, move
+from triggers.flows import fire
 from web.keys import EVENTS
 
 DAY = 24 * 60
@@ -205,3 +206,24 @@ async def test_delay_and_before_booking_do_not_mix(
         },
     )
     assert status == 422 and body["error"]["field"] == "config.before_booking_minutes", body
+
+
+async def test_a_reminder_is_queued_once_per_booking_start(
+    api: Api, telegram_channel: dict, inbox_stage: dict
+) -> None:
+    """Every event that plans the reminder for the same start (the move, the booking's
+    own change, either redelivered) meets the unique key (trigger, deal, start)."""
+    ids = await _deal_in_inbox(api, telegram_channel, inbox_stage)
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    await book(api, ids["deal"], starts)
+    trigger = await add_trigger(
+        api, ids["Won"], "auto_message", {"template": "See you!", "before_booking_minutes": 60}
+    )
+    await move(api, ids["deal"], ids["Won"])
+    planning = await Event.filter(
+        deal_id=ids["deal"], kind__in=["deal.stage_changed", "deal.booking_changed"]
+    )
+    for event in planning * 2:
+        await fire(event)
+    [row] = await Outbox.all()
+    assert row.key == f"trigger:{trigger['id']}:deal:{ids['deal']}:booking:{starts.isoformat()}"

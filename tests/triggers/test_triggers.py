@@ -1,19 +1,21 @@
 """Stage triggers over the HTTP API: CRUD, validation, the sandbox, and firing on moves."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
+from tortoise.exceptions import IntegrityError
 
 from bot.inbound import receive
 from bot.models import Channel
+from core.events import change
 from core.models import Event, Role, User
 from funnels.models import Deal
-from inbox.dialogs import Inbound, Sender
-from inbox.models import Author, Message, Outbox
+from inbox.dialogs import Inbound, Sender, queue
+from inbox.models import Author, Dialog, Message, Outbox
 from tests.conftest import Api
 from tests.funnels.test_pipelines import sales_setup
 from triggers.flows import fire
-from triggers.models import Task
+from triggers.models import Task, Trigger
 from web.keys import EVENTS
 
 
@@ -333,4 +335,49 @@ async def test_auto_message_skips_a_deal_without_dialog(api: Api, setup: dict) -
     await add_trigger(api, setup["stages"]["Talks"], "auto_message", {"template": "Hi"})
     await move(api, setup["deal"], setup["stages"]["Talks"])
     assert await Message.all().count() == 0
+    assert await Event.filter(kind="trigger.failed").count() == 0
+
+
+async def _dialog_deal(api: Api, channel: dict, inbox_stage: dict) -> dict:
+    """A deal with a Telegram dialog, and the pipeline's stages by name."""
+    inbound = Inbound(
+        sender=Sender(external_id="777", name="Ann"), chat_id="777", external_id="1", text="hi"
+    )
+    await receive(channel=await Channel.get(id=channel["id"]), message=inbound)
+    deal = await Deal.get(pipeline_id=inbox_stage["pipeline_id"])
+    stages = {s.name: s.id for s in inbox_stage["stages"]}
+    return {"deal": deal.id, "dialog": deal.dialog_id, **stages}  # type: ignore[attr-defined]
+
+
+async def test_a_redelivered_event_queues_an_auto_message_once(
+    api: Api, telegram_channel: dict, inbox_stage: dict
+) -> None:
+    """The send is unique on (trigger, source event), and the database holds it to that."""
+    ids = await _dialog_deal(api, telegram_channel, inbox_stage)
+    trigger = await add_trigger(api, ids["Won"], "auto_message", {"template": "Thanks!"})
+    await move(api, ids["deal"], ids["Won"])
+    moved = await Event.get(kind="deal.stage_changed", deal_id=ids["deal"])
+    await fire(moved)  # redelivered, e.g. after a crash mid-dispatch
+    [row] = await Outbox.filter(message__text="Thanks!")
+    assert row.key == f"trigger:{trigger['id']}:event:{moved.id}"
+    dialog = await Dialog.get(id=ids["dialog"])
+    with pytest.raises(IntegrityError):
+        async with change(None) as batch:
+            await queue(batch, dialog=dialog, author=Author.BOT, text="Thanks!", key=row.key)
+    assert await Message.filter(text="Thanks!").count() == 1
+
+
+async def test_stored_configs_are_read_through_their_models(
+    api: Api, telegram_channel: dict, inbox_stage: dict
+) -> None:
+    """A config stored before a setting had its default (here the business hours'
+    opening and closing times) gets the model's default rather than failing."""
+    ids = await _dialog_deal(api, telegram_channel, inbox_stage)
+    trigger = await add_trigger(api, ids["Won"], "auto_message", {"template": "Welcome"})
+    stored = {"template": "Welcome", "business_hours": {"timezone": "UTC"}}
+    await Trigger.filter(id=trigger["id"]).update(config=stored)
+    await move(api, ids["deal"], ids["Won"])
+    message = await Message.get(text="Welcome")
+    due = (await Outbox.get(message_id=message.id)).next_attempt_at
+    assert time(9) <= due.time() <= time(21), "the model's default hours, 09:00-21:00"
     assert await Event.filter(kind="trigger.failed").count() == 0

@@ -2,9 +2,9 @@
 
 from aiohttp import web
 
-from bot import channels, outbox
+from bot import channels, templates
 from bot.graph import GraphError
-from inbox import dialogs
+from inbox import dialogs, outgoing
 from web.api import EVERYONE, actor
 from web.keys import HTTP, TEMPLATES, vault
 from web.middleware import error_response
@@ -98,7 +98,7 @@ async def list_templates(
     request: web.Request, *, channel_id: int, query: TemplateQuery
 ) -> list[TemplateOut] | web.Response:
     try:
-        found = await outbox.list_templates(
+        found = await templates.list_templates(
             vault=vault(request),
             http=request.app[HTTP],
             cache=request.app[TEMPLATES],
@@ -153,7 +153,7 @@ async def list_messages(
     status=201,
 )
 async def reply(request: web.Request, *, dialog_id: int, body: ReplyIn) -> MessageOut:
-    message = await outbox.send_text(actor=actor(request), dialog_id=dialog_id, text=body.text)
+    message = await outgoing.send_text(actor=actor(request), dialog_id=dialog_id, text=body.text)
     return MessageOut.model_validate(message)
 
 
@@ -168,7 +168,7 @@ async def reply(request: web.Request, *, dialog_id: int, body: ReplyIn) -> Messa
     status=201,
 )
 async def send_template(request: web.Request, *, dialog_id: int, body: TemplateIn) -> MessageOut:
-    message = await outbox.send_template(
+    message = await outgoing.send_template(
         actor=actor(request), dialog_id=dialog_id, **body.model_dump()
     )
     return MessageOut.model_validate(message)

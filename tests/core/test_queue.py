@@ -1,0 +1,105 @@
+"""The shared queue: what a handler's outcome leaves on the row, on a real database.
+
+The event table serves as the queue here (any table with ``next_attempt_at``,
+``attempts`` and ``last_error`` does); the four real queues have their own tests.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from core.events import change
+from core.models import Event
+from core.queue import POLICIES, Done, Dropped, Outcome, Park, Policy, Queue, Retry, failure
+from tests.conftest import Backend
+
+POLICY = Policy(lease=timedelta(seconds=30), max_attempts=3, batch=10, thread="deal_id")
+
+
+async def _pending(count: int = 1, deal_id: int = 1) -> list[Event]:
+    async with change(None) as batch:
+        return [await batch.record("test.item", deal_id=deal_id) for _ in range(count)]
+
+
+async def _once(queue: Queue[Event], outcome: Outcome) -> Event:
+    """Claim the one due row, have the handler answer ``outcome``; the row afterwards."""
+
+    async def handle(event: Event) -> Outcome:
+        return outcome
+
+    assert await queue.work(handle) == 1
+    return await Event.get()
+
+
+async def test_every_queue_has_its_policy_in_one_place() -> None:
+    assert set(POLICIES) == {"intake", "events", "outbox", "conversions"}
+    assert all(p.lease > timedelta(0) and p.max_attempts > 0 for p in POLICIES.values())
+
+
+async def test_a_retry_goes_at_its_time_with_its_reason(db: Backend) -> None:
+    await _pending()
+    at = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    row = await _once(Queue(Event, POLICY), Retry("the platform said later", at=at))
+    assert (row.next_attempt_at, row.attempts, row.last_error) == (
+        at,
+        1,
+        "the platform said later",
+    )
+
+
+async def test_a_retry_that_does_not_count_never_parks(db: Backend) -> None:
+    await _pending()
+    queue = Queue(Event, POLICY)
+    for _ in range(POLICY.max_attempts + 2):
+        row = await _once(queue, Retry("database unreachable", at=datetime.now(UTC), counts=False))
+        assert row.next_attempt_at is not None and row.attempts == 0
+
+
+async def test_counted_retries_park_at_the_limit(db: Backend) -> None:
+    [event] = await _pending()
+    queue = Queue(Event, POLICY)
+    for attempt in range(1, POLICY.max_attempts):
+        row = await _once(queue, Retry("flaky", at=datetime.now(UTC)))
+        assert (row.attempts, row.next_attempt_at is not None) == (attempt, True)
+    [claimed] = await queue.claim()
+    assert await queue.settle(claimed, Retry("flaky")) == Park("flaky", exhausted=True)
+    row = await Event.get(id=event.id)
+    assert (row.attempts, row.next_attempt_at, row.last_error) == (3, None, "flaky")
+
+
+async def test_park_and_drop_finish_the_row_with_the_reason(db: Backend) -> None:
+    bad, unwanted = await _pending(2, deal_id=None)  # type: ignore[arg-type]
+    reasons = {bad.id: Park("a bad item"), unwanted.id: Dropped("no longer wanted")}
+
+    async def handle(event: Event) -> Outcome:
+        return reasons[event.id]
+
+    assert await Queue(Event, POLICY).work(handle) == 2
+    rows = {row.id: row for row in await Event.all()}
+    assert (rows[bad.id].attempts, rows[bad.id].last_error) == (1, "a bad item")
+    assert (rows[unwanted.id].attempts, rows[unwanted.id].last_error) == (0, "no longer wanted")
+    assert rows[bad.id].next_attempt_at is None and rows[unwanted.id].next_attempt_at is None
+
+
+async def test_a_raising_handler_is_a_counted_retry(db: Backend) -> None:
+    assert failure(ValueError("boom")) == Retry("ValueError: boom")
+    await _pending()
+
+    async def handle(event: Event) -> Outcome:
+        raise ValueError("boom")
+
+    await Queue(Event, POLICY).work(handle)
+    row = await Event.get()
+    assert (row.attempts, row.last_error) == (1, "ValueError: boom")
+
+
+async def test_only_done_is_recorded_once_the_lease_was_lost(db: Backend) -> None:
+    await _pending(2, deal_id=None)  # type: ignore[arg-type]
+    queue = Queue(Event, POLICY)
+    first, second = await queue.claim()
+    # both leases run out and another worker claims the rows again
+    await Event.all().update(next_attempt_at=datetime.now(UTC) + timedelta(minutes=1))
+    assert await queue.settle(first, Retry("late")) is None
+    assert await queue.settle(second, Done()) == Done()
+    rows = {row.id: row for row in await Event.all()}
+    assert rows[first.id].attempts == 0 and rows[first.id].next_attempt_at is not None
+    assert rows[second.id].next_attempt_at is None
+    assert await queue.settle(second, Done()) is None, "finished already"
