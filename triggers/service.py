@@ -370,6 +370,7 @@ async def update_task(
             "task.updated",
             deal_id=task.deal_id,  # type: ignore[attr-defined]
             task_id=task.id,
+            assignee_id=values.get("assignee_id", task.assignee_id),  # type: ignore[attr-defined]
         )
     return task
 
@@ -386,6 +387,7 @@ async def complete_task(*, actor: User, task_id: int) -> Task:
                 deal_id=task.deal_id,  # type: ignore[attr-defined]
                 task_id=task.id,
                 title=task.title,
+                assignee_id=task.assignee_id,  # type: ignore[attr-defined]
             )
     return task
 
@@ -400,6 +402,7 @@ async def delete_task(*, actor: User, task_id: int) -> None:
             deal_id=task.deal_id,  # type: ignore[attr-defined]
             task_id=task_id,
             title=task.title,
+            assignee_id=task.assignee_id,  # type: ignore[attr-defined]
         )
 
 

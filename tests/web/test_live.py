@@ -19,7 +19,7 @@ from inbox.service import create_contact
 from tests.bot import conftest as channels
 from tests.conftest import PASSWORD, Api, Backend, make_user
 from tests.fakes.whatsapp import FakeGraph, signed
-from triggers.service import create_task
+from triggers.service import complete_task, create_task, delete_task
 from web.app import create_app
 from web.keys import LIVE
 from web.live.socket import BEHIND
@@ -154,6 +154,14 @@ async def test_task_events_reach_the_assignee_and_admins_only(
         seen = await until(sockets[email], "contact.created")
         assert kinds(seen) == ["task.created", "contact.created"], email
         assert seen[0]["data"]["task_id"] == task.id
+    assert kinds(await until(sockets[second_operator.email], "contact.created")) == [
+        "contact.created"
+    ]
+    await complete_task(actor=admin, task_id=task.id)
+    await delete_task(actor=admin, task_id=task.id)
+    await marker(admin, "After completing it")
+    seen = await until(sockets[operator.email], "contact.created")
+    assert kinds(seen) == ["task.completed", "task.deleted", "contact.created"]
     assert kinds(await until(sockets[second_operator.email], "contact.created")) == [
         "contact.created"
     ]
