@@ -41,7 +41,9 @@ function socketUrl() {
 
 function receive(event) {
   if (event.kind === "live.hello") {
-    if (lastId === null) lastId = event.data.last_id; // a first connect starts from now
+    // a first connect starts from now; so does a client ahead of the server (a restored
+    // database), which would otherwise ask for replays after an id that never comes
+    if (lastId === null || event.data.last_id < lastId) lastId = event.data.last_id;
     return;
   }
   if (event.id !== null) {
