@@ -114,6 +114,7 @@ async def update_task(
             "task.updated",
             deal_id=task.deal_id,  # type: ignore[attr-defined]
             task_id=task.id,
+            assignee_id=values.get("assignee_id", task.assignee_id),  # type: ignore[attr-defined]
         )
     return task
 
@@ -130,6 +131,7 @@ async def complete_task(*, actor: User, task_id: int) -> Task:
                 deal_id=task.deal_id,  # type: ignore[attr-defined]
                 task_id=task.id,
                 title=task.title,
+                assignee_id=task.assignee_id,  # type: ignore[attr-defined]
             )
     return task
 
@@ -144,6 +146,7 @@ async def delete_task(*, actor: User, task_id: int) -> None:
             deal_id=task.deal_id,  # type: ignore[attr-defined]
             task_id=task_id,
             title=task.title,
+            assignee_id=task.assignee_id,  # type: ignore[attr-defined]
         )
 
 
@@ -177,4 +180,5 @@ async def mark_notified(*, task_id: int) -> None:
             "task.notified",
             deal_id=task.deal_id,  # type: ignore[attr-defined]
             task_id=task.id,
+            assignee_id=task.assignee_id,  # type: ignore[attr-defined]
         )

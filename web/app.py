@@ -15,10 +15,12 @@ from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
 from bot.staff import TaskNotifier
 from bot.telegram import Bots, build_dispatcher
 from bot.templates import TemplateCache
+from core.bus import MemoryBus, RedisBus
 from core.crypto import Vault
 from core.db import database
 from core.dispatch import EventDispatcher
 from core.events import subscribe
+from core.live import message
 from core.models import Event
 from core.settings import Settings
 from triggers.consumers import consumers
@@ -30,12 +32,15 @@ from web.keys import (
     EVENTS,
     HTTP,
     INTAKE,
+    LIVE,
     REDIS,
     SCHEDULER,
     SETTINGS,
+    SOCKETS,
     TEMPLATES,
     VAULT,
 )
+from web.live import socket
 from web.routes import (  # noqa: F401  (importing a route module registers its endpoints)
     api,
     auth,
@@ -74,6 +79,8 @@ def create_app(settings: Settings, *, own_database: bool = True) -> web.Applicat
     app.cleanup_ctx.append(_outbox)
     app.cleanup_ctx.append(_conversions)
     app.cleanup_ctx.append(_events)
+    app.cleanup_ctx.append(_live)
+    app.on_shutdown.append(socket.close_all)
     api.install(app)
     return app
 
@@ -177,3 +184,23 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
     yield
     unsubscribe()
     await dispatcher.pump.stop()
+
+
+async def _live(app: web.Application) -> AsyncIterator[None]:
+    """The live bus, told of every event this process commits.
+
+    Through Redis when it is configured, so every process's sockets hear every
+    process's commits (``funnelbox worker``'s too); in memory otherwise, for one process.
+    """
+    redis = app.get(REDIS)
+    app[LIVE] = bus = RedisBus(redis) if redis is not None else MemoryBus()
+    app[SOCKETS] = set()
+    await bus.open()
+
+    async def announce(event: Event) -> None:
+        bus.publish(message(event))
+
+    unsubscribe = subscribe(announce)
+    yield
+    unsubscribe()
+    await bus.close()

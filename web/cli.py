@@ -122,7 +122,8 @@ async def _telegram(args: argparse.Namespace, settings: "Settings") -> int:
 async def _worker(args: argparse.Namespace, settings: "Settings") -> int:
     """The intake, outbox and event workers without the web server, for split deployments.
 
-    It is the application's lifecycle (cleanup_ctx) without a listening socket.
+    It is the application's lifecycle (cleanup_ctx) without a listening socket, the live
+    bus included: with Redis configured, what it commits reaches the web servers' sockets.
     """
     import signal
 

@@ -9,6 +9,7 @@ from bot.conversions import ConversionSender
 from bot.intake import Intake
 from bot.telegram import Bots
 from bot.templates import TemplateCache
+from core.bus import Bus
 from core.crypto import Vault
 from core.dispatch import EventDispatcher
 from core.errors import ValidationFailed
@@ -26,6 +27,9 @@ HTTP = web.AppKey("http", ClientSession)
 TEMPLATES = web.AppKey("templates", TemplateCache)
 CONVERSIONS = web.AppKey("conversions", ConversionSender)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
+LIVE = web.AppKey("live", Bus)
+#: The open live sockets, closed on shutdown.
+SOCKETS = web.AppKey("live_sockets", set[web.WebSocketResponse])
 USER = web.RequestKey("user", User)
 
 
