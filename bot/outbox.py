@@ -19,7 +19,6 @@ from tortoise.transactions import in_transaction
 
 from bot.channels import get_channel
 from bot.graph import GraphClient, Template
-from bot.models import Channel, ChannelKind
 from bot.ratelimit import TokenBucket
 from bot.senders import (
     SEND_TIMEOUT,
@@ -40,7 +39,7 @@ from core.models import Event, User
 from core.queue import Pump, backoff, soonest
 from funnels.models import Booking, BookingStatus, Deal
 from inbox.dialogs import check_service_window, get_dialog, queue, set_delivery
-from inbox.models import Author, DeliveryStatus, Message, Outbox, OutboxState
+from inbox.models import Author, Channel, ChannelKind, DeliveryStatus, Message, Outbox, OutboxState
 
 log = logging.getLogger(__name__)
 

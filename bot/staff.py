@@ -21,10 +21,11 @@ from aiogram import types
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import CommandObject
 
-from bot.models import Channel, StaffChat
+from bot.models import StaffChat
 from core.crypto import Vault
 from core.events import change
 from core.models import Event, User
+from inbox.models import Channel
 from triggers.models import Task
 
 if TYPE_CHECKING:  # bot.telegram registers this module's /start handler

@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot import channels, telegram
-from bot.models import ChannelKind
 from core import auth
 from core.crypto import Vault
 from core.db import database, migrate
 from core.errors import DomainError
 from core.models import Role
 from core.settings import Settings, get_settings
+from inbox.models import ChannelKind
 from web.app import create_app
 from web.routes.system import document
 

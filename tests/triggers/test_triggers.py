@@ -5,11 +5,10 @@ from datetime import timedelta
 import pytest
 
 from bot.inbound import receive
-from bot.models import Channel
 from core.models import Event, Role, User
 from funnels.models import Deal
 from inbox.dialogs import Inbound, Sender
-from inbox.models import Author, Message, Outbox
+from inbox.models import Author, Channel, Message, Outbox
 from tests.conftest import Api
 from tests.funnels.test_pipelines import make_pipeline
 from triggers.flows import fire
