@@ -1,7 +1,7 @@
 """Dependencies point one way: web and bot use triggers, which use funnels, which use the
 inbox, which uses the core. A lower package importing a higher one fails here, and so
-does a model of a lower package with a foreign key to a model of a higher one, or a
-migration importing from the packages at all."""
+does a model of a lower package with a foreign key to a model of a higher one, a
+migration importing from the packages at all, or modules that import each other."""
 
 import ast
 import importlib
@@ -50,6 +50,17 @@ def _module_path(name: str) -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def _modules() -> dict[str, Path]:
+    """Every product module (migrations apart: they are files, never imported by name)."""
+    found = {}
+    for package in RANK:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if MIGRATIONS not in path.parents:
+                parts = path.relative_to(ROOT).with_suffix("").parts
+                found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
 
 
 def test_imports_point_down_the_layers() -> None:
@@ -131,3 +142,43 @@ def test_the_check_sees_a_wrong_foreign_key() -> None:
     assert upward_references([Misplaced]) == [
         "inbox.misplaced.Misplaced.deal -> funnels.models.Deal"
     ]
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or round a circle (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while not group or group[-1] != node:
+                group.append(stack.pop())
+            if len(group) > 1 or node in graph.get(node, ()):
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    modules = _modules()
+    graph = {name: imported_modules(path) & modules.keys() for name, path in modules.items()}
+    assert cycles(graph) == []
+
+
+def test_the_check_sees_a_circle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}}
+    assert cycles(graph) == [["a", "b", "c"], ["e"]]
