@@ -1,16 +1,21 @@
-"""Channels: the only code that writes ``Channel`` rows. Credentials are sealed at rest."""
+"""Channels: the only code that writes ``Channel`` rows. Credentials are sealed at rest.
+
+A channel's routing of new dialogs into deals is the funnels' ``DealIntake``
+(``funnels.intake``), written in the same change: the API shows it as the channel's
+``pipeline_id``, ``stage_id`` and ``owner_id``, as one object.
+"""
 
 import secrets
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.models import Channel, ChannelKind
 from core.crypto import Vault
 from core.errors import NotFound, ValidationFailed
 from core.events import change
 from core.models import User
-from funnels.pipelines import get_stage
+from funnels.intake import open_intake, reroute
+from inbox.models import Channel, ChannelKind
 
 DEFAULT_API = {
     ChannelKind.TELEGRAM: "https://api.telegram.org",
@@ -62,14 +67,6 @@ def _external_id(kind: ChannelKind, credentials: dict[str, Any]) -> str:
     return str(credentials["phone_number_id"])
 
 
-async def _check_stage(pipeline_id: int, stage_id: int) -> None:
-    stage = await get_stage(stage_id=stage_id)
-    if stage.pipeline_id != pipeline_id:  # type: ignore[attr-defined]
-        raise ValidationFailed(
-            f"stage {stage_id} is not a stage of pipeline {pipeline_id}", field="stage_id"
-        )
-
-
 async def create_channel(
     *,
     actor: User,
@@ -86,7 +83,6 @@ async def create_channel(
     """Connect a bot or number; new dialogs on it become deals in ``stage_id``."""
     kind = ChannelKind(kind)
     checked = _credentials(kind, credentials)
-    await _check_stage(pipeline_id, stage_id)
     external_id = _external_id(kind, checked)
     if await Channel.filter(kind=kind, external_id=external_id).exists():
         raise ValidationFailed(
@@ -100,11 +96,16 @@ async def create_channel(
             external_id=external_id,
             credentials=vault.seal(checked),
             settings=settings or {},
+        )
+        await batch.record("channel.created", channel_id=channel.id, kind=kind.value, name=name)
+        await open_intake(
+            batch,
+            channel_id=channel.id,
             pipeline_id=pipeline_id,
             stage_id=stage_id,
             owner_id=owner_id or actor.id,
         )
-        await batch.record("channel.created", channel_id=channel.id, kind=kind.value, name=name)
+        await channel.fetch_related("deal_intake")
     return channel
 
 
@@ -121,24 +122,16 @@ async def update_channel(
 ) -> Channel:
     """Rename, re-route new deals, change bot settings or pause a channel."""
     async with change(actor) as batch:
-        channel = await get_channel(channel_id=channel_id)
-        values = {
-            k: v
-            for k, v in {
-                "name": name,
-                "pipeline_id": pipeline_id,
-                "stage_id": stage_id,
-                "owner_id": owner_id,
-                "settings": settings,
-                "is_active": is_active,
-            }.items()
-            if v is not None
-        }
-        if "pipeline_id" in values or "stage_id" in values:
-            await _check_stage(
-                values.get("pipeline_id", channel.pipeline_id),  # type: ignore[attr-defined]
-                values.get("stage_id", channel.stage_id),  # type: ignore[attr-defined]
-            )
+        channel = await get_channel(channel_id=channel_id, with_intake=True)
+        given = {"name": name, "settings": settings, "is_active": is_active}
+        values = {k: v for k, v in given.items() if v is not None}
+        await reroute(
+            batch,
+            channel.deal_intake,
+            pipeline_id=pipeline_id,
+            stage_id=stage_id,
+            owner_id=owner_id,
+        )
         await batch.save(channel, values, "channel.updated", channel_id=channel.id)
     return channel
 
@@ -151,15 +144,20 @@ async def delete_channel(*, actor: User, channel_id: int) -> None:
         await batch.record("channel.deleted", channel_id=channel_id, name=channel.name)
 
 
-async def get_channel(*, channel_id: int) -> Channel:
-    """A channel by id, or :class:`NotFound`."""
+async def get_channel(*, channel_id: int, with_intake: bool = False) -> Channel:
+    """A channel by id, or :class:`NotFound`; ``with_intake`` also loads its
+    ``deal_intake`` (to show it, or change it): senders do without."""
     channel = await Channel.get_or_none(id=channel_id)
     if channel is None:
         raise NotFound(f"channel {channel_id} does not exist", field="channel_id")
+    if with_intake:
+        await channel.fetch_related("deal_intake")
     return channel
 
 
-async def list_channels(*, kind: ChannelKind | None = None) -> list[Channel]:
-    """All channels, optionally of one kind."""
-    query = Channel.all() if kind is None else Channel.filter(kind=kind)
-    return await query.order_by("id")
+async def list_channels(
+    *, kind: ChannelKind | None = None, with_intake: bool = False
+) -> list[Channel]:
+    """All channels, optionally of one kind (``with_intake``: as for :func:`get_channel`)."""
+    query = (Channel.all() if kind is None else Channel.filter(kind=kind)).order_by("id")
+    return await (query.prefetch_related("deal_intake") if with_intake else query)

@@ -12,10 +12,10 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from bot.models import Channel
 from bot.whatsapp import StatusUpdate
 from core.events import EventBatch, change
 from funnels.deals import deal_for_dialog
+from funnels.intake import intake_of
 from inbox.dialogs import (
     Inbound,
     add_inbound,
@@ -26,7 +26,7 @@ from inbox.dialogs import (
     queue,
     set_delivery,
 )
-from inbox.models import Author, Dialog
+from inbox.models import Author, Channel, Dialog
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +59,13 @@ async def _receive_once(channel: Channel, message: Inbound, answer: Answer | Non
         dialog = await _dialog(batch, channel, message)
         if await add_inbound(batch, dialog=dialog, message=message) is None:
             return
+        intake = await intake_of(channel_id=channel.id)
         await deal_for_dialog(
             actor=None,
             dialog=dialog,
-            pipeline_id=channel.pipeline_id,  # type: ignore[attr-defined]
-            stage_id=channel.stage_id,  # type: ignore[attr-defined]
-            owner_id=channel.owner_id,  # type: ignore[attr-defined]
+            pipeline_id=intake.pipeline_id,  # type: ignore[attr-defined]
+            stage_id=intake.stage_id,  # type: ignore[attr-defined]
+            owner_id=intake.owner_id,  # type: ignore[attr-defined]
         )
         if answer is not None:
             await queue(

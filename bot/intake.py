@@ -21,12 +21,13 @@ from tortoise.exceptions import IntegrityError
 
 from bot import telegram
 from bot.inbound import apply_status, receive
-from bot.models import Channel, DeliveryKind, InboundDelivery
+from bot.models import DeliveryKind, InboundDelivery
 from bot.whatsapp import Routed, StatusUpdate
 from core.crypto import Vault
 from core.errors import ValidationFailed
 from core.queue import POLICIES, Done, Outcome, Pump, Queue, soonest
 from inbox.dialogs import Inbound
+from inbox.models import Channel
 
 log = logging.getLogger(__name__)
 INBOUND = TypeAdapter(Inbound)

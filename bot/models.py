@@ -1,47 +1,14 @@
-"""Channel tables: connected bots and numbers, and handled webhook deliveries."""
+"""Bot tables: accepted webhook deliveries and staff members' own bot chats.
+
+Channels themselves are the inbox's (``inbox.models.Channel``); the bot is one adapter of them.
+"""
 
 from enum import StrEnum
 
 from tortoise import fields
 from tortoise.models import Model
 
-
-class ChannelKind(StrEnum):
-    """The messengers customers write from."""
-
-    TELEGRAM = "telegram"
-    WHATSAPP = "whatsapp"
-
-
-class Channel(Model):
-    """A connected bot or business number, configured by admins.
-
-    Credentials are stored encrypted. New dialogs become deals in the given stage.
-    """
-
-    id = fields.IntField(primary_key=True)
-    kind = fields.CharEnumField(ChannelKind, max_length=16)
-    name = fields.CharField(max_length=100)
-    api_base_url = fields.CharField(max_length=255)
-    #: Telegram bot id or WhatsApp phone_number_id: routes webhooks to the channel.
-    external_id = fields.CharField(max_length=64, db_index=True)
-    credentials = fields.TextField()
-    settings = fields.JSONField(default=dict)
-    pipeline: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "funnelbox.Pipeline", related_name="channels", on_delete=fields.RESTRICT
-    )
-    stage: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "funnelbox.Stage", related_name="channels", on_delete=fields.RESTRICT
-    )
-    owner: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "funnelbox.User", related_name="channels", on_delete=fields.RESTRICT
-    )
-    is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-
-    class Meta:
-        table = "channel"
-        unique_together = (("kind", "external_id"),)
+from inbox.models import Channel
 
 
 class DeliveryKind(StrEnum):

@@ -15,7 +15,6 @@ from typing import Any
 from aiohttp import ClientSession
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.models import ChannelKind
 from bot.ratelimit import TokenBucket
 from bot.senders import (
     SEND_TIMEOUT,
@@ -30,7 +29,7 @@ from core.events import EventBatch, subscribe
 from core.models import Event
 from core.queue import POLICIES, Done, Dropped, Outcome, Park, Policy, Pump, Queue, Retry, soonest
 from inbox.dialogs import set_delivery
-from inbox.models import DeliveryStatus, Message, Outbox, OutboxState
+from inbox.models import ChannelKind, DeliveryStatus, Message, Outbox, OutboxState
 from inbox.outgoing import unwanted
 
 #: A send is started only while the lease has this much time left besides its timeout.

@@ -29,9 +29,8 @@ from aiogram.exceptions import (
 from aiohttp import ClientError, ClientSession
 
 from bot.graph import GraphClient, GraphError
-from bot.models import Channel
 from core.queue import Done, Outcome, Park, Retry
-from inbox.models import Message
+from inbox.models import Channel, Message
 
 #: Seconds a send may take before it is abandoned and retried (shorter than a claim).
 SEND_TIMEOUT = 10

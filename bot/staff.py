@@ -15,21 +15,19 @@ import hmac
 import logging
 import re
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from aiogram import types
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import CommandObject
 
-from bot.models import Channel, StaffChat
+from bot.models import StaffChat
+from bot.senders import BotSource
 from core.crypto import Vault
 from core.events import change
 from core.models import Event, User
+from inbox.models import Channel
 from triggers import tasks
 from triggers.models import Task
-
-if TYPE_CHECKING:  # bot.telegram registers this module's /start handler
-    from bot.telegram import Bots
 
 log = logging.getLogger(__name__)
 LINKED = "Done: this chat now gets your Funnelbox task notifications."
@@ -98,9 +96,14 @@ async def unlink_chat(*, user: User) -> None:
 
 
 class TaskNotifier:
-    """Tells assignees about new tasks through the bot they linked with."""
+    """Tells assignees about new tasks through the bot they linked with.
 
-    def __init__(self, vault: Vault, bots: "Bots") -> None:
+    It takes any :class:`~bot.senders.BotSource` (in practice ``bot.telegram.Bots``):
+    ``bot.telegram`` imports this module for its /start handler, so importing it back
+    would close a circle.
+    """
+
+    def __init__(self, vault: Vault, bots: BotSource) -> None:
         self._vault = vault
         self._bots = bots
 

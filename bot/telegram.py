@@ -18,11 +18,11 @@ from aiogram.types.update import UpdateTypeLookupError
 from pydantic import ValidationError
 
 from bot.inbound import Answer, receive, receive_edit
-from bot.models import Channel
 from bot.staff import on_link
 from core.crypto import Vault
 from core.phones import normalize_phone
 from inbox.dialogs import Inbound, Sender
+from inbox.models import Channel
 
 log = logging.getLogger(__name__)
 DEFAULT_GREETING = "Hello! Write your question here and we will answer shortly."

@@ -11,9 +11,9 @@ from aiohttp import ClientSession
 
 from bot.channels import get_channel
 from bot.graph import GraphClient, Template
-from bot.models import ChannelKind
 from core.crypto import Vault
 from core.errors import ValidationFailed
+from inbox.models import ChannelKind
 
 
 class TemplateCache:

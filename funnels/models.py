@@ -1,4 +1,4 @@
-"""Funnel tables. Only ``funnels.service`` writes them."""
+"""Funnel tables, each written only by its funnels service module."""
 
 from enum import StrEnum
 
@@ -210,3 +210,28 @@ class Booking(Model):
     class Meta:
         table = "booking"
         unique_together = (("source", "external_id"),)
+
+
+class DealIntake(Model):
+    """Where a channel's new dialogs become deals: a pipeline, its stage and their owner.
+
+    The funnels' half of a channel: the channel belongs to the inbox, which points at
+    nothing above it, so the routing into the funnels points down at the channel instead.
+    """
+
+    id = fields.IntField(primary_key=True)
+    channel: fields.OneToOneRelation = fields.OneToOneField(
+        "funnelbox.Channel", related_name="deal_intake", on_delete=fields.CASCADE
+    )
+    pipeline: fields.ForeignKeyRelation[Pipeline] = fields.ForeignKeyField(
+        "funnelbox.Pipeline", related_name="deal_intakes", on_delete=fields.RESTRICT
+    )
+    stage: fields.ForeignKeyRelation[Stage] = fields.ForeignKeyField(
+        "funnelbox.Stage", related_name="deal_intakes", on_delete=fields.RESTRICT
+    )
+    owner: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "funnelbox.User", related_name="deal_intakes", on_delete=fields.RESTRICT
+    )
+
+    class Meta:
+        table = "deal_intake"

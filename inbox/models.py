@@ -7,6 +7,36 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 
 
+class ChannelKind(StrEnum):
+    """The messengers customers write from."""
+
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+
+
+class Channel(Model):
+    """A connected bot or business number, configured by admins.
+
+    Credentials are stored encrypted. Where its new dialogs become deals is the
+    funnels' business (``funnels.models.DealIntake``): the inbox points at nothing above it.
+    """
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(ChannelKind, max_length=16)
+    name = fields.CharField(max_length=100)
+    api_base_url = fields.CharField(max_length=255)
+    #: Telegram bot id or WhatsApp phone_number_id: routes webhooks to the channel.
+    external_id = fields.CharField(max_length=64, db_index=True)
+    credentials = fields.TextField()
+    settings = fields.JSONField(default=dict)
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "channel"
+        unique_together = (("kind", "external_id"),)
+
+
 class Contact(Model):
     """A customer. Phones are stored in E.164 so messengers and bookings match on them."""
 
@@ -25,7 +55,7 @@ class ContactIdentity(Model):
     """How a channel knows a contact: Telegram user id, or WhatsApp wa_id and user_id."""
 
     id = fields.IntField(primary_key=True)
-    channel: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
         "funnelbox.Channel", related_name="identities", on_delete=fields.CASCADE
     )
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
@@ -44,7 +74,7 @@ class Dialog(Model):
     """The conversation of one contact on one channel."""
 
     id = fields.IntField(primary_key=True)
-    channel: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
         "funnelbox.Channel", related_name="dialogs", on_delete=fields.CASCADE
     )
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
@@ -91,7 +121,7 @@ class Message(Model):
     """One message of a dialog. The external id is unique per channel: redeliveries collide."""
 
     id = fields.BigIntField(primary_key=True)
-    channel: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
         "funnelbox.Channel", related_name="messages", on_delete=fields.CASCADE
     )
     dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(

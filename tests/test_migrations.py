@@ -3,6 +3,7 @@
 import sqlite3
 from pathlib import Path
 
+import pytest
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate as tortoise_migrate
 
@@ -62,3 +63,53 @@ async def test_pending_sends_join_the_shared_queue(tmp_path: Path) -> None:
             " ORDER BY message_id"
         ).fetchall()
     assert rows == [(1, 7, "stage_trigger", 0), (2, 7, None, 0), (3, 8, None, 1)]
+
+
+NOW = "2026-01-01 00:00:00+00:00"
+#: One row of each table a channel touches, as the schema stood at 0010.
+ROWS_AT_0010 = [
+    "INSERT INTO user (id, email, name, role, password_hash, is_active, created_at) "
+    "VALUES (7, 'a@example.com', 'Ann', 'admin', 'x', 1, ?)",
+    "INSERT INTO pipeline (id, name, color, position, created_at) "
+    "VALUES (3, 'Sales', '#112233', 0, ?)",
+    "INSERT INTO stage (id, pipeline_id, name, probability, kind, position) "
+    "VALUES (5, 3, 'New', 10, 'open', 0)",
+    "INSERT INTO channel (id, kind, name, api_base_url, external_id, credentials, settings, "
+    "pipeline_id, stage_id, owner_id, is_active, created_at) "
+    "VALUES (11, 'telegram', 'Bot', 'http://x', '42', 'sealed', '{}', 3, 5, 7, 1, ?)",
+    "INSERT INTO contact (id, name, created_at, updated_at) VALUES (2, 'Bo', ?1, ?1)",
+    "INSERT INTO dialog (id, channel_id, contact_id, chat_id, created_at) "
+    "VALUES (9, 11, 2, '42', ?)",
+]
+
+
+async def test_channels_keep_their_routing_and_dialogs(tmp_path: Path) -> None:
+    """0012 moves a channel's pipeline, stage and owner to deal_intake: the rows keep
+    their routing, and the channel keeps its id, unique key, index and dialogs."""
+    path = tmp_path / "old.sqlite3"
+    config = tortoise_config(f"sqlite://{path}")
+    await tortoise_migrate(config=config, target="funnelbox.0010_intake_thread")
+    await Tortoise.close_connections()
+    with sqlite3.connect(path) as conn:
+        for sql in ROWS_AT_0010:
+            conn.execute(sql, (NOW,) if "?" in sql else ())
+    await tortoise_migrate(config=config)
+    await Tortoise.close_connections()
+    with sqlite3.connect(path) as conn:
+        intake = conn.execute(
+            "SELECT channel_id, pipeline_id, stage_id, owner_id FROM deal_intake"
+        ).fetchall()
+        channel = conn.execute("SELECT * FROM channel").fetchall()
+        dialogs = conn.execute("SELECT id, channel_id FROM dialog").fetchall()
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list('channel')")}
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(
+                "INSERT INTO channel (kind, name, api_base_url, external_id, credentials, "
+                "settings, is_active, created_at) "
+                "VALUES ('telegram', 'Again', 'http://x', '42', 'sealed', '{}', 1, ?)",
+                (NOW,),
+            )
+    assert intake == [(11, 3, 5, 7)]
+    assert channel == [(11, "telegram", "Bot", "http://x", "42", "sealed", "{}", 1, NOW)]
+    assert dialogs == [(9, 11)]
+    assert "idx_channel_externa_a11042" in indexes

@@ -1,5 +1,6 @@
 """One write path per mutation: each model is written by the one service module that owns
-it, and every other module calls that module. A write is a ``Model.create`` (or
+it, and every other module calls that module (core.queue's claims and outcomes aside: it
+updates the queue columns of whatever row it serves). A write is a ``Model.create`` (or
 ``bulk_create``, ``get_or_create``, ``update_or_create``) or a ``Model.filter(...)`` ending
 in ``.update(`` / ``.delete(`` on one line; instance saves are the owner's by convention."""
 
@@ -21,19 +22,23 @@ OWNER = {
     "ContactIdentity": "inbox/dialogs.py",
     "Dialog": "inbox/dialogs.py",
     "Message": "inbox/dialogs.py",
+    "Outbox": "inbox/dialogs.py",
     "Pipeline": "funnels/pipelines.py",
     "Stage": "funnels/pipelines.py",
     "Deal": "funnels/deals.py",
     "DealContact": "funnels/deals.py",
     "DealFieldValue": "funnels/deals.py",
     "Booking": "funnels/bookings.py",
+    "DealIntake": "funnels/intake.py",
     "Trigger": "triggers/service.py",
     "Task": "triggers/tasks.py",
     "Automation": "triggers/automations.py",
     "AutomationRun": "triggers/automation_flows.py",
     "ConversionSettings": "triggers/conversions.py",
+    "Conversion": "triggers/conversions.py",
     "Channel": "bot/channels.py",
     "StaffChat": "bot/staff.py",
+    "InboundDelivery": "bot/intake.py",
 }
 
 

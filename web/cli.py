@@ -93,9 +93,9 @@ async def _bootstrap(args: argparse.Namespace, settings: "Settings") -> int:
 async def _telegram(args: argparse.Namespace, settings: "Settings") -> int:
     """``telegram set-webhook`` and ``telegram poll`` for one channel."""
     from bot import channels, telegram
-    from bot.models import ChannelKind
     from core.crypto import Vault
     from core.db import database
+    from inbox.models import ChannelKind
 
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     vault = Vault(secret)

@@ -3,10 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
-from bot.models import ChannelKind
-from inbox.models import Author, DeliveryStatus, Direction
+from inbox.models import Author, ChannelKind, DeliveryStatus, Direction
 from web.schemas import ContactOut, Id, Input, Name
 
 
@@ -38,15 +37,16 @@ class ChannelUpdate(Input):
 
 
 class ChannelOut(BaseModel):
+    # One object for clients: the routing is read from the channel's deal_intake (funnels).
     model_config = ConfigDict(from_attributes=True)
     id: int
     kind: ChannelKind
     name: str
     external_id: str
     api_base_url: str
-    pipeline_id: int
-    stage_id: int
-    owner_id: int
+    pipeline_id: int = Field(validation_alias=AliasPath("deal_intake", "pipeline_id"))
+    stage_id: int = Field(validation_alias=AliasPath("deal_intake", "stage_id"))
+    owner_id: int = Field(validation_alias=AliasPath("deal_intake", "owner_id"))
     settings: dict[str, Any]
     is_active: bool
 

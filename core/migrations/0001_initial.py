@@ -1,12 +1,17 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
-from core.models import Role, TokenKind
-from funnels.models import FieldKind, StageKind
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
+from enum import StrEnum
+
+#: The enum values as they were when this migration was written (never the live enums).
+Role = StrEnum('Role', {'OWNER': 'owner', 'ADMIN': 'admin', 'OPERATOR': 'operator'})
+TokenKind = StrEnum('TokenKind', {'API': 'api', 'SESSION': 'session'})
+FieldKind = StrEnum('FieldKind', {'TEXT': 'text', 'DATE': 'date'})
+StageKind = StrEnum('StageKind', {'OPEN': 'open', 'WON': 'won', 'LOST': 'lost'})
 
 class Migration(migrations.Migration):
     initial = True
@@ -65,7 +70,7 @@ class Migration(migrations.Migration):
                 ('pipeline', fields.ForeignKeyField('funnelbox.Pipeline', source_field='pipeline_id', db_constraint=True, to_field='id', related_name='stages', on_delete=OnDelete.CASCADE)),
                 ('name', fields.CharField(max_length=100)),
                 ('probability', fields.SmallIntField()),
-                ('kind', fields.CharEnumField(default=StageKind.OPEN, description='OPEN: open\nWON: won\nLOST: lost', enum_type=StageKind, max_length=8)),
+                ('kind', fields.CharEnumField(default='open', description='OPEN: open\nWON: won\nLOST: lost', enum_type=StageKind, max_length=8)),
                 ('position', fields.IntField(default=0)),
             ],
             options={'table': 'stage', 'app': 'funnelbox', 'pk_attr': 'id', 'table_description': 'A step of a pipeline with its closing probability (0-100).'},
@@ -100,7 +105,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('user', fields.ForeignKeyField('funnelbox.User', source_field='user_id', db_constraint=True, to_field='id', related_name='tokens', on_delete=OnDelete.CASCADE)),
-                ('kind', fields.CharEnumField(default=TokenKind.API, description='API: api\nSESSION: session', enum_type=TokenKind, max_length=16)),
+                ('kind', fields.CharEnumField(default='api', description='API: api\nSESSION: session', enum_type=TokenKind, max_length=16)),
                 ('secret_hash', fields.CharField(max_length=64)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('expires_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),

@@ -1,13 +1,19 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
-from bot.models import ChannelKind, DeliveryKind
-from inbox.models import OutboxState
-from inbox.models import Author, DeliveryStatus, Direction
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
+from enum import StrEnum
+
+#: The enum values as they were when this migration was written (never the live enums).
+ChannelKind = StrEnum('ChannelKind', {'TELEGRAM': 'telegram', 'WHATSAPP': 'whatsapp'})
+DeliveryKind = StrEnum('DeliveryKind', {'TELEGRAM_UPDATE': 'telegram_update', 'WHATSAPP_MESSAGE': 'whatsapp_message', 'WHATSAPP_STATUS': 'whatsapp_status'})
+OutboxState = StrEnum('OutboxState', {'PENDING': 'pending', 'DONE': 'done', 'FAILED': 'failed'})
+Author = StrEnum('Author', {'CUSTOMER': 'customer', 'OPERATOR': 'operator', 'BOT': 'bot'})
+DeliveryStatus = StrEnum('DeliveryStatus', {'QUEUED': 'queued', 'SENT': 'sent', 'DELIVERED': 'delivered', 'READ': 'read', 'FAILED': 'failed', 'RECEIVED': 'received'})
+Direction = StrEnum('Direction', {'IN': 'in', 'OUT': 'out'})
 
 class Migration(migrations.Migration):
     dependencies = [('funnelbox', '0001_initial')]
@@ -104,7 +110,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('message', fields.OneToOneField('funnelbox.Message', source_field='message_id', db_constraint=True, to_field='id', related_name='outbox', on_delete=OnDelete.CASCADE)),
-                ('state', fields.CharEnumField(default=OutboxState.PENDING, description='PENDING: pending\nDONE: done\nFAILED: failed', enum_type=OutboxState, max_length=8)),
+                ('state', fields.CharEnumField(default='pending', description='PENDING: pending\nDONE: done\nFAILED: failed', enum_type=OutboxState, max_length=8)),
                 ('attempts', fields.SmallIntField(default=0)),
                 ('next_attempt_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
                 ('claimed_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),

@@ -3,9 +3,12 @@ from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
-from triggers.models import TriggerKind
 from tortoise import fields
 from tortoise.indexes import Index
+from enum import StrEnum
+
+#: The enum values as they were when this migration was written (never the live enums).
+TriggerKind = StrEnum('TriggerKind', {'AUTO_MESSAGE': 'auto_message', 'AUTO_TASK': 'auto_task', 'DEAL_SOURCE': 'deal_source'})
 
 class Migration(migrations.Migration):
     dependencies = [('funnelbox', '0003_deal_title_trigram')]

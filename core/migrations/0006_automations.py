@@ -3,9 +3,13 @@ from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
-from triggers.models import AutomationEvent, RunOutcome
 from tortoise import fields
 from tortoise.indexes import Index
+from enum import StrEnum
+
+#: The enum values as they were when this migration was written (never the live enums).
+AutomationEvent = StrEnum('AutomationEvent', {'DEAL_CREATED': 'deal.created', 'DEAL_UPDATED': 'deal.updated', 'STAGE_CHANGED': 'deal.stage_changed', 'CONTACT_ADDED': 'deal.contact_added', 'CONTACT_REMOVED': 'deal.contact_removed'})
+RunOutcome = StrEnum('RunOutcome', {'APPLIED': 'applied', 'CONDITION_FALSE': 'condition_false', 'OWN_CHANGE': 'own_change', 'DEPTH_LIMIT': 'depth_limit', 'FAILED': 'failed'})
 
 class Migration(migrations.Migration):
     dependencies = [('funnelbox', '0005_event_dispatch')]

@@ -2,8 +2,11 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from triggers.models import ConversionState
 from tortoise import fields
+from enum import StrEnum
+
+#: The enum values as they were when this migration was written (never the live enums).
+ConversionState = StrEnum('ConversionState', {'PENDING': 'pending', 'SENT': 'sent', 'DROPPED': 'dropped', 'FAILED': 'failed'})
 
 class Migration(migrations.Migration):
     dependencies = [('funnelbox', '0006_automations')]
@@ -21,7 +24,7 @@ class Migration(migrations.Migration):
                 ('channel_id', fields.IntField(null=True, description='The WhatsApp channel whose business account id business messaging events carry.')),
                 ('event_time', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('body', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
-                ('state', fields.CharEnumField(default=ConversionState.PENDING, description='PENDING: pending\nSENT: sent\nDROPPED: dropped\nFAILED: failed', enum_type=ConversionState, max_length=16)),
+                ('state', fields.CharEnumField(default='pending', description='PENDING: pending\nSENT: sent\nDROPPED: dropped\nFAILED: failed', enum_type=ConversionState, max_length=16)),
                 ('next_attempt_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
                 ('attempts', fields.SmallIntField(default=0)),
                 ('last_error', fields.TextField(null=True, unique=False)),

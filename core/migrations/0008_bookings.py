@@ -1,10 +1,13 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
-from funnels.models import BookingStatus
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
+from enum import StrEnum
+
+#: The enum values as they were when this migration was written (never the live enums).
+BookingStatus = StrEnum('BookingStatus', {'PENDING': 'pending', 'CONFIRMED': 'confirmed', 'ARRIVED': 'arrived', 'NO_SHOW': 'no_show', 'CANCELLED': 'cancelled'})
 
 class Migration(migrations.Migration):
     dependencies = [('funnelbox', '0007_conversions')]

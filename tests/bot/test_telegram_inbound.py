@@ -14,8 +14,8 @@ ALICE = TelegramUser(id=5001, first_name="Alice", last_name="Smith")
 
 async def deliver(anon: Api, channel: dict, update: dict, secret: str | None = None):
     """POST an update the way Telegram does, with the channel's secret token."""
-    from bot.models import Channel
     from core.crypto import Vault
+    from inbox.models import Channel
     from tests.conftest import SECRET_KEY
 
     if secret is None:
@@ -104,8 +104,8 @@ async def test_wrong_or_missing_secret_is_401_and_stores_nothing(
 async def test_malformed_json_is_400_and_unknown_channel_404(
     anon: Api, telegram_channel: dict
 ) -> None:
-    from bot.models import Channel
     from core.crypto import Vault
+    from inbox.models import Channel
     from tests.conftest import SECRET_KEY
 
     stored = await Channel.get(id=telegram_channel["id"])

@@ -3,9 +3,8 @@
 import asyncio
 
 from bot import telegram
-from bot.models import Channel
 from core.crypto import Vault
-from inbox.models import Message
+from inbox.models import Channel, Message
 from tests.conftest import SECRET_KEY
 from tests.fakes.telegram import FakeTelegram, TelegramUser
 

@@ -2,12 +2,11 @@
 
 import json
 
-from bot.models import Channel
 from core.events import change
 from core.models import Event
 from funnels.models import Deal
 from inbox.dialogs import queue, set_delivery
-from inbox.models import Author, Contact, ContactIdentity, DeliveryStatus, Dialog, Message
+from inbox.models import Author, Channel, Contact, ContactIdentity, DeliveryStatus, Dialog, Message
 from inbox.service import create_contact
 from tests.bot.conftest import APP_SECRET, VERIFY_TOKEN, drain
 from tests.conftest import Api

@@ -4,11 +4,10 @@ count back from the start ("1 day before the booking"), re-planned when it moves
 from datetime import UTC, datetime, timedelta
 
 from bot.inbound import receive
-from bot.models import Channel
 from core.models import Event
 from funnels.models import Deal
 from inbox.dialogs import Inbound, Sender
-from inbox.models import Author, DeliveryStatus, Message, Outbox
+from inbox.models import Author, Channel, DeliveryStatus, Message, Outbox
 from tests.conftest import Api
 from tests.fakes.telegram import FakeTelegram
 from tests.triggers.test_delayed import _send_due

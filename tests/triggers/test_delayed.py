@@ -6,14 +6,13 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import ClientSession
 
 from bot.inbound import receive
-from bot.models import Channel
 from bot.outbox import OutboxWorker
 from bot.ratelimit import MemoryBuckets
 from bot.telegram import Bots
 from core.crypto import Vault
 from funnels.models import Deal
 from inbox.dialogs import Inbound, Sender
-from inbox.models import Author, DeliveryStatus, Message, Outbox
+from inbox.models import Author, Channel, DeliveryStatus, Message, Outbox
 from tests.conftest import SECRET_KEY, Api
 from tests.fakes.telegram import FakeTelegram
 from tests.triggers.test_triggers import add_trigger, move

@@ -6,12 +6,11 @@ import pytest
 from tortoise.exceptions import IntegrityError
 
 from bot.inbound import receive
-from bot.models import Channel
 from core.events import change
 from core.models import Event, Role, User
 from funnels.models import Deal
 from inbox.dialogs import Inbound, Sender, queue
-from inbox.models import Author, Dialog, Message, Outbox
+from inbox.models import Author, Channel, Dialog, Message, Outbox
 from tests.conftest import Api
 from tests.funnels.test_pipelines import sales_setup
 from triggers.flows import fire

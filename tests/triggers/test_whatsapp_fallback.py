@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import ClientSession
 
 from bot.inbound import receive
-from bot.models import Channel
 from bot.outbox import OutboxWorker
 from bot.ratelimit import MemoryBuckets
 from bot.telegram import Bots
@@ -14,7 +13,7 @@ from core.crypto import Vault
 from core.models import Event
 from funnels.models import Deal
 from inbox.dialogs import Inbound, Sender
-from inbox.models import Author, DeliveryStatus, Dialog, Message
+from inbox.models import Author, Channel, DeliveryStatus, Dialog, Message
 from tests.conftest import SECRET_KEY, Api
 from tests.fakes.whatsapp import FakeGraph
 from tests.triggers.test_triggers import add_trigger, move

@@ -28,7 +28,7 @@ from web.schemas_inbox import (
     "GET", "/api/v1/channels", summary="List channels", tag="channels", response=list[ChannelOut]
 )
 async def list_channels(request: web.Request) -> list[ChannelOut]:
-    return [ChannelOut.model_validate(c) for c in await channels.list_channels()]
+    return [ChannelOut.model_validate(c) for c in await channels.list_channels(with_intake=True)]
 
 
 @api.route(
@@ -55,7 +55,9 @@ async def create_channel(request: web.Request, *, body: ChannelIn) -> ChannelOut
     response=ChannelOut,
 )
 async def get_channel(request: web.Request, *, channel_id: int) -> ChannelOut:
-    return ChannelOut.model_validate(await channels.get_channel(channel_id=channel_id))
+    return ChannelOut.model_validate(
+        await channels.get_channel(channel_id=channel_id, with_intake=True)
+    )
 
 
 @api.route(

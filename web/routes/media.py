@@ -3,9 +3,9 @@
 from aiohttp import web
 
 from bot import channels, telegram
-from bot.models import ChannelKind
 from core.errors import NotFound, ValidationFailed
 from inbox.dialogs import get_message
+from inbox.models import ChannelKind
 from web.api import EVERYONE
 from web.keys import BOTS, vault
 from web.routes import api

@@ -5,9 +5,9 @@ import hmac
 from aiohttp import web
 
 from bot import channels, intake
-from bot.models import ChannelKind
 from bot.whatsapp import parse_webhook, signature_matches
 from core.errors import NotFound, PermissionDenied, Unauthenticated
+from inbox.models import ChannelKind
 from web.api import json_body, json_response
 from web.keys import INTAKE, vault
 from web.routes import api
