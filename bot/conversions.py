@@ -1,6 +1,6 @@
 """Sending queued Conversions API events to Meta in batches, with retries.
 
-Rows come from ``triggers.conversions`` (one per report, keyed by Meta's ``event_id``).
+Rows come from ``triggers.conversions.service`` (one per report, keyed by Meta's ``event_id``).
 The sender claims due rows with a lease (``SKIP LOCKED`` on PostgreSQL, so several
 workers never post the same row), drops those Meta would refuse for age (``event_time``
 more than 7 days ago) with a log line, and posts the rest, up to 1,000 per request.
@@ -29,7 +29,7 @@ from bot.graph import GraphClient, GraphError
 from bot.senders import classify
 from core.crypto import Vault
 from core.queue import POLICIES, Done, Dropped, Outcome, Park, Pump, Queue, Retry, soonest
-from triggers.models import Conversion, ConversionSettings, ConversionState
+from triggers.conversions.models import Conversion, ConversionSettings, ConversionState
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,15 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 APP_LABEL = "funnelbox"
 
 #: Every module that defines models, in dependency order (shared core first).
-MODEL_MODULES = ["core.models", "inbox.models", "funnels.models", "bot.models", "triggers.models"]
+MODEL_MODULES = [
+    "core.models",
+    "inbox.models",
+    "funnels.models",
+    "bot.models",
+    "triggers.models",
+    "triggers.automations.models",
+    "triggers.conversions.models",
+]
 
 
 def tortoise_config(database_url: str, *, pool_size: int = 10) -> dict[str, Any]:

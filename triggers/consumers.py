@@ -8,8 +8,8 @@ idempotent per event, so an event dispatched again after a crash repeats nothing
 from collections import defaultdict
 
 from core.dispatch import Consumer
-from triggers.automation_flows import AUTOMATION_EVENTS, automate
-from triggers.conversions import CONVERSION_EVENTS, convert
+from triggers.automations.flows import AUTOMATION_EVENTS, automate
+from triggers.conversions.service import CONVERSION_EVENTS, convert
 from triggers.flows import BOOKING_CHANGED, ENTERS_STAGE, fire
 
 

@@ -34,6 +34,7 @@ from inbox.dialogs import queue, queued, window_open
 from inbox.models import Author, Dialog, Message
 from inbox.outgoing import register_check
 from triggers import tasks
+from triggers.facts import deal_facts, event_facts, tag_and_field_changes
 from triggers.models import Task, Trigger, TriggerKind
 from triggers.rules import evaluate, parse_rule
 from triggers.schedule import within_hours
@@ -43,9 +44,6 @@ from triggers.service import (
     BusinessHours,
     DealSourceConfig,
     WhatsAppTemplate,
-    deal_facts,
-    event_facts,
-    tag_and_field_changes,
 )
 from triggers.templates import render
 

@@ -5,7 +5,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, computed_field
 
-from triggers.models import AutomationEvent, ConversionState, RunOutcome, TriggerKind
+from triggers.automations.models import AutomationEvent, RunOutcome
+from triggers.conversions.models import ConversionState
+from triggers.models import TriggerKind
 from web.schemas import Id, Input, Output
 
 

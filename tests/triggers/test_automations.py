@@ -9,8 +9,8 @@ from core.models import Event, User
 from funnels.models import Deal, DealContact
 from tests.conftest import Api
 from tests.funnels.test_pipelines import make_pipeline, sales_setup
-from triggers.automation_flows import MAX_DEPTH, automate
-from triggers.models import AutomationRun, RunOutcome
+from triggers.automations.flows import MAX_DEPTH, automate
+from triggers.automations.models import AutomationRun, RunOutcome
 from web.keys import EVENTS
 
 

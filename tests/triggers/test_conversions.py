@@ -13,8 +13,8 @@ from tests.bot.test_whatsapp_inbound import post
 from tests.conftest import SECRET_KEY, Api
 from tests.fakes.whatsapp import FakeGraph, ctwa_referral
 from tests.funnels.test_pipelines import make_pipeline
-from triggers.conversions import convert, normalized_email, normalized_phone, sha256
-from triggers.models import Conversion, ConversionSettings, ConversionState
+from triggers.conversions.models import Conversion, ConversionSettings, ConversionState
+from triggers.conversions.service import convert, normalized_email, normalized_phone, sha256
 from web.keys import CONVERSIONS, EVENTS
 
 PIXEL = "1234567890"

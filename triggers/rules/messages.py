@@ -55,6 +55,11 @@ class RuleError(ValidationFailed):
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
 
+    def under(self, prefix: str) -> "RuleError":
+        """The same error with its path put under a request field (``$.when`` ->
+        ``rule.when``), for an API whose body holds the rule in ``prefix``."""
+        return RuleError(self.message, prefix + self.path.removeprefix("$"))
+
     def __reduce__(self) -> tuple[type["RuleError"], tuple[str, str]]:
         return (RuleError, (self.message, self.path))
 

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from triggers import automations as service
+from triggers.automations import service
 from web.api import actor
 from web.routes import api
 from web.schemas_triggers import (

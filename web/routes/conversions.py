@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from triggers import conversions as service
+from triggers.conversions import service
 from web.api import actor
 from web.keys import vault
 from web.routes import api

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from triggers import service, tasks
+from triggers import facts, service, tasks
 from web.api import EVERYONE, actor
 from web.routes import api
 from web.schemas_triggers import (
@@ -84,7 +84,7 @@ async def delete_trigger(request: web.Request, *, trigger_id: int) -> None:
     response=RenderOut,
 )
 async def render_template(request: web.Request, *, body: RenderIn) -> RenderOut:
-    text = await service.render_for_deal(template=body.template, deal_id=body.deal_id)
+    text = await facts.render_for_deal(template=body.template, deal_id=body.deal_id)
     return RenderOut(text=text)
 
 
@@ -97,7 +97,7 @@ async def render_template(request: web.Request, *, body: RenderIn) -> RenderOut:
     response=EvaluateOut,
 )
 async def evaluate_rule(request: web.Request, *, body: EvaluateIn) -> EvaluateOut:
-    outcome = await service.evaluate_for_deal(rule=body.rule, deal_id=body.deal_id)
+    outcome = await facts.evaluate_for_deal(rule=body.rule, deal_id=body.deal_id)
     return EvaluateOut(
         matched=outcome.matched,
         add_tags=list(outcome.add_tags),

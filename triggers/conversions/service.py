@@ -32,7 +32,7 @@ from core.events import change, diff
 from core.models import Event, User
 from funnels.models import Deal, DealContact
 from inbox.models import Contact, ContactIdentity, Dialog
-from triggers.models import Conversion, ConversionSettings
+from triggers.conversions.models import Conversion, ConversionSettings
 
 DEFAULT_API = "https://graph.facebook.com/v21.0"
 LEAD, PURCHASE, VIEW_CONTENT = "Lead", "Purchase", "ViewContent"

@@ -17,9 +17,8 @@ from core.events import UNSET, change
 from core.models import User
 from funnels.models import CustomField, Stage
 from funnels.pipelines import get_pipeline, get_stage
-from triggers.models import Automation, AutomationEvent, AutomationRun
+from triggers.automations.models import Automation, AutomationEvent, AutomationRun
 from triggers.rules import MAX_TAG_LENGTH, RuleError, parse_condition
-from triggers.service import rule_field
 from triggers.templates import check_template
 
 #: The most automations an account may have; each deal event is tested against all of them.
@@ -150,7 +149,7 @@ async def _checked(
         try:
             parse_condition(condition)
         except RuleError as exc:
-            raise rule_field(exc, "condition") from None
+            raise exc.under("condition") from None
     parsed = parse_action(action)
     await _check_action(parsed)
     return {

@@ -20,10 +20,10 @@ from core.events import change
 from core.models import Event
 from funnels.deals import create_deal, move_deal, update_deal
 from funnels.models import Deal, DealContact
-from triggers.automations import STAGE_OF_EVENT, CreateDeal, UpdateDeal, parse_action
-from triggers.models import Automation, AutomationEvent, AutomationRun, RunOutcome
+from triggers.automations.models import Automation, AutomationEvent, AutomationRun, RunOutcome
+from triggers.automations.service import STAGE_OF_EVENT, CreateDeal, UpdateDeal, parse_action
+from triggers.facts import deal_facts, event_facts, tag_and_field_changes
 from triggers.rules import parse_condition
-from triggers.service import deal_facts, event_facts, tag_and_field_changes
 from triggers.templates import render
 
 log = logging.getLogger(__name__)

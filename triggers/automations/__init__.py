@@ -1,0 +1,1 @@
+"""Deal automations: when a deal event happens, create or update a deal."""

@@ -1,0 +1,1 @@
+"""Meta Conversions API reports of deal events."""
