@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrations openapi bench-board bench-ingest bench-triggers clean
+.PHONY: run test lint migrations openapi vendor messages screenshots browser bench-board bench-ingest bench-triggers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ run: $(STAMP) .env
 	$(BIN)/funnelbox bootstrap
 	$(BIN)/funnelbox serve
 
-test: $(STAMP)
+# The page tests drive Debian's Chromium (never a browser downloaded by Playwright).
+browser:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -34,6 +38,32 @@ migrations: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/funnelbox openapi > web/openapi.json
+
+# Third-party browser files, pinned in package-lock.json, copied next to our own and
+# committed: `make run` needs neither Node nor the network. Run after changing package.json.
+VENDOR := web/static/vendor
+vendor:
+	npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	cp node_modules/htmx.org/LICENSE $(VENDOR)/htmx.LICENSE
+	cp node_modules/sortablejs/Sortable.min.js $(VENDOR)/sortable.min.js
+	cp node_modules/sortablejs/LICENSE $(VENDOR)/sortable.LICENSE
+	cp node_modules/uplot/dist/uPlot.iife.min.js $(VENDOR)/uplot.min.js
+	cp node_modules/uplot/dist/uPlot.min.css $(VENDOR)/uplot.min.css
+	cp node_modules/uplot/LICENSE $(VENDOR)/uplot.LICENSE
+
+# Extract every UI string to the template catalog, merge it into each language, compile.
+CATALOGS := web/translations
+messages: $(STAMP)
+	$(BIN)/pybabel extract --no-location -F babel.cfg -o $(CATALOGS)/messages.pot .
+	$(BIN)/pybabel update -i $(CATALOGS)/messages.pot -d $(CATALOGS)
+	$(BIN)/pybabel compile -d $(CATALOGS)
+
+# PNGs of every page at 1280 and 390 px in docs/, from a demo database it fills once.
+SCREENSHOT_DB ?= sqlite://screenshots.sqlite3
+screenshots: $(STAMP) browser
+	$(BIN)/python scripts/screenshots.py --database $(SCREENSHOT_DB) --out docs
 
 # Benchmarks want PostgreSQL; see the README's Performance section for the figures.
 bench-board: $(STAMP)
