@@ -63,7 +63,7 @@ messages: $(STAMP)
 # PNGs of every page at 1280 and 390 px in docs/, from a demo database it fills once.
 SCREENSHOT_DB ?= sqlite://screenshots.sqlite3
 screenshots: $(STAMP) browser
-	$(BIN)/python scripts/screenshots.py --database $(SCREENSHOT_DB) --out docs
+	$(BIN)/python -m scripts.screenshots --database $(SCREENSHOT_DB) --out docs
 
 # Benchmarks want PostgreSQL; see the README's Performance section for the figures.
 bench-board: $(STAMP)

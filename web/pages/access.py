@@ -63,7 +63,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _error_page(request, exc.status, exc.reason)
+        return _error_page(request, exc.status, "")  # the headline says it all
 
 
 def _error_page(request: web.Request, status: int, detail: str) -> web.Response:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
+import phonenumbers
 from aiohttp import web
 from babel.numbers import format_currency
 from babel.support import Translations
@@ -46,7 +47,17 @@ def setup(app: web.Application, settings: Settings) -> None:
         absolute_time=clock.absolute,
         clock_time=clock.clock_time,
         day_label=lambda moment: clock.day(moment, now=datetime.now(UTC)),
+        phone=readable_phone,
     )
+
+
+def readable_phone(e164: str) -> str:
+    """``+380671234567`` as people write it: ``+380 67 123 4567``."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _context(request: web.Request) -> dict[str, Any]:

@@ -96,6 +96,8 @@ async def open_page(
     page.on("pageerror", troubles.exception)
     page.on("dialog", troubles.dialog)
     yield page
+    # htmx settles 20 ms after a swap: let the last one finish so its errors count too
+    await page.evaluate("new Promise(done => setTimeout(done, 60))")
     await context.close()
     assert troubles.unexpected() == []
 

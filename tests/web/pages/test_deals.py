@@ -57,7 +57,7 @@ async def test_a_refused_pipeline_shows_the_reason_inline(
     await page.goto("/deals")
     await page.get_by_label("Stage 1 name").fill("Kept")
     await page.get_by_role("button", name="Create pipeline").click()
-    await expect(page.get_by_role("alert")).to_have_text("name must not be empty")
+    await expect(page.get_by_role("alert")).to_have_text("Name must not be empty.")
     await expect(page.get_by_label("Pipeline name")).to_have_attribute("aria-invalid", "true")
     await expect(page.get_by_label("Stage 1 name")).to_have_value("Kept")
     assert await pipelines.list_pipelines() == []

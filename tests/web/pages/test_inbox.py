@@ -7,7 +7,7 @@ from playwright.async_api import Page, expect
 from bot import outbox
 from bot.models import Channel
 from core.models import User
-from inbox.models import Dialog
+from inbox.models import Dialog, Message
 from tests.web.pages.conftest import customer_writes, sign_in
 
 
@@ -87,3 +87,21 @@ async def test_phone_width_shows_one_column_with_a_back_arrow(
     await expect(phone).to_have_url(re.compile(r"/inbox$"))
     await expect(dialogs).to_be_visible()
     await expect(conversation).to_be_hidden()
+
+
+async def test_the_reply_box_sends_through_the_api_and_shows_the_reply(
+    page: Page, operator: User, channel: Channel
+) -> None:
+    await customer_writes(channel, "Ann", ["Can I book for Friday?"], user_id="605")
+    dialog = await Dialog.get(contact__name="Ann")
+    await sign_in(page, operator)
+    await page.locator(".dialog-item").click()  # swapped in by htmx, then swapped again
+    box = page.get_by_label("Reply to Ann")
+    await box.fill("Friday 10:00 is free")
+    await box.press("Enter")
+    bubbles = page.locator(".bubble")
+    await expect(bubbles).to_have_count(2)
+    await expect(bubbles.nth(1)).to_contain_text("Friday 10:00 is free")
+    await expect(page.get_by_label("Reply to Ann")).to_have_value("")
+    [_, reply] = await Message.filter(dialog_id=dialog.id).order_by("id")
+    assert (reply.text, reply.author_user_id) == ("Friday 10:00 is free", operator.id)
