@@ -8,12 +8,12 @@ from aiohttp import web
 
 from core.errors import DomainError, PermissionDenied
 from core.models import Role, User
+from web.api import EVERYONE
 from web.keys import USER
 from web.middleware import Handler, is_page, status_of
 from web.pages.templating import render
 
 Page = Callable[[web.Request], Awaitable[web.StreamResponse]]
-EVERYONE = frozenset(Role)
 
 
 def page(roles: frozenset[Role] = EVERYONE) -> Callable[[Page], Page]:

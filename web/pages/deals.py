@@ -8,8 +8,9 @@ from multidict import MultiDictProxy
 from core.errors import DomainError, ValidationFailed
 from funnels.pipeline_setup import create_pipeline_with_stages
 from funnels.pipelines import list_pipelines
+from web.api import ADMINS
 from web.pages.access import page, see_other, signed_in
-from web.pages.templating import ADMINS, render
+from web.pages.templating import render
 
 routes = web.RouteTableDef()
 #: What the first-visit form suggests; every row can be changed or emptied.

@@ -17,8 +17,9 @@ from funnels.queries import contact_deals
 from inbox import dialogs
 from inbox.models import Author, Dialog, Direction, Message
 from inbox.previews import last_messages
+from web.api import ADMINS
 from web.pages.access import page, signed_in
-from web.pages.templating import ADMINS, CLOCK, render
+from web.pages.templating import CLOCK, render
 
 routes = web.RouteTableDef()
 

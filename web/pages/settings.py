@@ -4,8 +4,9 @@ from aiohttp import web
 
 from bot.channels import list_channels
 from core.auth import list_users
+from web.api import ADMINS
 from web.pages.access import page
-from web.pages.templating import ADMINS, render
+from web.pages.templating import render
 
 routes = web.RouteTableDef()
 

@@ -12,8 +12,8 @@ from aiohttp import web
 from babel.numbers import format_currency
 from babel.support import Translations
 
-from core.models import Role
 from core.settings import Settings
+from web.api import ADMINS
 from web.keys import USER
 from web.middleware import CSRF_FIELD, csrf_token
 from web.pages.humanize import Clock
@@ -22,7 +22,6 @@ WEB = Path(__file__).resolve().parent.parent
 TEMPLATES = WEB / "templates"
 TRANSLATIONS = WEB / "translations"
 CLOCK = web.AppKey("clock", Clock)
-ADMINS = frozenset({Role.OWNER, Role.ADMIN})
 
 
 def setup(app: web.Application, settings: Settings) -> None:

@@ -51,7 +51,11 @@ async def test_inbox_lists_dialogs_and_opens_one_without_reload(
     assert await page.evaluate("window.marker") == "still the same page"
     await expect(items.nth(0)).to_have_attribute("aria-current", "true")
 
-    await items.nth(1).click()
+    # the keyboard works too: arrows move along the list, Enter opens
+    await items.nth(0).focus()
+    await page.keyboard.press("ArrowDown")
+    await expect(items.nth(1)).to_be_focused()
+    await page.keyboard.press("Enter")
     await expect(page).to_have_url(re.compile(r"/inbox/\d+$"))
     await expect(page.get_by_role("region", name="Ravi Shah").locator(".bubble")).to_have_count(2)
     assert await page.evaluate("window.marker") == "still the same page"

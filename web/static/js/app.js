@@ -56,3 +56,15 @@ function settle() {
 
 document.addEventListener("htmx:afterSettle", settle);
 document.addEventListener("DOMContentLoaded", settle);
+
+// Arrow keys move between dialogs in the list; Enter opens the focused one.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+  const current = event.target.closest?.("[data-dialog-list] a");
+  if (!current) return;
+  const links = [...document.querySelectorAll("[data-dialog-list] a")];
+  const next = links[links.indexOf(current) + (event.key === "ArrowDown" ? 1 : -1)];
+  if (!next) return;
+  event.preventDefault();
+  next.focus();
+});
