@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrations openapi rules-schema bench-board bench-ingest bench-triggers clean
+.PHONY: run test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-ingest bench-triggers clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing Funnelbox with its dependencies (a minute or two the first time)"
@@ -22,7 +22,11 @@ run: $(STAMP) .env
 	$(BIN)/funnelbox bootstrap
 	$(BIN)/funnelbox serve
 
-test: $(STAMP)
+# The page tests drive Debian's Chromium (never a browser downloaded by Playwright).
+browser:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -40,6 +44,32 @@ openapi: $(STAMP)
 # The rule language's JSON Schema for editors, generated from its grammar (triggers/rules/grammar.py).
 rules-schema: $(STAMP)
 	$(BIN)/python -m triggers.rules
+
+# Third-party browser files, pinned in package-lock.json, copied next to our own and
+# committed: `make run` needs neither Node nor the network. Run after changing package.json.
+VENDOR := web/static/vendor
+vendor:
+	npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	cp node_modules/htmx.org/LICENSE $(VENDOR)/htmx.LICENSE
+	cp node_modules/sortablejs/Sortable.min.js $(VENDOR)/sortable.min.js
+	cp node_modules/sortablejs/LICENSE $(VENDOR)/sortable.LICENSE
+	cp node_modules/uplot/dist/uPlot.iife.min.js $(VENDOR)/uplot.min.js
+	cp node_modules/uplot/dist/uPlot.min.css $(VENDOR)/uplot.min.css
+	cp node_modules/uplot/LICENSE $(VENDOR)/uplot.LICENSE
+
+# Extract every UI string to the template catalog, merge it into each language, compile.
+CATALOGS := web/translations
+messages: $(STAMP)
+	$(BIN)/pybabel extract --no-location -F babel.cfg -o $(CATALOGS)/messages.pot .
+	$(BIN)/pybabel update -i $(CATALOGS)/messages.pot -d $(CATALOGS)
+	$(BIN)/pybabel compile -d $(CATALOGS)
+
+# PNGs of every page at 1280 and 390 px in docs/, from a demo database it fills once.
+SCREENSHOT_DB ?= sqlite://screenshots.sqlite3
+screenshots: $(STAMP) browser
+	$(BIN)/python -m scripts.screenshots --database $(SCREENSHOT_DB) --out docs
 
 # Benchmarks want PostgreSQL; see the README's Performance section for the figures.
 bench-board: $(STAMP)

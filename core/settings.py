@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, description="PostgreSQL connection pool size.")
     session_days: int = Field(default=14, description="Lifetime of a web login session.")
+    timezone: str = Field(
+        default="UTC", description="IANA zone the web pages show dates and times in."
+    )
+    locale: str = Field(default="en", description="Language and formats of the web pages.")
     outbox_worker: bool = Field(
         default=True,
         description="Send queued messages and Conversions API events from this process.",

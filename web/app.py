@@ -24,7 +24,7 @@ from core.live import message
 from core.models import Event
 from core.settings import Settings
 from triggers.consumers import consumers
-from web import middleware
+from web import middleware, pages
 from web.keys import (
     BOTS,
     CONVERSIONS,
@@ -41,6 +41,7 @@ from web.keys import (
     VAULT,
 )
 from web.live import socket
+from web.pages.access import errors as page_errors
 from web.routes import (  # noqa: F401  (importing a route module registers its endpoints)
     api,
     auth,
@@ -65,10 +66,20 @@ def create_app(settings: Settings, *, own_database: bool = True) -> web.Applicat
     ``own_database=False`` is for callers that keep the database open across many
     applications (the test suite opens it once per backend).
     """
-    app = web.Application(middlewares=[middleware.errors, middleware.authentication])
+    app = web.Application(
+        middlewares=[
+            middleware.errors,
+            page_errors,
+            middleware.authentication,
+            middleware.csrf,
+        ]
+    )
     app[SETTINGS] = settings
-    if settings.secret_key is not None:
-        app[VAULT] = Vault(settings.secret_key.get_secret_value())
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    if secret is not None:
+        app[VAULT] = Vault(secret)
+    app[middleware.CSRF_KEY] = middleware.csrf_key(secret)
+    app.on_response_prepare.append(middleware.security_headers)
     if own_database:
         app.cleanup_ctx.append(_database)
     if settings.redis_url:
@@ -82,6 +93,7 @@ def create_app(settings: Settings, *, own_database: bool = True) -> web.Applicat
     app.cleanup_ctx.append(_live)
     app.on_shutdown.append(socket.close_all)
     api.install(app)
+    pages.install(app, settings)
     return app
 
 

@@ -10,9 +10,9 @@ from core import auth
 from core.errors import Unauthenticated, ValidationFailed
 from core.models import ApiToken, Event, Role, TokenKind, User
 from tests.asserts import assert_error
-from tests.conftest import PASSWORD, Api, make_user
+from tests.conftest import PASSWORD, SECRET_KEY, Api, make_user
 from web.api import ADMINS
-from web.middleware import SESSION_COOKIE
+from web.middleware import CSRF_HEADER, SESSION_COOKIE, csrf_for, csrf_key
 from web.routes import api as route_table
 
 ME = "/api/v1/me"
@@ -51,8 +51,13 @@ def forget_cookies(anon: Api) -> None:
     anon.client.session.cookie_jar.clear()
 
 
+def csrf_header(session: str) -> dict[str, str]:
+    """What a page sends with its state changes: the token derived from the session."""
+    return {CSRF_HEADER: csrf_for(csrf_key(SECRET_KEY.get_secret_value()), session)}
+
+
 def with_cookie(token: str) -> dict[str, str]:
-    return {"Cookie": f"{SESSION_COOKIE}={token}"}
+    return {"Cookie": f"{SESSION_COOKIE}={token}", **csrf_header(token)}
 
 
 # --- login, the session cookie and logout --------------------------------------------
@@ -173,7 +178,7 @@ async def test_logout_revokes_the_session(anon: Api, admin: User) -> None:
     old = morsel.value
     assert (await anon.get(ME))[0] == 200
 
-    async with anon.client.post(LOGOUT) as response:
+    async with anon.client.post(LOGOUT, headers=csrf_header(old)) as response:
         assert response.status == 204
         cleared = SimpleCookie()
         for header in response.headers.getall("Set-Cookie", []):

@@ -1,16 +1,13 @@
 """Sign-in for the web pages (session cookie) and the user directory."""
 
-from datetime import timedelta
-
 from aiohttp import web
 
 from core import auth
 from core.models import TokenKind
 from web.api import ADMINS, EVERYONE, actor, json_response
-from web.keys import SETTINGS
-from web.middleware import SESSION_COOKIE
 from web.routes import api
 from web.schemas import LoginIn, LoginOut, UserIn, UserOut, user_out
+from web.sessions import end_session, start_session
 
 
 @api.route(
@@ -24,18 +21,8 @@ from web.schemas import LoginIn, LoginOut, UserIn, UserOut, user_out
 )
 async def login(request: web.Request, *, body: LoginIn) -> web.Response:
     user = await auth.authenticate(email=body.email, password=body.password)
-    days = request.app[SETTINGS].session_days
-    token = await auth.issue_token(user=user, kind=TokenKind.SESSION, lifetime=timedelta(days=days))
     response = json_response(LoginOut(user=user_out(user)).model_dump(mode="json"))
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=days * 86400,
-        httponly=True,
-        samesite="Strict",
-        secure=request.secure,
-        path="/",
-    )
+    await start_session(request, response, user)
     return response
 
 
@@ -48,14 +35,12 @@ async def login(request: web.Request, *, body: LoginIn) -> web.Response:
     status=204,
 )
 async def logout(request: web.Request) -> web.Response:
-    if cookie := request.cookies.get(SESSION_COOKIE):
-        await auth.revoke_token(cookie)
+    response = web.Response(status=204)
+    await end_session(request, response)
     # A client that sends the login token as a bearer signs out too; API tokens stay.
     _, _, bearer = request.headers.get("Authorization", "").partition(" ")
     if bearer.strip():
         await auth.revoke_token(bearer.strip(), kind=TokenKind.SESSION)
-    response = web.Response(status=204)
-    response.del_cookie(SESSION_COOKIE, path="/")
     return response
 
 

@@ -1,0 +1,19 @@
+"""The inbox list's read side: each dialog's latest message, for its preview line."""
+
+from tortoise.functions import Max
+
+from inbox.models import Message
+
+
+async def last_messages(*, dialog_ids: list[int]) -> dict[int, Message]:
+    """The newest message of each dialog in ``dialog_ids`` (two queries, whatever the count)."""
+    if not dialog_ids:
+        return {}
+    rows = (
+        await Message.filter(dialog_id__in=dialog_ids)
+        .annotate(newest=Max("id"))
+        .group_by("dialog_id")
+        .values_list("newest", flat=True)
+    )
+    found = await Message.filter(id__in=list(rows))
+    return {m.dialog_id: m for m in found}  # type: ignore[attr-defined]

@@ -1,0 +1,109 @@
+"""PNGs of every page at 1280 and 390 px, for docs/ and for looking at the UI.
+
+    .venv/bin/python -m scripts.screenshots --database sqlite://screenshots.sqlite3 --out docs
+
+An empty database is migrated and filled with demo data (scripts/demo_data.py) first;
+a database with users needs ``--email`` and ``--password`` of an account to sign in as.
+The app runs in-process on a free port of 127.0.0.1 with its background workers off.
+"""
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+from playwright.async_api import Browser, async_playwright
+from pydantic import SecretStr
+
+from core.auth import list_users
+from core.crypto import Vault
+from core.db import database, migrate
+from core.settings import Settings
+from inbox.dialogs import list_dialogs, list_messages
+from scripts import demo_data
+from web.app import create_app
+
+WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+DEMO_SECRET = "screenshots-demo-secret-key"  # noqa: S105 (seals the demo's fake credentials)
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default="sqlite://screenshots.sqlite3")
+    parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--email", default=demo_data.OWNER_EMAIL)
+    parser.add_argument("--password", default=demo_data.DEMO_PASSWORD)
+    parser.add_argument("--timezone", default="Europe/London")
+    return parser.parse_args()
+
+
+async def prepare(url: str) -> dict[str, str]:
+    """Migrate, fill an empty database, and name the pages worth a picture (after login)."""
+    await migrate(url)
+    async with database(url):
+        if not await list_users():
+            await demo_data.fill(Vault(DEMO_SECRET))
+        dialogs = await list_dialogs(limit=10)
+        sizes = {d.id: len(await list_messages(dialog_id=d.id)) for d in dialogs}
+    pages = {"inbox": "/inbox", "deals": "/deals", "settings": "/settings"}
+    if sizes:  # the longest conversation shows the most
+        pages["dialog"] = f"/inbox/{max(sizes, key=sizes.__getitem__)}"
+    return pages
+
+
+async def serve(settings: Settings) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
+async def shoot(
+    browser: Browser, base: str, args: argparse.Namespace, pages: dict[str, str]
+) -> None:
+    args.out.mkdir(parents=True, exist_ok=True)
+    for label, (width, height) in WIDTHS.items():
+        viewport = {"width": width, "height": height}
+        context = await browser.new_context(base_url=base, viewport=viewport)
+        page = await context.new_page()
+        await page.goto("/login")
+        await page.screenshot(path=args.out / f"login-{label}.png")
+        await page.get_by_label("E-mail").fill(args.email)
+        await page.get_by_label("Password").fill(args.password)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url("**/inbox")
+        for name, path in pages.items():
+            await page.goto(path)
+            target = args.out / f"{name}-{label}.png"
+            await page.screenshot(path=target)
+            print(f"{target}  {path} at {width} px")
+        await context.close()
+
+
+async def main() -> None:
+    args = parse()
+    pages = await prepare(args.database)
+    settings = Settings(
+        database_url=args.database,
+        secret_key=SecretStr(DEMO_SECRET),
+        timezone=args.timezone,
+        intake_worker=False,
+        event_worker=False,
+        outbox_worker=False,
+    )
+    runner, base = await serve(settings)
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+            )
+            await shoot(browser, base, args, pages)
+            await browser.close()
+    finally:
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,110 @@
+"""The inbox's read side: dialog list, conversation, side panel, phone width."""
+
+import re
+
+from playwright.async_api import Page, expect
+
+from core.models import User
+from inbox import outgoing
+from inbox.models import Channel, Dialog, Message
+from tests.web.pages.conftest import customer_writes, sign_in
+
+
+async def test_empty_inbox_says_how_to_start(page: Page, operator: User) -> None:
+    await sign_in(page, operator)
+    await expect(page.get_by_text("No dialogs yet: connect a channel")).to_be_visible()
+
+
+async def test_inbox_lists_dialogs_and_opens_one_without_reload(
+    page: Page, operator: User, channel: Channel
+) -> None:
+    await customer_writes(channel, "Mila Kowalski", ["Is there a slot tomorrow?"], user_id="601")
+    await customer_writes(channel, "Ravi Shah", ["Hi", "Thanks!"], user_id="602")
+    mila = await Dialog.get(contact__name="Mila Kowalski")
+    await outgoing.send_text(actor=operator, dialog_id=mila.id, text="Yes, 10:00 works")
+
+    await sign_in(page, operator)
+    items = page.locator(".dialog-item")
+    # newest activity first: our reply to Mila came after Ravi's messages
+    await expect(items).to_have_count(2)
+    await expect(items.nth(0)).to_contain_text("Mila Kowalski")
+    await expect(items.nth(0)).to_contain_text("You: Yes, 10:00 works")
+    await expect(items.nth(1)).to_contain_text("Ravi Shah")
+    await expect(items.nth(1)).to_contain_text("Thanks!")
+    await expect(items.nth(0).get_by_role("img", name="Telegram")).to_be_visible()
+
+    await page.evaluate("window.marker = 'still the same page'")
+    await items.nth(0).click()
+    await expect(page).to_have_url(re.compile(rf"/inbox/{mila.id}$"))
+    conversation = page.get_by_role("region", name="Mila Kowalski")
+    bubbles = conversation.locator(".bubble")
+    await expect(bubbles).to_have_count(2)
+    await expect(bubbles.nth(0)).to_contain_text("Is there a slot tomorrow?")
+    await expect(bubbles.nth(0)).to_have_class(re.compile("bubble-in"))
+    await expect(bubbles.nth(1)).to_contain_text("Yes, 10:00 works")
+    await expect(bubbles.nth(1)).to_have_class(re.compile("bubble-out"))
+    await expect(bubbles.nth(1)).to_contain_text(operator.email)  # the author
+    await expect(bubbles.nth(1).locator(".delivery")).to_have_attribute("title", "Queued")
+    await expect(conversation.locator(".day-separator")).to_have_text(["Today"])
+    await expect(page.get_by_role("complementary")).to_contain_text("Mila Kowalski")
+    assert await page.evaluate("window.marker") == "still the same page"
+    await expect(items.nth(0)).to_have_attribute("aria-current", "true")
+
+    # the keyboard works too: arrows move along the list, Enter opens
+    await items.nth(0).focus()
+    await page.keyboard.press("ArrowDown")
+    await expect(items.nth(1)).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(re.compile(r"/inbox/\d+$"))
+    await expect(page.get_by_role("region", name="Ravi Shah").locator(".bubble")).to_have_count(2)
+    assert await page.evaluate("window.marker") == "still the same page"
+
+
+async def test_a_dialog_url_opens_directly(page: Page, operator: User, channel: Channel) -> None:
+    await customer_writes(channel, "Ann", ["Hello"], user_id="603")
+    dialog = await Dialog.get(contact__name="Ann")
+    await page.goto(f"/inbox/{dialog.id}")
+    await sign_in(page, operator)
+    await expect(page).to_have_url(re.compile(rf"/inbox/{dialog.id}$"))
+    await expect(page.locator(".bubble-text")).to_have_text("Hello")
+
+
+async def test_phone_width_shows_one_column_with_a_back_arrow(
+    phone: Page, operator: User, channel: Channel
+) -> None:
+    await customer_writes(channel, "Mila Kowalski", ["Hello"], user_id="604")
+    await sign_in(phone, operator)
+    dialogs = phone.get_by_role("region", name="Inbox")
+    await expect(dialogs).to_be_visible()
+    await expect(phone.get_by_text("Pick a dialog")).to_be_hidden()
+
+    await phone.locator(".dialog-item").first.click()
+    conversation = phone.get_by_role("region", name="Mila Kowalski")
+    await expect(conversation).to_be_visible()
+    await expect(dialogs).to_be_hidden()
+    box = await conversation.bounding_box()
+    assert box is not None and box["x"] == 0 and box["width"] == 390
+    await expect(phone.get_by_role("complementary")).to_be_hidden()
+
+    await phone.get_by_role("link", name="Back to dialogs").click()
+    await expect(phone).to_have_url(re.compile(r"/inbox$"))
+    await expect(dialogs).to_be_visible()
+    await expect(conversation).to_be_hidden()
+
+
+async def test_the_reply_box_sends_through_the_api_and_shows_the_reply(
+    page: Page, operator: User, channel: Channel
+) -> None:
+    await customer_writes(channel, "Ann", ["Can I book for Friday?"], user_id="605")
+    dialog = await Dialog.get(contact__name="Ann")
+    await sign_in(page, operator)
+    await page.locator(".dialog-item").click()  # swapped in by htmx, then swapped again
+    box = page.get_by_label("Reply to Ann")
+    await box.fill("Friday 10:00 is free")
+    await box.press("Enter")
+    bubbles = page.locator(".bubble")
+    await expect(bubbles).to_have_count(2)
+    await expect(bubbles.nth(1)).to_contain_text("Friday 10:00 is free")
+    await expect(page.get_by_label("Reply to Ann")).to_have_value("")
+    [_, reply] = await Message.filter(dialog_id=dialog.id).order_by("id")
+    assert (reply.text, reply.author_user_id) == ("Friday 10:00 is free", operator.id)

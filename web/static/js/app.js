@@ -1,0 +1,70 @@
+// Behaviour the pages share: the reply box and the dialog list's current item.
+// Sending goes to the JSON API with the page's CSRF token; htmx then reloads the conversation.
+
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
+
+/** Post the reply, then fetch the conversation again so the new bubble shows its status. */
+async function sendReply(form) {
+  const text = form.elements.text.value.trim();
+  const error = form.querySelector("[data-reply-error]");
+  if (!text) return;
+  const response = await fetch(`/api/v1/dialogs/${form.dataset.dialogId}/messages`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+    body: JSON.stringify({ text }),
+    credentials: "same-origin",
+  });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    error.textContent = body.error?.message ?? response.statusText;
+    error.hidden = false;
+    return;
+  }
+  window.htmx.ajax("GET", `/inbox/${form.dataset.dialogId}`, {
+    target: "#conversation-area",
+    swap: "outerHTML",
+  });
+}
+
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("[data-reply-form]");
+  if (!form) return;
+  event.preventDefault();
+  sendReply(form);
+});
+
+// Enter sends, Shift+Enter breaks the line.
+document.addEventListener("keydown", (event) => {
+  const box = event.target.closest?.("[data-reply-form] textarea");
+  if (!box || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+  event.preventDefault();
+  box.form.requestSubmit();
+});
+
+/** Show the newest message and mark the open dialog in the list. */
+function settle() {
+  const area = document.getElementById("conversation-area");
+  if (!area) return;
+  const messages = area.querySelector("[data-messages]");
+  if (messages) messages.scrollTop = messages.scrollHeight;
+  const open = area.dataset.dialogId;
+  for (const link of document.querySelectorAll("[data-dialog-list] a")) {
+    if (link.getAttribute("href") === `/inbox/${open}`) link.setAttribute("aria-current", "true");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+document.addEventListener("htmx:afterSettle", settle);
+document.addEventListener("DOMContentLoaded", settle);
+
+// Arrow keys move between dialogs in the list; Enter opens the focused one.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+  const current = event.target.closest?.("[data-dialog-list] a");
+  if (!current) return;
+  const links = [...document.querySelectorAll("[data-dialog-list] a")];
+  const next = links[links.indexOf(current) + (event.key === "ArrowDown" ? 1 : -1)];
+  if (!next) return;
+  event.preventDefault();
+  next.focus();
+});
