@@ -44,6 +44,16 @@ async def inbox(request: web.Request) -> web.Response:
     return await _render(request, dialog=None)
 
 
+@routes.get("/inbox/dialogs")
+@page()
+async def dialog_list(request: web.Request) -> web.Response:
+    """The dialog list alone: what the live socket makes the page fetch again."""
+    open_id = request.query.get("open", "")
+    context = await _list_context()
+    context["dialog"] = {"id": int(open_id)} if open_id.isdigit() else None  # marked current
+    return render("inbox/_dialogs.html", request, context)
+
+
 @routes.get(r"/inbox/{dialog_id:\d{1,18}}")
 @page()
 async def conversation(request: web.Request) -> web.Response:
@@ -61,10 +71,17 @@ async def _render(request: web.Request, *, dialog: Dialog | None) -> web.Respons
             context["deals"], _ = await contact_deals(contact_id=dialog.contact.id)
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
         return render("inbox/_conversation.html", request, context)
-    found = await dialogs.list_dialogs()
-    context["dialogs"] = found
-    context["previews"] = await last_messages(dialog_ids=[d.id for d in found])
+    context |= await _list_context()
     return render("inbox/page.html", request, context)
+
+
+async def _list_context() -> dict[str, Any]:
+    found = await dialogs.list_dialogs()
+    return {
+        "dialogs": found,
+        "previews": await last_messages(dialog_ids=[d.id for d in found]),
+        "channels": {c.id: c for c in await list_channels()},
+    }
 
 
 async def _bubbles(request: web.Request, dialog: Dialog) -> list[Bubble]:

@@ -2,12 +2,18 @@
 
 import re
 
-from playwright.async_api import Page, expect
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, Page, expect
 
+from core.crypto import Vault
 from core.models import User
 from inbox import outgoing
 from inbox.models import Channel, Dialog, Message
-from tests.web.pages.conftest import customer_writes, sign_in
+from tests.conftest import SECRET_KEY, Backend
+from tests.fakes.telegram import FakeTelegram, TelegramUser
+from tests.web.pages.conftest import DESKTOP, Troubles, customer_writes, open_page, sign_in
+from web.app import create_app
 
 
 async def test_empty_inbox_says_how_to_start(page: Page, operator: User) -> None:
@@ -108,3 +114,41 @@ async def test_the_reply_box_sends_through_the_api_and_shows_the_reply(
     await expect(page.get_by_label("Reply to Ann")).to_have_value("")
     [_, reply] = await Message.filter(dialog_id=dialog.id).order_by("id")
     assert (reply.text, reply.author_user_id) == ("Friday 10:00 is free", operator.id)
+
+
+async def test_a_telegram_update_appears_in_the_open_inbox_without_reload(
+    browser: Browser, db: Backend, troubles: Troubles, operator: User, channel: Channel
+) -> None:
+    """Posted to the webhook, taken in by the intake worker, announced on the live socket:
+    the open list and conversation show it, and the typed draft survives."""
+    app = create_app(db.settings(intake_worker=True), own_database=False)
+    secret = Vault(SECRET_KEY.get_secret_value()).open(channel.credentials)["webhook_secret"]
+    mila, ravi = TelegramUser(id=701, first_name="Mila"), TelegramUser(id=702, first_name="Ravi")
+    async with (
+        TestServer(app, host="127.0.0.1") as server,
+        FakeTelegram() as fake,
+        ClientSession() as http,
+    ):
+        base = str(server.make_url("")).rstrip("/")
+
+        async def deliver(update: dict) -> None:
+            async with http.post(
+                f"{base}/webhooks/telegram/{channel.id}", json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": secret},
+            ) as answer:  # fmt: skip
+                assert answer.status == 200
+
+        await deliver(fake.text_update(mila, "Hello"))
+        async for page in open_page(browser, base, troubles, DESKTOP):
+            await sign_in(page, operator)
+            await page.locator(".dialog-item").first.click()
+            await expect(page.locator(".bubble")).to_have_count(1)
+            await page.get_by_label("Reply to Mila").fill("draft in progress")
+            await page.evaluate("window.marker = 'no reload'")
+            await deliver(fake.text_update(mila, "Is there a slot tomorrow?"))
+            await deliver(fake.text_update(ravi, "Hi"))
+            await expect(page.locator(".bubble")).to_have_count(2)
+            await expect(page.locator(".bubble").last).to_contain_text("Is there a slot tomorrow?")
+            await expect(page.locator(".dialog-item")).to_have_count(2)
+            assert await page.evaluate("window.marker") == "no reload"
+            assert await page.get_by_label("Reply to Mila").input_value() == "draft in progress"

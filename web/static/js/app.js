@@ -68,3 +68,41 @@ document.addEventListener("keydown", (event) => {
   event.preventDefault();
   next.focus();
 });
+
+// Live: what others did shows without reload. A message or dialog event fetches the dialog
+// list again, and the open conversation's messages when the event is about it (the reply
+// box, and whatever is typed in it, stays as it is).
+const LIVE_KINDS = /^(message|dialog|contact)\./;
+let refetch = null;
+let touched = new Set(); // dialogs the events of this burst were about ("*": all of them)
+
+function refresh(dialogs) {
+  const area = document.getElementById("conversation-area");
+  const open = area?.dataset.dialogId;
+  if (document.querySelector("[data-dialogs]")) {
+    window.htmx.ajax("GET", `/inbox/dialogs${open ? `?open=${open}` : ""}`, {
+      target: "[data-dialogs]",
+      swap: "outerHTML",
+    });
+  }
+  if (open && (dialogs.has("*") || dialogs.has(open))) {
+    window.htmx.ajax("GET", `/inbox/${open}`, {
+      target: "[data-messages]",
+      select: "[data-messages]",
+      swap: "outerHTML",
+    });
+  }
+}
+
+document.addEventListener("funnelbox:event", (event) => {
+  const { kind, data } = event.detail;
+  const reset = kind === "live.reset";
+  if (!reset && !LIVE_KINDS.test(kind)) return;
+  touched.add(reset || data?.dialog_id == null ? "*" : String(data.dialog_id));
+  clearTimeout(refetch); // a burst of events is one refetch
+  refetch = setTimeout(() => {
+    const dialogs = touched;
+    touched = new Set();
+    refresh(dialogs);
+  }, 100);
+});
