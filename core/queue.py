@@ -357,6 +357,8 @@ class Pump:
         self._scheduler: AsyncIOScheduler | None = None
         self._running: asyncio.Task[None] | None = None
         self._again = False
+        #: Completed rounds (a round drains everything due): shown by ``/healthz``.
+        self.rounds = 0
 
     async def drain(self) -> int:
         """Handle everything due now (tests and shutdown use this)."""
@@ -409,8 +411,17 @@ class Pump:
                     await self._plan_next()
                 except Exception:
                     log.exception("%s step failed; retrying at the next tick", self.name)
+                self.rounds += 1
         finally:
             self._running = None
+
+    async def settled(self) -> None:
+        """Wait until a round that began after this call has finished: everything due now
+        was handled. Tests and ``/healthz`` readers use it instead of sleeping."""
+        target = self.rounds + (2 if self._running is not None else 1)
+        while self.rounds < target:
+            self.wake()
+            await asyncio.sleep(0.01)
 
     async def _plan_next(self) -> None:
         """Set one wake-up for the soonest item due in the future."""

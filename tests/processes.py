@@ -61,6 +61,20 @@ class Server:
         await wait_healthy(self.base)
         return self
 
+    async def settled(self, *, seconds: float = 20) -> None:
+        """Wait until every worker of the server has finished a round that began after
+        this call (``/healthz`` counts them): whatever was due has been handled."""
+        async with aiohttp.ClientSession() as http:
+
+            async def rounds() -> dict[str, int]:
+                async with http.get(f"{self.base}/healthz") as response:
+                    return (await response.json())["workers"]
+
+            start = await rounds()
+            async with asyncio.timeout(seconds):
+                while any(done < start[name] + 2 for name, done in (await rounds()).items()):
+                    await asyncio.sleep(0.05)
+
     async def __aexit__(self, *exc: object) -> None:
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGKILL)

@@ -22,6 +22,7 @@ from core.dispatch import EventDispatcher
 from core.events import subscribe
 from core.live import message
 from core.models import Event
+from core.queue import Pump
 from core.settings import Settings
 from triggers.consumers import consumers
 from web import middleware, pages
@@ -33,6 +34,7 @@ from web.keys import (
     HTTP,
     INTAKE,
     LIVE,
+    PUMPS,
     REDIS,
     SCHEDULER,
     SETTINGS,
@@ -75,6 +77,7 @@ def create_app(settings: Settings, *, own_database: bool = True) -> web.Applicat
         ]
     )
     app[SETTINGS] = settings
+    app[PUMPS] = {}
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     if secret is not None:
         app[VAULT] = Vault(secret)
@@ -129,9 +132,15 @@ async def _intake(app: web.Application) -> AsyncIterator[None]:
         return
     app[INTAKE] = intake = Intake(vault=app[VAULT], bots=app[BOTS], dispatcher=app[DISPATCHER])
     if app[SETTINGS].intake_worker:
-        intake.pump.start(app[SCHEDULER])
+        _start(app, intake.pump)
     yield
     await intake.pump.stop()
+
+
+def _start(app: web.Application, pump: Pump) -> None:
+    """Run ``pump`` on the app's scheduler; ``/healthz`` shows its rounds."""
+    pump.start(app[SCHEDULER])
+    app[PUMPS][pump.name] = pump
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
@@ -156,6 +165,7 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
         buckets: TokenBucket = RedisBuckets(redis) if redis is not None else MemoryBuckets()
         worker = OutboxWorker(app[VAULT], app[BOTS], session, buckets)
         worker.start(app[SCHEDULER])
+        app[PUMPS][worker.pump.name] = worker.pump
     yield
     if worker is not None:
         await worker.stop()
@@ -169,7 +179,7 @@ async def _conversions(app: web.Application) -> AsyncIterator[None]:
         return
     app[CONVERSIONS] = sender = ConversionSender(app[VAULT], app[HTTP])
     if app[SETTINGS].outbox_worker:
-        sender.pump.start(app[SCHEDULER])
+        _start(app, sender.pump)
     yield
     await sender.pump.stop()
 
@@ -192,7 +202,7 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
 
     unsubscribe = subscribe(wake)
     if app[SETTINGS].event_worker:
-        dispatcher.pump.start(app[SCHEDULER])
+        _start(app, dispatcher.pump)
     yield
     unsubscribe()
     await dispatcher.pump.stop()

@@ -14,9 +14,12 @@ from core.crypto import Vault
 from core.dispatch import EventDispatcher
 from core.errors import ValidationFailed
 from core.models import User
+from core.queue import Pump
 from core.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
+#: The background workers running in this process, by name.
+PUMPS = web.AppKey("pumps", dict[str, Pump])
 REDIS = web.AppKey("redis", Redis)
 VAULT = web.AppKey("vault", Vault)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)

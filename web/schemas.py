@@ -441,6 +441,11 @@ class HealthOut(BaseModel):
     status: str
     database: str
     redis: str | None
+    workers: dict[str, int] = Field(
+        default_factory=dict,
+        description="The background workers running in this process, each with the rounds"
+        " it has completed (a round handles everything due): a growing count is a live worker.",
+    )
 
 
 def user_out(user: User) -> UserOut:

@@ -553,7 +553,7 @@ async def test_worker_wakes_when_a_message_is_queued(
     scheduler.start()
     worker.start(scheduler)
     try:
-        await asyncio.sleep(0.1)  # its first round found nothing; now it sleeps
+        await worker.pump.settled()  # its first rounds found nothing; now it sleeps
         dialog = await open_chat(telegram_channel, str(CHAT))
         async with expect_sent():
             await send_text(actor=admin, dialog_id=dialog.id, text="right away")

@@ -122,3 +122,18 @@ async def test_a_wake_while_the_next_due_time_is_read_is_not_lost(
         while not woken or counter.queued:
             await asyncio.sleep(0.01)
     await pump.stop()
+
+
+async def test_settled_waits_for_a_round_that_began_after_the_call(
+    scheduler: AsyncIOScheduler,
+) -> None:
+    counter = Counter()
+    pump = Pump(counter.step, name="t5", poll=SLOW_POLL)
+    pump.start(scheduler)
+    try:
+        await pump.settled()
+        counter.queued = 3  # queued after that round: the next one handles it
+        await pump.settled()
+        assert counter.queued == 0 and pump.rounds >= 2
+    finally:
+        await pump.stop()

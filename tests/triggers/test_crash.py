@@ -118,8 +118,8 @@ async def test_sigkill_between_commit_and_dispatch(env: dict[str, str], tmp_path
             ):
                 await asyncio.sleep(0.1)
 
-    async with Server(env, dispatch=True):
-        await asyncio.sleep(1.5)  # a full poll interval: anything left would be dispatched
+    async with Server(env, dispatch=True) as third:
+        await third.settled()  # every worker went round once: anything left would be done
     assert count(database, pending) == 0
     for what, query, expected in EXPECTED:
         assert count(database, query) == expected, what

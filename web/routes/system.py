@@ -4,7 +4,7 @@ from aiohttp import web
 from tortoise import connections
 
 from web.api import json_response, openapi_document
-from web.keys import REDIS
+from web.keys import PUMPS, REDIS
 from web.routes import api
 from web.schemas import HealthOut
 
@@ -37,7 +37,13 @@ async def healthz(request: web.Request) -> web.Response:
         except Exception as exc:
             redis_state = f"error: {type(exc).__name__}"
     healthy = database == "ok" and redis_state in (None, "ok")
-    body = HealthOut(status="ok" if healthy else "degraded", database=database, redis=redis_state)
+    workers = {name: pump.rounds for name, pump in request.app[PUMPS].items()}
+    body = HealthOut(
+        status="ok" if healthy else "degraded",
+        database=database,
+        redis=redis_state,
+        workers=workers,
+    )
     return json_response(body.model_dump(), status=200 if healthy else 503)
 
 
