@@ -11,11 +11,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.crypto import Vault
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import change
 from core.models import User
 from funnels.intake import open_intake, reroute
-from inbox.models import Channel, ChannelKind
+from inbox.models import Channel, ChannelKind, Dialog
 
 DEFAULT_API = {
     ChannelKind.TELEGRAM: "https://api.telegram.org",
@@ -136,12 +136,38 @@ async def update_channel(
     return channel
 
 
-async def delete_channel(*, actor: User, channel_id: int) -> None:
-    """Disconnect a channel; its dialogs and messages go with it."""
+async def disconnect_channel(*, actor: User, channel_id: int) -> Channel:
+    """Stop taking in and sending through a channel. Its dialogs, messages and routing
+    stay: the history is the business's, and reconnecting is ``is_active: true``."""
     async with change(actor) as batch:
         channel = await get_channel(channel_id=channel_id)
+        await batch.save(
+            channel, {"is_active": False}, "channel.disconnected", channel_id=channel.id
+        )
+    return channel
+
+
+async def destroy_channel(*, actor: User, channel_id: int, confirm: str) -> None:
+    """Delete a disconnected channel with every dialog and message of it, for good.
+
+    A separate, explicit action: the channel must be disconnected first, and ``confirm``
+    must repeat its name, so no slip of a button destroys a customer history.
+    """
+    async with change(actor) as batch:
+        channel = await get_channel(channel_id=channel_id)
+        if channel.is_active:
+            raise Conflict(
+                "disconnect the channel before destroying its history", field="channel_id"
+            )
+        if confirm != channel.name:
+            raise ValidationFailed(
+                f"type the channel's name ({channel.name}) to confirm", field="confirm"
+            )
+        dialogs = await Dialog.filter(channel_id=channel.id).count()
         await channel.delete()
-        await batch.record("channel.deleted", channel_id=channel_id, name=channel.name)
+        await batch.record(
+            "channel.destroyed", channel_id=channel_id, name=channel.name, dialogs=dialogs
+        )
 
 
 async def get_channel(*, channel_id: int, with_intake: bool = False) -> Channel:

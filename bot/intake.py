@@ -25,7 +25,7 @@ from bot.models import DeliveryKind, InboundDelivery
 from bot.whatsapp import Routed, StatusUpdate
 from core.crypto import Vault
 from core.errors import ValidationFailed
-from core.queue import POLICIES, Done, Outcome, Pump, Queue, soonest
+from core.queue import POLICIES, Done, Outcome, Park, Pump, Queue, soonest
 from inbox.dialogs import Inbound
 from inbox.models import Channel
 
@@ -129,5 +129,8 @@ class Intake:
         else:
             token = self.vault.open(channel.credentials)["token"]
             bot = self.bots.get(channel, token)
-            await telegram.process_update(self.dispatcher, bot, channel, row.payload)
+            try:
+                await telegram.process_update(self.dispatcher, bot, channel, row.payload)
+            except telegram.UnreadableUpdate as exc:  # retrying will not make it readable
+                return Park(f"unreadable Telegram update: {exc}")
         return Done()

@@ -166,19 +166,25 @@ class Bots:
         self._bots.clear()
 
 
+class UnreadableUpdate(ValueError):
+    """An update aiogram cannot read (what and where it failed in the message)."""
+
+
 async def process_update(
     dispatcher: Dispatcher, bot: Bot, channel: Channel, data: dict[str, Any]
 ) -> None:
     """Run one accepted update through the routers; returns once handlers committed.
 
-    Update types we do not handle, or cannot read, are acknowledged and ignored.
+    Update types this aiogram does not know are ignored. An update it cannot read raises
+    :class:`UnreadableUpdate`: it may hold a customer's message, so the intake parks it,
+    stored as it came, with the reason, for a person to see (never dropped silently).
     """
     try:
         update = types.Update.model_validate(data, context={"bot": bot})
     except ValidationError as exc:
-        # Acknowledge what we cannot read: Telegram would otherwise redeliver it forever.
-        log.warning("ignoring unreadable update %s: %s", data.get("update_id"), exc.errors()[0])
-        return
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "update"
+        raise UnreadableUpdate(f"{where}: {error['msg']}") from None
     try:
         update.event_type  # noqa: B018 (raises for update types this aiogram does not know)
     except UpdateTypeLookupError:

@@ -36,6 +36,10 @@ class ChannelUpdate(Input):
     is_active: bool = Field(default=None)
 
 
+class DestroyChannel(Input):
+    confirm: str = Field(max_length=200, description="The channel's name, typed again.")
+
+
 class ChannelOut(BaseModel):
     # One object for clients: the routing is read from the channel's deal_intake (funnels).
     model_config = ConfigDict(from_attributes=True)

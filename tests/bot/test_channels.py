@@ -6,8 +6,11 @@ from core.models import Event, User
 from funnels import pipelines
 from funnels.models import Deal, DealIntake
 from inbox.dialogs import Inbound, Sender
-from inbox.models import Channel
+from inbox.models import Channel, Dialog, Message
+from tests.asserts import assert_error
+from tests.bot.test_telegram_inbound import ALICE, deliver
 from tests.conftest import Api
+from tests.fakes.telegram import FakeTelegram
 
 
 async def test_a_channel_reads_back_with_its_routing(
@@ -63,8 +66,40 @@ async def test_rerouting_sends_later_dialogs_elsewhere(
     }
 
 
-async def test_disconnecting_drops_the_routing_too(api: Api, telegram_channel: dict) -> None:
-    status, _ = await api.delete(f"/api/v1/channels/{telegram_channel['id']}")
+async def test_disconnecting_keeps_the_history_and_routing(
+    api: Api, anon: Api, telegram_channel: dict, fake_telegram: FakeTelegram
+) -> None:
+    url = f"/api/v1/channels/{telegram_channel['id']}"
+    await deliver(anon, telegram_channel, fake_telegram.text_update(ALICE, "Hi!"))
+    status, _ = await api.delete(url)
     assert status == 204
-    assert await DealIntake.all().count() == 0
-    assert (await api.get(f"/api/v1/channels/{telegram_channel['id']}"))[0] == 404
+    status, body = await api.get(url)
+    assert (status, body["is_active"]) == (200, False)
+    assert await Message.all().count() == 1 and await Dialog.all().count() == 1
+    assert await DealIntake.all().count() == 1
+    answer, _ = await deliver(anon, telegram_channel, fake_telegram.text_update(ALICE, "More"))
+    assert answer == 404 and await Message.all().count() == 1  # a disconnected bot is deaf
+    assert (await api.patch(url, {"is_active": True}))[0] == 200  # and can be reconnected
+    assert (await deliver(anon, telegram_channel, fake_telegram.text_update(ALICE, "Back")))[
+        0
+    ] == 200
+    assert await Message.all().count() == 2
+
+
+async def test_destroying_the_history_is_a_separate_confirmed_action(
+    api: Api, anon: Api, telegram_channel: dict, fake_telegram: FakeTelegram
+) -> None:
+    url = f"/api/v1/channels/{telegram_channel['id']}"
+    await deliver(anon, telegram_channel, fake_telegram.text_update(ALICE, "Hi!"))
+    status, body = await api.post(f"{url}/destroy", {"confirm": telegram_channel["name"]})
+    assert_error(status, body, 409, "conflict", "channel_id")  # still connected
+    await api.delete(url)
+    status, body = await api.post(f"{url}/destroy", {"confirm": "shop bot"})
+    assert_error(status, body, 422, "validation_failed", "confirm")
+    assert await Message.all().count() == 1
+    status, _ = await api.post(f"{url}/destroy", {"confirm": telegram_channel["name"]})
+    assert status == 204
+    assert (await api.get(url))[0] == 404
+    assert await Message.all().count() == 0 and await DealIntake.all().count() == 0
+    destroyed = await Event.get(kind="channel.destroyed")
+    assert destroyed.data["dialogs"] == 1

@@ -2,6 +2,7 @@
 
 import json
 
+from bot.models import InboundDelivery
 from core.models import Event
 from funnels.models import Deal
 from inbox.models import Contact, Dialog, Message, Outbox
@@ -200,3 +201,17 @@ async def test_attachments_are_fetched_on_demand(
     await deliver(anon, telegram_channel, fake_telegram.text_update(ALICE, "no file"))
     text = await Message.filter(kind="text").first()
     assert (await api.get(f"/api/v1/messages/{text.id}/media"))[0] == 404
+
+
+async def test_an_update_aiogram_cannot_read_is_parked_with_its_reason_not_dropped(
+    anon: Api, telegram_channel: dict, fake_telegram: FakeTelegram
+) -> None:
+    update = fake_telegram.text_update(ALICE, "Hi!")
+    update["message"]["date"] = "not a date"
+    status, _ = await deliver(anon, telegram_channel, update)
+    assert status == 200  # stored: Telegram must not resend it forever
+    [parked] = await InboundDelivery.all()
+    assert parked.next_attempt_at is None and parked.attempts == 1
+    assert "unreadable Telegram update: message.date" in (parked.last_error or "")
+    assert parked.payload["message"]["text"] == "Hi!"  # kept as it came, for a person
+    assert await Message.all().count() == 0

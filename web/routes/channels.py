@@ -13,6 +13,7 @@ from web.schemas_inbox import (
     ChannelIn,
     ChannelOut,
     ChannelUpdate,
+    DestroyChannel,
     DialogOut,
     DialogQuery,
     MessageOut,
@@ -80,12 +81,29 @@ async def update_channel(
 @api.route(
     "DELETE",
     "/api/v1/channels/{channel_id}",
-    summary="Disconnect a channel",
+    summary="Disconnect a channel (its dialogs and messages stay)",
     tag="channels",
     status=204,
 )
-async def delete_channel(request: web.Request, *, channel_id: int) -> None:
-    await channels.delete_channel(actor=actor(request), channel_id=channel_id)
+async def disconnect_channel(request: web.Request, *, channel_id: int) -> None:
+    """Webhooks of a disconnected channel are refused and nothing is sent through it; its
+    history stays in the inbox. `PATCH` with `is_active: true` reconnects it."""
+    await channels.disconnect_channel(actor=actor(request), channel_id=channel_id)
+
+
+@api.route(
+    "POST",
+    "/api/v1/channels/{channel_id}/destroy",
+    summary="Delete a disconnected channel with all its dialogs and messages",
+    tag="channels",
+    body=DestroyChannel,
+    status=204,
+)
+async def destroy_channel(request: web.Request, *, channel_id: int, body: DestroyChannel) -> None:
+    """For good: the channel must be disconnected first and `confirm` must repeat its name."""
+    await channels.destroy_channel(
+        actor=actor(request), channel_id=channel_id, confirm=body.confirm
+    )
 
 
 @api.route(
