@@ -71,7 +71,9 @@ async def test_live_js_reconnects_and_catches_up(db: Backend, admin: User, tmp_p
         await asyncio.sleep(0.2)  # past the hello
         await create_contact(actor=admin, name="Seen live")
         first = (await next_line())["event"]
-        assert (first["kind"], first["data"]["name"]) == ("contact.created", "Seen live")
+        while first["data"].get("name") != "Seen live":  # on a shared Redis another test's
+            first = (await next_line())["event"]  # last events may still be in flight
+        assert first["kind"] == "contact.created"
 
         await server.close()
         assert await next_line() == {"banner_hidden": False}

@@ -96,8 +96,10 @@ async def open_page(
     page.on("pageerror", troubles.exception)
     page.on("dialog", troubles.dialog)
     yield page
-    # htmx settles 20 ms after a swap: let the last one finish so its errors count too
+    # htmx settles 20 ms after a swap: let the last one finish so its errors count too, and
+    # the page's last requests end before the browser drops them
     await page.evaluate("new Promise(done => setTimeout(done, 60))")
+    await page.wait_for_load_state("networkidle")
     await context.close()
     assert troubles.unexpected() == []
 
