@@ -96,7 +96,7 @@ async def fire(url: str, bodies: list[tuple[bytes, dict[str, str]]], concurrency
 
 async def wait_ready(url: str) -> None:
     async with aiohttp.ClientSession() as http:
-        for _ in range(200):
+        for _ in range(1200):  # a minute: a loaded 2-core machine imports slowly
             try:
                 async with http.get(url) as response:
                     if response.status < 500:
