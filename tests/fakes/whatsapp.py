@@ -414,6 +414,17 @@ class WhatsAppWebhooks:
         self.phone_number_id = phone_number_id
         self.display_phone_number = display_phone_number
 
+    def channel(self, pipeline: dict[str, Any], app_secret: str) -> dict[str, Any]:
+        """Our ``POST /api/v1/channels`` body connecting this number, new dialogs going to
+        ``pipeline``'s first stage."""
+        return {
+            "kind": "whatsapp", "name": "Salon", "pipeline_id": pipeline["id"],
+            "stage_id": pipeline["stages"][0]["id"],
+            "credentials": {"access_token": "token-1234567", "app_secret": app_secret,
+                            "verify_token": "verify-123", "waba_id": self.waba_id,
+                            "phone_number_id": self.phone_number_id},
+        }  # fmt: skip
+
     def message(
         self,
         wa_id: str,

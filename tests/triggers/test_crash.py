@@ -87,14 +87,7 @@ async def test_sigkill_between_commit_and_dispatch(env: dict[str, str], tmp_path
             json={"pixel_id": "1234567890", "is_enabled": True,
                   "access_token": "unused-in-this-test", "api_base_url": "http://127.0.0.1:9"},
         )  # fmt: skip
-        await post(
-            "/api/v1/channels",
-            {"kind": "whatsapp", "name": "Salon", "pipeline_id": pipeline["id"],
-             "stage_id": pipeline["stages"][0]["id"],
-             "credentials": {"access_token": "token-1234567", "app_secret": APP_SECRET,
-                             "verify_token": "verify-123", "waba_id": WHATSAPP.waba_id,
-                             "phone_number_id": WHATSAPP.phone_number_id}},
-        )  # fmt: skip
+        await post("/api/v1/channels", WHATSAPP.channel(pipeline, APP_SECRET))
         body, signature = signed(WHATSAPP.text("14155550123", "hello"), APP_SECRET)
         async with http.post(f"{a.base}/webhooks/whatsapp", data=body, headers=signature) as r:
             assert r.status == 200

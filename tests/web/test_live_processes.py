@@ -84,14 +84,7 @@ async def test_a_socket_on_one_server_sees_writes_of_the_others(
         assert created["data"]["name"] == "Written on A"
 
         pipeline = await post("/api/v1/pipelines", {"name": "Sales"})
-        await post(
-            "/api/v1/channels",
-            {"kind": "whatsapp", "name": "Salon", "pipeline_id": pipeline["id"],
-             "stage_id": pipeline["stages"][0]["id"],
-             "credentials": {"access_token": "token-1234567", "app_secret": APP_SECRET,
-                             "verify_token": "verify-123", "waba_id": WHATSAPP.waba_id,
-                             "phone_number_id": WHATSAPP.phone_number_id}},
-        )  # fmt: skip
+        await post("/api/v1/channels", WHATSAPP.channel(pipeline, APP_SECRET))
         body, headers = signed(WHATSAPP.text("14155550123", "hello from A"), APP_SECRET)
         async with http.post(f"{a.base}/webhooks/whatsapp", data=body, headers=headers) as r:
             assert r.status == 200
