@@ -24,7 +24,7 @@ run: $(STAMP) .env
 
 # The page tests drive Debian's Chromium (never a browser downloaded by Playwright).
 browser:
-	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
