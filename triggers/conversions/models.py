@@ -1,6 +1,7 @@
 """Meta Conversions API: the connection and the queue of reports."""
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -46,7 +47,7 @@ class Conversion(Model):
     #: The WhatsApp channel whose business account id business messaging events carry.
     channel_id = fields.IntField(null=True)
     event_time = fields.DatetimeField()
-    body = fields.JSONField()
+    body = fields.JSONField[dict[str, Any]]()
     state = fields.CharEnumField(ConversionState, max_length=16, default=ConversionState.PENDING)
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
     attempts = fields.SmallIntField(default=0)
