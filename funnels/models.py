@@ -151,6 +151,8 @@ class Deal(Model):
 
     deal_contacts: fields.ReverseRelation["DealContact"]
     field_values: fields.ReverseRelation["DealFieldValue"]
+    #: Not a column: the contacts in order, loaded by ``funnels.queries`` for a page.
+    contact_list: list[Contact]
 
     class Meta:
         table = "deal"
@@ -197,7 +199,7 @@ class DealFieldValue(Model):
         "funnelbox.CustomField", related_name="values", on_delete=fields.CASCADE
     )
     field_id: int
-    value_text = fields.TextField(null=True)
+    value_text: str | None = fields.TextField(null=True)
     value_date = fields.DateField(null=True)
 
     class Meta:

@@ -8,6 +8,7 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 
 from core.models import User
+from core.queue_row import QueueRow
 
 
 class ChannelKind(StrEnum):
@@ -156,7 +157,7 @@ class Message(Model):
     payload = fields.JSONField[dict[str, Any]](default=dict)
     external_id = fields.CharField(max_length=128, null=True)
     status = fields.CharEnumField(DeliveryStatus, max_length=16)
-    error = fields.TextField(null=True)
+    error: str | None = fields.TextField(null=True)
     edited_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -174,7 +175,7 @@ class OutboxState(StrEnum):
     FAILED = "failed"
 
 
-class Outbox(Model):
+class Outbox(QueueRow):
     """A send recorded before it is attempted, so a crash or restart loses nothing.
 
     A row of the shared queue (``core.queue``): pending while ``next_attempt_at`` is set,
@@ -193,7 +194,7 @@ class Outbox(Model):
     state = fields.CharEnumField(OutboxState, max_length=8, default=OutboxState.PENDING)
     attempts = fields.SmallIntField(default=0)
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
-    last_error = fields.TextField(null=True)
+    last_error: str | None = fields.TextField(null=True)
     purpose = fields.CharField(max_length=32, null=True)
     key = fields.CharField(max_length=200, null=True, unique=True)
 
