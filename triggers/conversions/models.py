@@ -6,6 +6,8 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from core.queue_row import QueueRow
+
 
 class ConversionSettings(Model):
     """The Meta Pixel (dataset) that deal events are reported to. One row, edited by admins.
@@ -35,7 +37,7 @@ class ConversionState(StrEnum):
     FAILED = "failed"
 
 
-class Conversion(Model):
+class Conversion(QueueRow):
     """One server event for the Conversions API, queued by the event dispatcher and sent
     in batches. ``event_id`` is Meta's deduplication key and unique here, so a deal event
     seen twice never queues a second copy."""
@@ -51,7 +53,7 @@ class Conversion(Model):
     state = fields.CharEnumField(ConversionState, max_length=16, default=ConversionState.PENDING)
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
     attempts = fields.SmallIntField(default=0)
-    last_error = fields.TextField(null=True)
+    last_error: str | None = fields.TextField(null=True)
     sent_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
