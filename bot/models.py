@@ -10,6 +10,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from core.models import User
+from core.queue_row import QueueRow
 from inbox.models import Channel
 
 
@@ -21,7 +22,7 @@ class DeliveryKind(StrEnum):
     WHATSAPP_STATUS = "whatsapp_status"
 
 
-class InboundDelivery(Model):
+class InboundDelivery(QueueRow):
     """A webhook item, stored before the webhook is answered and processed after.
 
     The key (update id, wamid, status id and status) is unique per channel, so a
@@ -43,7 +44,7 @@ class InboundDelivery(Model):
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
     processed_at = fields.DatetimeField(null=True)
     attempts = fields.SmallIntField(default=0)
-    last_error = fields.TextField(null=True)
+    last_error: str | None = fields.TextField(null=True)
 
     class Meta:
         table = "inbound_delivery"
