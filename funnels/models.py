@@ -1,5 +1,6 @@
 """Funnel tables, each written only by its funnels service module."""
 
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -201,6 +202,15 @@ class DealFieldValue(Model):
     field_id: int
     value_text: str | None = fields.TextField(null=True)
     value_date = fields.DateField(null=True)
+
+    @property
+    def value(self) -> str | date:
+        """The value in the column of the field's kind (the field loaded): a row exists
+        only while it holds one, since clearing a field deletes its row."""
+        value = self.value_date if self.field.kind == FieldKind.DATE else self.value_text
+        if value is None:
+            raise ValueError(f"deal field value {self.id} holds no value")
+        return value
 
     class Meta:
         table = "deal_field_value"
