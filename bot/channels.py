@@ -14,7 +14,7 @@ from core.crypto import Vault
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import change
 from core.models import User
-from funnels.intake import open_intake, reroute
+from funnels.intake import intake_of, open_intake, reroute
 from inbox.models import Channel, ChannelKind, Dialog
 
 DEFAULT_API = {
@@ -122,17 +122,18 @@ async def update_channel(
 ) -> Channel:
     """Rename, re-route new deals, change bot settings or pause a channel."""
     async with change(actor) as batch:
-        channel = await get_channel(channel_id=channel_id, with_intake=True)
+        channel = await get_channel(channel_id=channel_id)
         given = {"name": name, "settings": settings, "is_active": is_active}
         values = {k: v for k, v in given.items() if v is not None}
         await reroute(
             batch,
-            channel.deal_intake,
+            await intake_of(channel_id=channel.id),
             pipeline_id=pipeline_id,
             stage_id=stage_id,
             owner_id=owner_id,
         )
         await batch.save(channel, values, "channel.updated", channel_id=channel.id)
+        await channel.fetch_related("deal_intake")
     return channel
 
 

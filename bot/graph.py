@@ -35,10 +35,10 @@ class GraphError(Exception):
         if not isinstance(error, dict):
             return cls(status, None, f"HTTP {status} without a Graph error body")
         details = (error.get("error_data") or {}).get("details")
-        code = error.get("code")
+        code = str(error.get("code"))
         return cls(
             status,
-            int(code) if str(code).isdigit() else None,
+            int(code) if code.isdigit() else None,
             str(error.get("message") or "unknown error"),
             str(details) if details else None,
         )

@@ -63,9 +63,9 @@ async def _receive_once(channel: Channel, message: Inbound, answer: Answer | Non
         await deal_for_dialog(
             actor=None,
             dialog=dialog,
-            pipeline_id=intake.pipeline_id,  # type: ignore[attr-defined]
-            stage_id=intake.stage_id,  # type: ignore[attr-defined]
-            owner_id=intake.owner_id,  # type: ignore[attr-defined]
+            pipeline_id=intake.pipeline_id,
+            stage_id=intake.stage_id,
+            owner_id=intake.owner_id,
         )
         if answer is not None:
             await queue(

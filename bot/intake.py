@@ -121,7 +121,7 @@ class Intake:
         return await self.queue.work(self._handle, limit=limit)
 
     async def _handle(self, row: InboundDelivery) -> Outcome:
-        channel = await Channel.get(id=row.channel_id)  # type: ignore[attr-defined]
+        channel = await Channel.get(id=row.channel_id)
         if row.kind == DeliveryKind.WHATSAPP_MESSAGE:
             await receive(channel=channel, message=INBOUND.validate_python(row.payload))
         elif row.kind == DeliveryKind.WHATSAPP_STATUS:

@@ -4,10 +4,13 @@ Channels themselves are the inbox's (``inbox.models.Channel``); the bot is one a
 """
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
 
+from core.models import User
+from core.queue_row import QueueRow
 from inbox.models import Channel
 
 
@@ -19,7 +22,7 @@ class DeliveryKind(StrEnum):
     WHATSAPP_STATUS = "whatsapp_status"
 
 
-class InboundDelivery(Model):
+class InboundDelivery(QueueRow):
     """A webhook item, stored before the webhook is answered and processed after.
 
     The key (update id, wamid, status id and status) is unique per channel, so a
@@ -31,16 +34,17 @@ class InboundDelivery(Model):
     channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
         "funnelbox.Channel", related_name="deliveries", on_delete=fields.CASCADE
     )
+    channel_id: int
     kind = fields.CharEnumField(DeliveryKind, max_length=24)
     key = fields.CharField(max_length=160)
     #: The conversation (channel and chat) the item belongs to: handled in order.
     thread = fields.CharField(max_length=200, null=True)
-    payload = fields.JSONField()
+    payload = fields.JSONField[dict[str, Any]]()
     received_at = fields.DatetimeField(auto_now_add=True)
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
     processed_at = fields.DatetimeField(null=True)
     attempts = fields.SmallIntField(default=0)
-    last_error = fields.TextField(null=True)
+    last_error: str | None = fields.TextField(null=True)
 
     class Meta:
         table = "inbound_delivery"
@@ -52,12 +56,14 @@ class StaffChat(Model):
     them about tasks. Linked by the user opening a signed /start link."""
 
     id = fields.IntField(primary_key=True)
-    user: fields.OneToOneRelation = fields.OneToOneField(
+    user: fields.OneToOneRelation[User] = fields.OneToOneField(
         "funnelbox.User", related_name="staff_chat", on_delete=fields.CASCADE
     )
+    user_id: int
     channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
         "funnelbox.Channel", related_name="staff_chats", on_delete=fields.CASCADE
     )
+    channel_id: int
     chat_id = fields.CharField(max_length=32)
     linked_at = fields.DatetimeField(auto_now=True)
 

@@ -124,7 +124,9 @@ class OutboxWorker:
         if reason := await unwanted(row, message):
             return Dropped(reason)
         transport = self._transports[channel.kind]
-        wait = await self._pace(transport.limits(channel, chat_id), row.next_attempt_at)
+        lease_end = row.next_attempt_at
+        assert lease_end is not None, "a claimed row is pending until its lease ends"
+        wait = await self._pace(transport.limits(channel, chat_id), lease_end)
         if wait is not None:
             return Retry(
                 "waiting for the rate limit", at=_now() + timedelta(seconds=wait), counts=False

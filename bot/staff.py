@@ -115,9 +115,7 @@ class TaskNotifier:
             return
         if not task.trigger.config.get("notify_assignee"):
             return
-        staff_chat = await StaffChat.get_or_none(
-            user_id=task.assignee_id  # type: ignore[attr-defined]
-        ).select_related("channel")
+        staff_chat = await StaffChat.get_or_none(user_id=task.assignee_id).select_related("channel")
         if staff_chat is None or not staff_chat.channel.is_active:
             return
         channel = staff_chat.channel

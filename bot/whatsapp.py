@@ -97,7 +97,7 @@ def _inbound(message: dict[str, Any], profiles: dict[str, Any]) -> Inbound | Non
         payload["referral"] = referral
     if context := message.get("context"):
         payload["context"] = context
-    timestamp = message.get("timestamp")
+    timestamp = str(message.get("timestamp"))
     return Inbound(
         sender=sender,
         chat_id=str(wa_id),
@@ -105,7 +105,7 @@ def _inbound(message: dict[str, Any], profiles: dict[str, Any]) -> Inbound | Non
         kind=kind,
         text=text,
         payload=payload,
-        sent_at=datetime.fromtimestamp(int(timestamp), UTC) if str(timestamp).isdigit() else None,
+        sent_at=datetime.fromtimestamp(int(timestamp), UTC) if timestamp.isdigit() else None,
     )
 
 

@@ -54,7 +54,8 @@ class Vault:
     def open(self, sealed: str) -> dict[str, Any]:
         """Decrypt stored credentials; a changed secret key is a clear error, not garbage."""
         try:
-            return json.loads(self._decrypt(sealed))
+            credentials: dict[str, Any] = json.loads(self._decrypt(sealed))
+            return credentials
         except InvalidToken:
             raise ValidationFailed(
                 "stored credentials cannot be decrypted: FUNNELBOX_SECRET_KEY changed?",

@@ -29,7 +29,7 @@ def message(event: Event) -> Message:
         "id": event.id,
         "kind": event.kind,
         "deal_id": event.deal_id,
-        "actor_id": event.actor_id,  # type: ignore[attr-defined]
+        "actor_id": event.actor_id,
         "created_at": event.created_at.isoformat(),
         "data": event.data,
     }

@@ -1,9 +1,12 @@
 """Shared tables: users, their credentials, and the append-only domain event log."""
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+from core.queue_row import QueueRow
 
 
 class Role(StrEnum):
@@ -43,6 +46,7 @@ class ApiToken(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "funnelbox.User", related_name="tokens", on_delete=fields.CASCADE
     )
+    user_id: int
     kind = fields.CharEnumField(TokenKind, max_length=16, default=TokenKind.API)
     secret_hash = fields.CharField(max_length=64)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -52,7 +56,7 @@ class ApiToken(Model):
         table = "api_token"
 
 
-class Event(Model):
+class Event(QueueRow):
     """One domain event: written in the transaction of the change it describes.
 
     The log doubles as every deal's timeline (who, when, from, to) and as the durable
@@ -65,12 +69,13 @@ class Event(Model):
     actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "funnelbox.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
-    data = fields.JSONField(default=dict)
+    actor_id: int | None
+    data = fields.JSONField[dict[str, Any]](default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     #: Set while consumers (triggers, automations) still have to see the event.
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
     attempts = fields.SmallIntField(default=0, db_default=0)
-    last_error = fields.TextField(null=True)
+    last_error: str | None = fields.TextField(null=True)
 
     class Meta:
         table = "event"

@@ -31,9 +31,10 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from core.events import EventBatch, change
+from core.queue_row import QueueRow
 
 log = logging.getLogger(__name__)
-M = TypeVar("M", bound=Model)
+M = TypeVar("M", bound=QueueRow)
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,7 @@ class Queue(Generic[M]):
 
     def _within_limit(self, row: M, outcome: Outcome) -> Outcome:
         """``outcome``, or a park when it is a counted retry that reaches the limit."""
-        attempts: int = row.attempts  # type: ignore[attr-defined]
+        attempts = row.attempts
         if (
             isinstance(outcome, Retry)
             and outcome.counts
@@ -283,7 +284,7 @@ class Queue(Generic[M]):
             or (isinstance(outcome, Retry) and outcome.counts)
             or (isinstance(outcome, Done | Dropped) and self.policy.count_done)
         )
-        attempts = row.attempts + int(counted)  # type: ignore[attr-defined]
+        attempts = row.attempts + int(counted)
         values: dict[str, Any] = {"attempts": attempts, "next_attempt_at": None}
         match outcome:
             case Retry(reason=reason, at=at):
@@ -304,7 +305,7 @@ class Queue(Generic[M]):
         query = self.model.filter(pk=row.pk)
         if isinstance(outcome, Done):
             return query.filter(next_attempt_at__isnull=False)
-        return query.filter(next_attempt_at=row.next_attempt_at)  # type: ignore[attr-defined]
+        return query.filter(next_attempt_at=row.next_attempt_at)
 
 
 async def _in_order(model: type[M], rows: list[M], thread_field: str) -> list[int]:
@@ -445,10 +446,7 @@ def _now() -> datetime:
 
 async def soonest(model: type[Model], **filters: object) -> datetime | None:
     """The earliest future ``next_attempt_at`` of ``model`` (a ``next_due`` for pumps)."""
-    row = (
-        await model.filter(next_attempt_at__gt=_now(), **filters)
-        .order_by("next_attempt_at")
-        .first()
-        .values_list("next_attempt_at", flat=True)
-    )
-    return row  # type: ignore[return-value]
+    query = model.filter(next_attempt_at__gt=_now(), **filters).order_by("next_attempt_at")
+    # tortoise's stubs type values_list(flat=True) as tuples
+    due: datetime | None = await query.first().values_list("next_attempt_at", flat=True)  # type: ignore[assignment]
+    return due

@@ -40,7 +40,7 @@ async def set_booking(
     external_id: str | None = None,
 ) -> Booking:
     """Create or replace a deal's booking; a no-op when nothing changed."""
-    values = {
+    values: dict[str, Any] = {
         "status": BookingStatus(status),
         "starts_at": _aware(starts_at).astimezone(UTC),
         "duration_minutes": _duration(duration_minutes),

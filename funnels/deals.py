@@ -11,7 +11,7 @@ from typing import Any
 import pycountry
 
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.events import UNSET, EventBatch, change, diff
+from core.events import UNSET, EventBatch, Unset, change, diff
 from core.models import User
 from funnels.catalog import get_lost_reason
 from funnels.models import (
@@ -67,7 +67,7 @@ async def create_deal(
     async with change(actor) as batch:
         deal = await Deal.create(
             title=_title(title if title is not None else contacts[0].name),
-            pipeline_id=stage.pipeline_id,  # type: ignore[attr-defined]
+            pipeline_id=stage.pipeline_id,
             stage=stage,
             owner=owner,
             close_date=_closing_date(close_date, stage),
@@ -105,7 +105,7 @@ async def deal_for_dialog(
         return None
     return await create_deal(
         actor=actor,
-        contact_ids=[dialog.contact_id],  # type: ignore[attr-defined]
+        contact_ids=[dialog.contact_id],
         pipeline_id=pipeline_id,
         stage_id=stage_id,
         owner_id=owner_id,
@@ -117,14 +117,14 @@ async def update_deal(
     *,
     actor: User | None,
     deal_id: int,
-    title: Any = UNSET,
-    amount: Any = UNSET,
-    currency: Any = UNSET,
-    close_date: Any = UNSET,
-    reference: Any = UNSET,
-    owner_id: Any = UNSET,
-    fields: Any = UNSET,
-    tag_ids: Any = UNSET,
+    title: str | Unset | None = UNSET,
+    amount: Decimal | Unset | None = UNSET,
+    currency: str | Unset | None = UNSET,
+    close_date: date | Unset | None = UNSET,
+    reference: str | Unset | None = UNSET,
+    owner_id: int | Unset | None = UNSET,
+    fields: dict[int, Any] | Unset | None = UNSET,
+    tag_ids: list[int] | Unset | None = UNSET,
 ) -> Deal:
     """Change a deal's fields; only the given ones are touched.
 
@@ -174,11 +174,11 @@ async def move_deal(
         deal = await get_deal(deal_id=deal_id, for_update=True)
         stage = await get_stage(stage_id=stage_id)
         reason_id = await _lost_reason(lost_reason_id, stage)
-        old_stage = await get_stage(stage_id=deal.stage_id)  # type: ignore[attr-defined]
-        if old_stage.id == stage.id and reason_id == deal.lost_reason_id:  # type: ignore[attr-defined]
+        old_stage = await get_stage(stage_id=deal.stage_id)
+        if old_stage.id == stage.id and reason_id == deal.lost_reason_id:
             return deal
         values = {
-            "pipeline_id": stage.pipeline_id,  # type: ignore[attr-defined]
+            "pipeline_id": stage.pipeline_id,
             "stage_id": stage.id,
             "lost_reason_id": reason_id,
             "close_date": _closing_date(deal.close_date, stage),
@@ -191,8 +191,8 @@ async def move_deal(
             await batch.record(
                 "deal.stage_changed",
                 deal_id=deal.id,
-                from_pipeline_id=old_stage.pipeline_id,  # type: ignore[attr-defined]
-                to_pipeline_id=stage.pipeline_id,  # type: ignore[attr-defined]
+                from_pipeline_id=old_stage.pipeline_id,
+                to_pipeline_id=stage.pipeline_id,
                 from_stage_id=old_stage.id,
                 from_stage=old_stage.name,
                 to_stage_id=stage.id,
@@ -240,17 +240,17 @@ async def clone_deal(*, actor: User | None, deal_id: int) -> Deal:
     values = await DealFieldValue.filter(deal=deal)
     return await create_deal(
         actor=actor,
-        contact_ids=[link.contact_id for link in links],  # type: ignore[attr-defined]
-        pipeline_id=deal.pipeline_id,  # type: ignore[attr-defined]
-        stage_id=deal.stage_id,  # type: ignore[attr-defined]
-        owner_id=deal.owner_id,  # type: ignore[attr-defined]
+        contact_ids=[link.contact_id for link in links],
+        pipeline_id=deal.pipeline_id,
+        stage_id=deal.stage_id,
+        owner_id=deal.owner_id,
         title=deal.title,
         amount=deal.amount,
         currency=deal.currency,
         close_date=deal.close_date,
         reference=deal.reference,
-        lost_reason_id=deal.lost_reason_id,  # type: ignore[attr-defined]
-        fields={v.field_id: v.value_text or v.value_date for v in values},  # type: ignore[attr-defined]
+        lost_reason_id=deal.lost_reason_id,
+        fields={v.field_id: v.value_text or v.value_date for v in values},
         tag_ids=[tag.id for tag in await deal.tags.all()],
     )
 
@@ -359,9 +359,9 @@ def _closing_date(close_date: date | None, stage: Stage) -> date | None:
 def _snapshot(deal: Deal) -> dict[str, Any]:
     return {
         "title": deal.title,
-        "pipeline_id": deal.pipeline_id,  # type: ignore[attr-defined]
-        "stage_id": deal.stage_id,  # type: ignore[attr-defined]
-        "owner_id": deal.owner_id,  # type: ignore[attr-defined]
+        "pipeline_id": deal.pipeline_id,
+        "stage_id": deal.stage_id,
+        "owner_id": deal.owner_id,
         "amount": deal.amount,
         "currency": deal.currency,
         "close_date": deal.close_date,
@@ -381,7 +381,7 @@ async def _set_fields(deal: Deal, values: dict[int, Any]) -> dict[str, dict[str,
     if not values:
         return {}
     defined = {f.id: f for f in await CustomField.filter(id__in=list(values))}
-    current = {v.field_id: v for v in await DealFieldValue.filter(deal=deal)}  # type: ignore[attr-defined]
+    current = {v.field_id: v for v in await DealFieldValue.filter(deal=deal)}
     changes: dict[str, dict[str, Any]] = {}
     for field_id, raw in values.items():
         field = defined.get(field_id)
@@ -398,7 +398,8 @@ async def _set_fields(deal: Deal, values: dict[int, Any]) -> dict[str, dict[str,
         elif new is not None:
             column = "value_date" if field.kind == FieldKind.DATE else "value_text"
             if row is None:
-                await DealFieldValue.create(deal=deal, field=field, **{column: new})
+                value: dict[str, Any] = {column: new}
+                await DealFieldValue.create(deal=deal, field=field, **value)
             else:
                 setattr(row, column, new)
                 await row.save(update_fields=[column])

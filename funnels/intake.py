@@ -14,7 +14,7 @@ from funnels.pipelines import get_stage
 
 async def _check_stage(pipeline_id: int, stage_id: int) -> None:
     stage = await get_stage(stage_id=stage_id)
-    if stage.pipeline_id != pipeline_id:  # type: ignore[attr-defined]
+    if stage.pipeline_id != pipeline_id:
         raise ValidationFailed(
             f"stage {stage_id} is not a stage of pipeline {pipeline_id}", field="stage_id"
         )
@@ -51,14 +51,14 @@ async def reroute(
     values = {k: v for k, v in given.items() if v is not None}
     if pipeline_id is not None or stage_id is not None:
         await _check_stage(
-            values.get("pipeline_id", intake.pipeline_id),  # type: ignore[attr-defined]
-            values.get("stage_id", intake.stage_id),  # type: ignore[attr-defined]
+            values.get("pipeline_id", intake.pipeline_id),
+            values.get("stage_id", intake.stage_id),
         )
     await batch.save(
         intake,
         values,
         "deal_intake.updated",
-        channel_id=intake.channel_id,  # type: ignore[attr-defined]
+        channel_id=intake.channel_id,
     )
 
 

@@ -1,10 +1,15 @@
 """Funnel tables, each written only by its funnels service module."""
 
+from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
+
+from core.models import User
+from inbox.models import Channel, Contact, Dialog
 
 
 class StageKind(StrEnum):
@@ -35,6 +40,10 @@ class Pipeline(Model):
     auto_tasks_enabled = fields.BooleanField(default=True, db_default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
+    stages: fields.ReverseRelation["Stage"]
+    deals: fields.ReverseRelation["Deal"]
+    deal_intakes: fields.ReverseRelation["DealIntake"]
+
     class Meta:
         table = "pipeline"
         ordering = ("position", "id")
@@ -47,10 +56,14 @@ class Stage(Model):
     pipeline: fields.ForeignKeyRelation[Pipeline] = fields.ForeignKeyField(
         "funnelbox.Pipeline", related_name="stages", on_delete=fields.CASCADE
     )
+    pipeline_id: int
     name = fields.CharField(max_length=100)
     probability = fields.SmallIntField()
     kind = fields.CharEnumField(StageKind, max_length=8, default=StageKind.OPEN)
     position = fields.IntField(default=0)
+
+    deals: fields.ReverseRelation["Deal"]
+    deal_intakes: fields.ReverseRelation["DealIntake"]
 
     class Meta:
         table = "stage"
@@ -64,6 +77,8 @@ class LostReason(Model):
     name = fields.CharField(max_length=200, unique=True)
     position = fields.IntField(default=0)
 
+    deals: fields.ReverseRelation["Deal"]
+
     class Meta:
         table = "lost_reason"
         ordering = ("position", "id")
@@ -75,6 +90,8 @@ class Tag(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=64, unique=True)
     color = fields.CharField(max_length=7, default="#888888")
+
+    deals: fields.ManyToManyRelation["Deal"]
 
     class Meta:
         table = "tag"
@@ -89,6 +106,8 @@ class CustomField(Model):
     kind = fields.CharEnumField(FieldKind, max_length=8)
     position = fields.IntField(default=0)
 
+    values: fields.ReverseRelation["DealFieldValue"]
+
     class Meta:
         table = "custom_field"
         ordering = ("position", "id")
@@ -102,12 +121,15 @@ class Deal(Model):
     pipeline: fields.ForeignKeyRelation[Pipeline] = fields.ForeignKeyField(
         "funnelbox.Pipeline", related_name="deals", on_delete=fields.RESTRICT
     )
+    pipeline_id: int
     stage: fields.ForeignKeyRelation[Stage] = fields.ForeignKeyField(
         "funnelbox.Stage", related_name="deals", on_delete=fields.RESTRICT
     )
-    owner: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    stage_id: int
+    owner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "funnelbox.User", related_name="deals", on_delete=fields.RESTRICT
     )
+    owner_id: int
     amount = fields.DecimalField(max_digits=18, decimal_places=2, null=True)
     currency = fields.CharField(max_length=3, null=True)
     close_date = fields.DateField(null=True)
@@ -115,16 +137,23 @@ class Deal(Model):
     lost_reason: fields.ForeignKeyNullableRelation[LostReason] = fields.ForeignKeyField(
         "funnelbox.LostReason", related_name="deals", null=True, on_delete=fields.SET_NULL
     )
+    lost_reason_id: int | None
     #: The messenger dialog this deal came from, if any.
-    dialog: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    dialog: fields.ForeignKeyNullableRelation[Dialog] = fields.ForeignKeyField(
         "funnelbox.Dialog", related_name="deals", null=True, on_delete=fields.SET_NULL
     )
+    dialog_id: int | None
     tags: fields.ManyToManyRelation[Tag] = fields.ManyToManyField(
         "funnelbox.Tag", related_name="deals", through="deal_tag"
     )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     stage_changed_at = fields.DatetimeField(auto_now_add=True)
+
+    deal_contacts: fields.ReverseRelation["DealContact"]
+    field_values: fields.ReverseRelation["DealFieldValue"]
+    #: Not a column: the contacts in order, loaded by ``funnels.queries`` for a page.
+    contact_list: list[Contact]
 
     class Meta:
         table = "deal"
@@ -147,9 +176,11 @@ class DealContact(Model):
     deal: fields.ForeignKeyRelation[Deal] = fields.ForeignKeyField(
         "funnelbox.Deal", related_name="deal_contacts", on_delete=fields.CASCADE
     )
-    contact: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    deal_id: int
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
         "funnelbox.Contact", related_name="deal_contacts", on_delete=fields.CASCADE
     )
+    contact_id: int
     position = fields.SmallIntField(default=0)
 
     class Meta:
@@ -164,11 +195,22 @@ class DealFieldValue(Model):
     deal: fields.ForeignKeyRelation[Deal] = fields.ForeignKeyField(
         "funnelbox.Deal", related_name="field_values", on_delete=fields.CASCADE
     )
+    deal_id: int
     field: fields.ForeignKeyRelation[CustomField] = fields.ForeignKeyField(
         "funnelbox.CustomField", related_name="values", on_delete=fields.CASCADE
     )
-    value_text = fields.TextField(null=True)
+    field_id: int
+    value_text: str | None = fields.TextField(null=True)
     value_date = fields.DateField(null=True)
+
+    @property
+    def value(self) -> str | date:
+        """The value in the column of the field's kind (the field loaded): a row exists
+        only while it holds one, since clearing a field deletes its row."""
+        value = self.value_date if self.field.kind == FieldKind.DATE else self.value_text
+        if value is None:
+            raise ValueError(f"deal field value {self.id} holds no value")
+        return value
 
     class Meta:
         table = "deal_field_value"
@@ -197,13 +239,14 @@ class Booking(Model):
     deal: fields.OneToOneRelation[Deal] = fields.OneToOneField(
         "funnelbox.Deal", related_name="booking", on_delete=fields.CASCADE
     )
+    deal_id: int
     source = fields.CharField(max_length=32, default="manual")
     external_id = fields.CharField(max_length=64, null=True)
     status = fields.CharEnumField(BookingStatus, max_length=16)
     starts_at = fields.DatetimeField()
     duration_minutes = fields.IntField(default=60)
     timezone = fields.CharField(max_length=64, default="UTC")
-    services = fields.JSONField(default=list)
+    services = fields.JSONField[list[dict[str, Any]]](default=list)
     staff = fields.CharField(max_length=200, default="")
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -220,18 +263,22 @@ class DealIntake(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    channel: fields.OneToOneRelation = fields.OneToOneField(
+    channel: fields.OneToOneRelation[Channel] = fields.OneToOneField(
         "funnelbox.Channel", related_name="deal_intake", on_delete=fields.CASCADE
     )
+    channel_id: int
     pipeline: fields.ForeignKeyRelation[Pipeline] = fields.ForeignKeyField(
         "funnelbox.Pipeline", related_name="deal_intakes", on_delete=fields.RESTRICT
     )
+    pipeline_id: int
     stage: fields.ForeignKeyRelation[Stage] = fields.ForeignKeyField(
         "funnelbox.Stage", related_name="deal_intakes", on_delete=fields.RESTRICT
     )
-    owner: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    stage_id: int
+    owner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "funnelbox.User", related_name="deal_intakes", on_delete=fields.RESTRICT
     )
+    owner_id: int
 
     class Meta:
         table = "deal_intake"

@@ -66,9 +66,8 @@ async def create_pipeline(
         count = len(await Pipeline.all().select_for_update().only("id"))
         if count >= MAX_PIPELINES:
             raise LimitReached(f"an account can have at most {MAX_PIPELINES} pipelines")
-        pipeline = await Pipeline.create(
-            name=name, position=count, **({"color": check_color(color)} if color else {})
-        )
+        colored: dict[str, Any] = {"color": check_color(color)} if color else {}
+        pipeline = await Pipeline.create(name=name, position=count, **colored)
         stages = [
             (_check_name(initial_stage, "initial_stage"), initial_probability, StageKind.OPEN),
             ("Won", 100, StageKind.WON),
@@ -180,7 +179,7 @@ async def update_stage(
             stage,
             values,
             "stage.updated",
-            pipeline_id=stage.pipeline_id,  # type: ignore[attr-defined]
+            pipeline_id=stage.pipeline_id,
             stage_id=stage.id,
         )
     return stage
@@ -203,7 +202,7 @@ async def delete_stage(*, actor: User | None, stage_id: int) -> None:
     """Delete an empty open stage; Won, Lost and the last open stage stay."""
     async with change(actor) as batch:
         stage = await get_stage(stage_id=stage_id)
-        pipeline_id: int = stage.pipeline_id  # type: ignore[attr-defined]
+        pipeline_id: int = stage.pipeline_id
         if stage.kind != StageKind.OPEN:
             raise Conflict(f"the {stage.kind.value} stage cannot be deleted", field="stage_id")
         if await Deal.filter(stage_id=stage_id).exists():

@@ -188,9 +188,9 @@ async def attach_contacts(deals: list[Deal]) -> None:
         .order_by("position", "id")
     )
     for link in links:
-        by_deal[link.deal_id].append(link.contact)  # type: ignore[attr-defined]
+        by_deal[link.deal_id].append(link.contact)
     for deal in deals:
-        deal.contact_list = by_deal[deal.id]  # type: ignore[attr-defined]
+        deal.contact_list = by_deal[deal.id]
 
 
 def _encode_cursor(value: Any, deal_id: int) -> str:

@@ -131,7 +131,7 @@ async def open_dialog(
 
 async def add_inbound(batch: EventBatch, *, dialog: Dialog, message: Inbound) -> Message | None:
     """Store a customer message; ``None`` when this external id was stored already."""
-    channel_id: int = dialog.channel_id  # type: ignore[attr-defined]
+    channel_id: int = dialog.channel_id
     if await Message.filter(channel_id=channel_id, external_id=message.external_id).exists():
         return None
     now = datetime.now(UTC)
@@ -152,7 +152,7 @@ async def add_inbound(batch: EventBatch, *, dialog: Dialog, message: Inbound) ->
         "message.received",
         dialog_id=dialog.id,
         message_id=stored.id,
-        contact_id=dialog.contact_id,  # type: ignore[attr-defined]
+        contact_id=dialog.contact_id,
         kind=message.kind,
     )
     return stored
@@ -168,7 +168,7 @@ async def edit_inbound(
     if stored.text != text:
         await batch.record(
             "message.edited",
-            dialog_id=stored.dialog_id,  # type: ignore[attr-defined]
+            dialog_id=stored.dialog_id,
             message_id=stored.id,
             changes={"text": {"from": stored.text, "to": text}},
         )
@@ -189,7 +189,7 @@ async def add_outbound(
 ) -> Message:
     """Store a message we are about to send; the channel's outbox delivers it."""
     stored = await Message.create(
-        channel_id=dialog.channel_id,  # type: ignore[attr-defined]
+        channel_id=dialog.channel_id,
         dialog=dialog,
         direction=Direction.OUT,
         author=author,
@@ -231,7 +231,7 @@ async def set_delivery(
     await message.save(update_fields=fields)
     await batch.record(
         "message.status",
-        dialog_id=message.dialog_id,  # type: ignore[attr-defined]
+        dialog_id=message.dialog_id,
         message_id=message.id,
         status=status.value,
         error=error,

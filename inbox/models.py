@@ -1,10 +1,14 @@
 """Inbox tables: contacts, channels, dialogs, messages and the outbound queue."""
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
+
+from core.models import User
+from core.queue_row import QueueRow
 
 
 class ChannelKind(StrEnum):
@@ -28,9 +32,13 @@ class Channel(Model):
     #: Telegram bot id or WhatsApp phone_number_id: routes webhooks to the channel.
     external_id = fields.CharField(max_length=64, db_index=True)
     credentials = fields.TextField()
-    settings = fields.JSONField(default=dict)
+    settings = fields.JSONField[dict[str, Any]](default=dict)
     is_active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+
+    identities: fields.ReverseRelation["ContactIdentity"]
+    dialogs: fields.ReverseRelation["Dialog"]
+    messages: fields.ReverseRelation["Message"]
 
     class Meta:
         table = "channel"
@@ -47,6 +55,9 @@ class Contact(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
+    identities: fields.ReverseRelation["ContactIdentity"]
+    dialogs: fields.ReverseRelation["Dialog"]
+
     class Meta:
         table = "contact"
 
@@ -58,9 +69,11 @@ class ContactIdentity(Model):
     channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
         "funnelbox.Channel", related_name="identities", on_delete=fields.CASCADE
     )
+    channel_id: int
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
         "funnelbox.Contact", related_name="identities", on_delete=fields.CASCADE
     )
+    contact_id: int
     external_id = fields.CharField(max_length=64)
     user_id = fields.CharField(max_length=128, null=True)
     ctwa_clid = fields.CharField(max_length=255, null=True)
@@ -77,14 +90,18 @@ class Dialog(Model):
     channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
         "funnelbox.Channel", related_name="dialogs", on_delete=fields.CASCADE
     )
+    channel_id: int
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
         "funnelbox.Contact", related_name="dialogs", on_delete=fields.CASCADE
     )
+    contact_id: int
     #: Telegram chat id or WhatsApp wa_id: where replies go.
     chat_id = fields.CharField(max_length=64)
     last_inbound_at = fields.DatetimeField(null=True)
     last_message_at = fields.DatetimeField(null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+
+    messages: fields.ReverseRelation["Message"]
 
     class Meta:
         table = "dialog"
@@ -124,20 +141,23 @@ class Message(Model):
     channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
         "funnelbox.Channel", related_name="messages", on_delete=fields.CASCADE
     )
+    channel_id: int
     dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
         "funnelbox.Dialog", related_name="messages", on_delete=fields.CASCADE
     )
+    dialog_id: int
     direction = fields.CharEnumField(Direction, max_length=4)
     author = fields.CharEnumField(Author, max_length=16)
-    author_user: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    author_user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "funnelbox.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    author_user_id: int | None
     kind = fields.CharField(max_length=32, default="text")
     text = fields.TextField(default="")
-    payload = fields.JSONField(default=dict)
+    payload = fields.JSONField[dict[str, Any]](default=dict)
     external_id = fields.CharField(max_length=128, null=True)
     status = fields.CharEnumField(DeliveryStatus, max_length=16)
-    error = fields.TextField(null=True)
+    error: str | None = fields.TextField(null=True)
     edited_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -155,7 +175,7 @@ class OutboxState(StrEnum):
     FAILED = "failed"
 
 
-class Outbox(Model):
+class Outbox(QueueRow):
     """A send recorded before it is attempted, so a crash or restart loses nothing.
 
     A row of the shared queue (``core.queue``): pending while ``next_attempt_at`` is set,
@@ -165,15 +185,16 @@ class Outbox(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
-    message: fields.OneToOneRelation = fields.OneToOneField(
+    message: fields.OneToOneRelation[Message] = fields.OneToOneField(
         "funnelbox.Message", related_name="outbox", on_delete=fields.CASCADE
     )
+    message_id: int
     #: The dialog whose sends go out in order (copied from the message for the claim).
     dialog_id = fields.IntField(null=True, db_index=True)
     state = fields.CharEnumField(OutboxState, max_length=8, default=OutboxState.PENDING)
     attempts = fields.SmallIntField(default=0)
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
-    last_error = fields.TextField(null=True)
+    last_error: str | None = fields.TextField(null=True)
     purpose = fields.CharField(max_length=32, null=True)
     key = fields.CharField(max_length=200, null=True, unique=True)
 

@@ -28,7 +28,11 @@ def register_check(purpose: str, check: Check) -> Callable[[], None]:
     """Have ``check`` decide, when a send queued for ``purpose`` is due, whether it still
     goes; returns the function that takes the check back."""
     _checks[purpose] = check
-    return lambda: _checks.pop(purpose, None)  # type: ignore[func-returns-value]
+
+    def take_back() -> None:
+        _checks.pop(purpose, None)
+
+    return take_back
 
 
 async def unwanted(row: Outbox, message: Message) -> str | None:

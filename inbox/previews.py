@@ -16,4 +16,4 @@ async def last_messages(*, dialog_ids: list[int]) -> dict[int, Message]:
         .values_list("newest", flat=True)
     )
     found = await Message.filter(id__in=list(rows))
-    return {m.dialog_id: m for m in found}  # type: ignore[attr-defined]
+    return {m.dialog_id: m for m in found}

@@ -7,7 +7,7 @@ from tortoise.expressions import Q
 
 from core.auth import normalize_email
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.events import UNSET, change
+from core.events import UNSET, Unset, change
 from core.models import User
 from core.phones import normalize_phone
 from inbox.models import Contact
@@ -16,7 +16,13 @@ from inbox.models import Contact
 PHONE_LIKE = re.compile(r"[0-9\s()+\-.]+")
 
 
-def _clean(*, name: Any, phone: Any, email: Any, region: str | None) -> dict[str, Any]:
+def _clean(
+    *,
+    name: str | Unset | None,
+    phone: str | Unset | None,
+    email: str | Unset | None,
+    region: str | None,
+) -> dict[str, Any]:
     """Validated column values for the fields that were given."""
     values: dict[str, Any] = {}
     if name is not UNSET:
@@ -73,9 +79,9 @@ async def update_contact(
     *,
     actor: User | None,
     contact_id: int,
-    name: Any = UNSET,
-    phone: Any = UNSET,
-    email: Any = UNSET,
+    name: str | Unset | None = UNSET,
+    phone: str | Unset | None = UNSET,
+    email: str | Unset | None = UNSET,
     region: str | None = None,
 ) -> Contact:
     """Change a contact's fields; only the given ones are touched."""

@@ -162,7 +162,7 @@ async def _conversation(
 async def _backdate(message: Message, at: datetime) -> None:
     """Demo only: give a message (and its dialog's activity) the time the script says."""
     await Message.filter(id=message.id).update(created_at=at)
-    dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
+    dialog = await Dialog.get(id=message.dialog_id)
     stamps = {"last_message_at": at, "created_at": min(dialog.created_at, at)}
     if message.direction == Direction.IN:
         stamps["last_inbound_at"] = at

@@ -12,7 +12,7 @@ import asyncio
 from pathlib import Path
 
 from aiohttp import web
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, ViewportSize, async_playwright
 from pydantic import SecretStr
 
 from core.auth import list_users
@@ -65,7 +65,7 @@ async def shoot(
 ) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for label, (width, height) in WIDTHS.items():
-        viewport = {"width": width, "height": height}
+        viewport = ViewportSize(width=width, height=height)
         context = await browser.new_context(base_url=base, viewport=viewport)
         page = await context.new_page()
         await page.goto("/login")

@@ -75,7 +75,7 @@ async def deal_facts(deal: Deal) -> dict[str, Any]:
     names = {f.id: f for f in await CustomField.all()}
     fields: dict[str, Any] = {}
     for value in await DealFieldValue.filter(deal=deal):
-        field = names.get(value.field_id)  # type: ignore[attr-defined]
+        field = names.get(value.field_id)
         if field is not None:
             date = value.value_date
             fields[field.name] = (
@@ -112,7 +112,7 @@ async def deal_facts(deal: Deal) -> dict[str, Any]:
             contact_id=first["id"], deal__stage__kind=StageKind.WON
         ).count()
         facts["contact"] = first
-    dialog_id = deal.dialog_id  # type: ignore[attr-defined]
+    dialog_id = deal.dialog_id
     if dialog_id is not None:
         dialog = await Dialog.get_or_none(id=dialog_id).select_related("channel")
         if dialog is not None:
@@ -145,8 +145,8 @@ def event_facts(event: Event) -> dict[str, Any]:
 
 async def _dialog_facts(dialog: Dialog) -> dict[str, Any]:
     identity = await ContactIdentity.filter(
-        channel_id=dialog.channel_id,  # type: ignore[attr-defined]
-        contact_id=dialog.contact_id,  # type: ignore[attr-defined]
+        channel_id=dialog.channel_id,
+        contact_id=dialog.contact_id,
     ).first()
     first = await Message.filter(dialog_id=dialog.id, direction=Direction.IN).order_by("id").first()
     doc: dict[str, Any] = {

@@ -21,7 +21,7 @@ with the inbox for it, drops it when the deal has left the stage or the booking 
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -85,7 +85,9 @@ async def _stage_of_moved_booking(event: Event) -> int | None:
     """The deal's current stage, if the event changed its booking's start."""
     if "starts_at" not in ((event.data or {}).get("changes") or {}):
         return None
-    return await Deal.filter(id=event.deal_id).first().values_list("stage_id", flat=True)
+    stage_id = Deal.filter(id=event.deal_id).first().values_list("stage_id", flat=True)
+    # tortoise's stubs type values_list(flat=True) as tuples
+    return await stage_id  # type: ignore[return-value]
 
 
 async def fire(event: Event) -> None:
@@ -110,7 +112,7 @@ async def fire(event: Event) -> None:
         if deal is None:
             return
         stage = await Stage.get(id=stage_id)
-        pipeline = await Pipeline.get(id=stage.pipeline_id)  # type: ignore[attr-defined]
+        pipeline = await Pipeline.get(id=stage.pipeline_id)
         facts = await deal_facts(deal) | {"event": event_facts(event)}
         for trigger in triggers:
             try:
@@ -137,7 +139,7 @@ async def _auto_task(
     batch: EventBatch, trigger: Trigger, deal: Deal, event: Event, facts: dict[str, Any]
 ) -> None:
     config = _config(AutoTaskConfig, trigger)
-    assignee_id = deal.owner_id  # type: ignore[attr-defined]
+    assignee_id = deal.owner_id
     if config.assignee == "round_robin":
         assignee_id = await _next_operator(trigger) or assignee_id
     elif isinstance(config.assignee, int):
@@ -166,23 +168,29 @@ async def _auto_task(
 
 async def _next_operator(trigger: Trigger) -> int | None:
     """The active operator after the one this trigger gave its last task to (by id, wrapping)."""
-    operators = (
-        await User.filter(role=Role.OPERATOR, is_active=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
+    active = User.filter(role=Role.OPERATOR, is_active=True).order_by("id")
+    # tortoise's stubs type values_list(flat=True) as tuples
+    operators: list[int] = await active.values_list("id", flat=True)  # type: ignore[assignment]
     if not operators:
         return None
     last = await Task.filter(trigger=trigger).order_by("-id").first()
-    previous = last.assignee_id if last else None  # type: ignore[attr-defined]
+    previous = last.assignee_id if last else None
     later = [op for op in operators if previous is not None and op > previous]
     return later[0] if later else operators[0]
+
+
+class _Send(TypedDict):
+    """When and why an auto-message goes, whether as text or as a WhatsApp template."""
+
+    not_before: datetime
+    purpose: str
+    key: str
 
 
 async def _auto_message(
     batch: EventBatch, trigger: Trigger, deal: Deal, event: Event, facts: dict[str, Any]
 ) -> None:
-    dialog_id = deal.dialog_id  # type: ignore[attr-defined]
+    dialog_id = deal.dialog_id
     if dialog_id is None:
         return
     dialog = await Dialog.get_or_none(id=dialog_id).select_related("channel")
@@ -208,8 +216,8 @@ async def _auto_message(
     if config.business_hours is not None:
         due = _in_hours(due, config.business_hours, starts_at)
     if config.only_in_stage:
-        mark |= {"deal_id": deal.id, "only_in_stage": deal.stage_id}  # type: ignore[attr-defined]
-    send = {"not_before": due, "purpose": PURPOSE, "key": key}
+        mark |= {"deal_id": deal.id, "only_in_stage": deal.stage_id}
+    send = _Send(not_before=due, purpose=PURPOSE, key=key)
     if dialog.channel.kind == "whatsapp" and not window_open(dialog, at=due):
         spec = _template_instead(config.whatsapp_template, facts)
         await queue(

@@ -1,10 +1,14 @@
 """Trigger tables: what a stage does when a deal enters it, and the tasks it hands out."""
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
+
+from core.models import User
+from funnels.models import Deal, Stage
 
 
 class TriggerKind(StrEnum):
@@ -19,14 +23,17 @@ class Trigger(Model):
     """One action a stage runs for each deal that enters it. Config depends on the kind."""
 
     id = fields.IntField(primary_key=True)
-    stage: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    stage: fields.ForeignKeyRelation[Stage] = fields.ForeignKeyField(
         "funnelbox.Stage", related_name="triggers", on_delete=fields.CASCADE
     )
+    stage_id: int
     kind = fields.CharEnumField(TriggerKind, max_length=16)
-    config = fields.JSONField(default=dict)
+    config = fields.JSONField[dict[str, Any]](default=dict)
     is_active = fields.BooleanField(default=True)
     position = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
+
+    tasks: fields.ReverseRelation["Task"]
 
     class Meta:
         table = "trigger"
@@ -43,18 +50,21 @@ class Task(Model):
     id = fields.IntField(primary_key=True)
     title = fields.CharField(max_length=255)
     description = fields.TextField(default="")
-    deal: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    deal: fields.ForeignKeyNullableRelation[Deal] = fields.ForeignKeyField(
         "funnelbox.Deal", related_name="tasks", null=True, on_delete=fields.CASCADE
     )
-    assignee: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    deal_id: int | None
+    assignee: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "funnelbox.User", related_name="tasks", on_delete=fields.CASCADE
     )
+    assignee_id: int
     due_at = fields.DatetimeField()
     done_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     trigger: fields.ForeignKeyNullableRelation[Trigger] = fields.ForeignKeyField(
         "funnelbox.Trigger", related_name="tasks", null=True, on_delete=fields.SET_NULL
     )
+    trigger_id: int | None
     source_event_id = fields.BigIntField(null=True)
     #: When the assignee was told through the Telegram bot, if the trigger asks for it.
     notified_at = fields.DatetimeField(null=True)

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from core.errors import NotFound, ValidationFailed
-from core.events import UNSET, change, diff
+from core.events import UNSET, Unset, change, diff
 from core.models import User
 from funnels.pipelines import get_stage
 from triggers.models import Trigger, TriggerKind
@@ -211,9 +211,9 @@ async def update_trigger(
     *,
     actor: User | None,
     trigger_id: int,
-    config: Any = UNSET,
-    is_active: Any = UNSET,
-    position: Any = UNSET,
+    config: dict[str, Any] | Unset = UNSET,
+    is_active: bool | Unset = UNSET,
+    position: int | Unset = UNSET,
 ) -> Trigger:
     """Change a trigger's config, switch it on or off, or move it to ``position`` among
     its stage's triggers (the others shift); its kind stays."""
@@ -228,7 +228,7 @@ async def update_trigger(
         if position is not UNSET:
             siblings = [
                 t.id
-                for t in await Trigger.filter(stage_id=trigger.stage_id)  # type: ignore[attr-defined]
+                for t in await Trigger.filter(stage_id=trigger.stage_id)
                 .order_by("position", "id")
                 .exclude(id=trigger.id)
             ]
@@ -244,7 +244,7 @@ async def update_trigger(
             await batch.record(
                 "trigger.updated",
                 trigger_id=trigger.id,
-                stage_id=trigger.stage_id,  # type: ignore[attr-defined]
+                stage_id=trigger.stage_id,
                 changed=sorted(changes),
             )
     return trigger
@@ -258,6 +258,6 @@ async def delete_trigger(*, actor: User | None, trigger_id: int) -> None:
         await batch.record(
             "trigger.deleted",
             trigger_id=trigger_id,
-            stage_id=trigger.stage_id,  # type: ignore[attr-defined]
+            stage_id=trigger.stage_id,
             kind=trigger.kind.value,
         )

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import NotFound, PermissionDenied, ValidationFailed
-from core.events import UNSET, change
+from core.events import UNSET, Unset, change
 from core.models import Role, User
 from funnels.deals import get_deal
 from triggers.models import Task
@@ -38,7 +38,7 @@ async def get_task(*, actor: User, task_id: int, for_update: bool = False) -> Ta
     task = await (query.select_for_update() if for_update else query).first()
     if task is None:
         raise NotFound(f"task {task_id} does not exist", field="task_id")
-    if actor.role == Role.OPERATOR and task.assignee_id != actor.id:  # type: ignore[attr-defined]
+    if actor.role == Role.OPERATOR and task.assignee_id != actor.id:
         raise PermissionDenied("operators work on their own tasks only", field="task_id")
     return task
 
@@ -93,10 +93,10 @@ async def update_task(
     *,
     actor: User,
     task_id: int,
-    title: Any = UNSET,
-    description: Any = UNSET,
-    due_at: Any = UNSET,
-    assignee_id: Any = UNSET,
+    title: str | Unset = UNSET,
+    description: str | Unset = UNSET,
+    due_at: datetime | Unset = UNSET,
+    assignee_id: int | Unset = UNSET,
 ) -> Task:
     """Change a task's title, description, due time or assignee."""
     async with change(actor) as batch:
@@ -112,9 +112,9 @@ async def update_task(
             task,
             values,
             "task.updated",
-            deal_id=task.deal_id,  # type: ignore[attr-defined]
+            deal_id=task.deal_id,
             task_id=task.id,
-            assignee_id=values.get("assignee_id", task.assignee_id),  # type: ignore[attr-defined]
+            assignee_id=values.get("assignee_id", task.assignee_id),
         )
     return task
 
@@ -128,10 +128,10 @@ async def complete_task(*, actor: User, task_id: int) -> Task:
             await task.save(update_fields=["done_at"])
             await batch.record(
                 "task.completed",
-                deal_id=task.deal_id,  # type: ignore[attr-defined]
+                deal_id=task.deal_id,
                 task_id=task.id,
                 title=task.title,
-                assignee_id=task.assignee_id,  # type: ignore[attr-defined]
+                assignee_id=task.assignee_id,
             )
     return task
 
@@ -143,10 +143,10 @@ async def delete_task(*, actor: User, task_id: int) -> None:
         await task.delete()
         await batch.record(
             "task.deleted",
-            deal_id=task.deal_id,  # type: ignore[attr-defined]
+            deal_id=task.deal_id,
             task_id=task_id,
             title=task.title,
-            assignee_id=task.assignee_id,  # type: ignore[attr-defined]
+            assignee_id=task.assignee_id,
         )
 
 
@@ -178,7 +178,7 @@ async def mark_notified(*, task_id: int) -> None:
             task,
             {"notified_at": datetime.now(UTC)},
             "task.notified",
-            deal_id=task.deal_id,  # type: ignore[attr-defined]
+            deal_id=task.deal_id,
             task_id=task.id,
-            assignee_id=task.assignee_id,  # type: ignore[attr-defined]
+            assignee_id=task.assignee_id,
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from core.errors import NotFound, PermissionDenied, Unauthenticated, ValidationFailed
 from core.models import Role, User
@@ -226,7 +226,7 @@ ERROR_SCHEMA = {
 def openapi_document(endpoints: Iterable[Endpoint], *, version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 description of ``endpoints``, schemas from the pydantic models."""
     endpoints = list(endpoints)
-    models: list[tuple[Any, str]] = []
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = []
     for e in endpoints:
         models += [(m, "validation") for m in (e.body, e.query) if m is not None]
     _, top = models_json_schema(models, ref_template="#/components/schemas/{model}")

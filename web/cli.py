@@ -8,14 +8,14 @@ import argparse
 import asyncio
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from core.settings import Settings
 
-Command = Callable[[argparse.Namespace, "Settings"], Awaitable[int]]
+Command = Callable[[argparse.Namespace, "Settings"], Coroutine[None, None, int]]
 ROLES = ("owner", "admin", "operator")
 
 

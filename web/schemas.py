@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.experimental.missing_sentinel import MISSING
 
 from core.models import Role, User
 from funnels.models import BookingStatus, Deal, FieldKind, Stage, StageKind
@@ -116,10 +117,10 @@ class PipelineCreate(Input):
 class PipelineUpdate(Input):
     """Omitted fields stay as they are; null is not a name or a colour."""
 
-    name: Name = Field(default=None)
-    color: Color = Field(default=None)
-    auto_messages_enabled: bool = Field(default=None)
-    auto_tasks_enabled: bool = Field(default=None)
+    name: Name | MISSING = MISSING
+    color: Color | MISSING = MISSING
+    auto_messages_enabled: bool | MISSING = MISSING
+    auto_tasks_enabled: bool | MISSING = MISSING
 
 
 class Order(Input):
@@ -133,8 +134,8 @@ class StageCreate(Input):
 
 
 class StageUpdate(Input):
-    name: Name = Field(default=None)
-    probability: Annotated[int, Field(ge=0, le=100)] = Field(default=None)
+    name: Name | MISSING = MISSING
+    probability: Annotated[int, Field(ge=0, le=100)] | MISSING = MISSING
 
 
 # --- contacts --------------------------------------------------------------------
@@ -266,15 +267,15 @@ class DealOut(BaseModel):
         return cls(
             id=deal.id,
             title=deal.title,
-            pipeline_id=deal.pipeline_id,  # type: ignore[attr-defined]
+            pipeline_id=deal.pipeline_id,
             stage=Ref.model_validate(deal.stage),
             owner=Person.model_validate(deal.owner),
             amount=deal.amount,
             currency=deal.currency,
             close_date=deal.close_date,
             reference=deal.reference,
-            lost_reason_id=deal.lost_reason_id,  # type: ignore[attr-defined]
-            contacts=[ContactOut.model_validate(c) for c in deal.contact_list],  # type: ignore[attr-defined]
+            lost_reason_id=deal.lost_reason_id,
+            contacts=[ContactOut.model_validate(c) for c in deal.contact_list],
             created_at=deal.created_at,
             updated_at=deal.updated_at,
             stage_changed_at=deal.stage_changed_at,
@@ -308,7 +309,7 @@ class DealDetail(DealOut):
                     field_id=v.field.id,
                     name=v.field.name,
                     kind=v.field.kind,
-                    value=v.value_date if v.field.kind == FieldKind.DATE else v.value_text,
+                    value=v.value,
                 )
                 for v in view.values
             ],
@@ -421,10 +422,11 @@ class TagIn(Input):
 
 
 class TagUpdate(Input):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = (
-        Field(default=None)
-    )
-    color: Color = Field(default=None)
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+        | MISSING
+    ) = MISSING
+    color: Color | MISSING = MISSING
 
 
 class LostReasonIn(Input):

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic.experimental.missing_sentinel import MISSING
 
 from inbox.models import Author, ChannelKind, DeliveryStatus, Direction
 from web.schemas import ContactOut, Id, Input, Name
@@ -28,12 +29,12 @@ class ChannelIn(Input):
 class ChannelUpdate(Input):
     """Omitted fields stay as they are; none of them can be null."""
 
-    name: Name = Field(default=None)
-    pipeline_id: Id = Field(default=None)
-    stage_id: Id = Field(default=None)
-    owner_id: Id = Field(default=None)
-    settings: dict[str, Any] = Field(default=None)
-    is_active: bool = Field(default=None)
+    name: Name | MISSING = MISSING
+    pipeline_id: Id | MISSING = MISSING
+    stage_id: Id | MISSING = MISSING
+    owner_id: Id | MISSING = MISSING
+    settings: dict[str, Any] | MISSING = MISSING
+    is_active: bool | MISSING = MISSING
 
 
 class DestroyChannel(Input):

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, computed_field
+from pydantic.experimental.missing_sentinel import MISSING
 
 from triggers.automations.models import AutomationEvent, RunOutcome
 from triggers.conversions.models import ConversionState
@@ -23,9 +24,9 @@ class TriggerIn(Input):
 class TriggerUpdate(Input):
     """Omitted fields stay as they are; the kind cannot change."""
 
-    config: dict[str, Any] = Field(default=None)
-    is_active: bool = Field(default=None)
-    position: Annotated[int, Field(ge=0, le=1000)] = Field(default=None)
+    config: dict[str, Any] | MISSING = MISSING
+    is_active: bool | MISSING = MISSING
+    position: Annotated[int, Field(ge=0, le=1000)] | MISSING = MISSING
 
 
 class TriggerOut(Output):
@@ -72,10 +73,10 @@ class TaskIn(Input):
 class TaskUpdate(Input):
     """Omitted fields stay as they are."""
 
-    title: Annotated[str, Field(min_length=1, max_length=255)] = Field(default=None)
-    description: Annotated[str, Field(max_length=10_000)] = Field(default=None)
-    due_at: datetime = Field(default=None)
-    assignee_id: Id = Field(default=None)
+    title: Annotated[str, Field(min_length=1, max_length=255)] | MISSING = MISSING
+    description: Annotated[str, Field(max_length=10_000)] | MISSING = MISSING
+    due_at: datetime | MISSING = MISSING
+    assignee_id: Id | MISSING = MISSING
 
 
 class TaskQuery(Input):
@@ -118,13 +119,13 @@ class AutomationIn(Input):
 class AutomationUpdate(Input):
     """Omitted fields stay as they are; ``null`` clears the pipeline, stage or condition."""
 
-    name: Annotated[str, Field(min_length=1, max_length=255)] = Field(default=None)
-    event: AutomationEvent = Field(default=None)
+    name: Annotated[str, Field(min_length=1, max_length=255)] | MISSING = MISSING
+    event: AutomationEvent | MISSING = MISSING
     pipeline_id: Id | None = Field(default=None)
     stage_id: Id | None = Field(default=None)
     condition: dict[str, Any] | None = Field(default=None)
-    action: dict[str, Any] = Field(default=None)
-    is_active: bool = Field(default=None)
+    action: dict[str, Any] | MISSING = MISSING
+    is_active: bool | MISSING = MISSING
 
 
 class AutomationOut(Output):

@@ -57,7 +57,7 @@ async def test_rerouting_sends_later_dialogs_elsewhere(
     )
     await receive(channel=await Channel.get(id=telegram_channel["id"]), message=inbound)
     deal = await Deal.get()
-    assert (deal.pipeline_id, deal.stage_id, deal.owner_id) == (other.id, stage.id, admin.id)  # type: ignore[attr-defined]
+    assert (deal.pipeline_id, deal.stage_id, deal.owner_id) == (other.id, stage.id, admin.id)
     updates = await Event.filter(kind__in=["channel.updated", "deal_intake.updated"]).order_by("id")
     assert [e.kind for e in updates] == ["deal_intake.updated", "channel.updated"]
     assert updates[0].data["changes"]["stage_id"] == {

@@ -47,7 +47,7 @@ async def test_a_start_code_links_the_chat_and_makes_no_customer(
     assert before == {"linked": False, "channel_id": None}
     await link(api, anon, telegram_channel, fake_telegram)
     staff_chat = await StaffChat.get()
-    assert staff_chat.user_id == admin.id  # type: ignore[attr-defined]
+    assert staff_chat.user_id == admin.id
     assert staff_chat.chat_id == str(STAFF.id)
     replies = fake_telegram.calls_to("sendMessage")
     assert [(c.params["chat_id"], c.params["text"]) for c in replies] == [(STAFF.id, LINKED)]

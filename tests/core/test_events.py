@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.events import NestedChangeError, change, subscribe
+from core.events import UNSET, NestedChangeError, Unset, change, subscribe
 from core.models import Event, User
 from inbox.models import Contact
 from inbox.service import create_contact
@@ -75,3 +75,10 @@ async def test_a_nested_change_with_another_cause_is_an_error(admin: User) -> No
         with pytest.raises(NestedChangeError, match=r"caused by .* cannot nest"):
             async with change(None, cause={"automation_id": 2}):
                 pass
+
+
+def test_unset_is_one_falsy_member_apart_from_none() -> None:
+    """The marker of an argument not given: falsy like before, never equal to None, and
+    a type of its own, so ``str | Unset | None`` parameters are checkable."""
+    assert isinstance(UNSET, Unset) and list(Unset) == [UNSET]
+    assert not UNSET and UNSET is not None and repr(UNSET) == "UNSET"

@@ -69,7 +69,7 @@ async def test_custom_field_crud(api: Api, admin: User) -> None:
         "changes": {"name": {"from": "Source", "to": "Lead source"}},
     }
     assert kinds[3].data == {"id": text["id"], "name": "Lead source"}
-    assert all(e.actor_id == admin.id for e in kinds)  # type: ignore[attr-defined]
+    assert all(e.actor_id == admin.id for e in kinds)
 
 
 async def test_custom_field_duplicate_name_gives_409(api: Api) -> None:
@@ -266,7 +266,7 @@ async def test_deleting_tag_removes_it_from_deals(api: Api, admin: User) -> None
     other = await deals.create_deal(
         actor=admin,
         contact_ids=[(await contacts.create_contact(actor=admin, name="Bob")).id],
-        pipeline_id=deal.pipeline_id,  # type: ignore[attr-defined]
+        pipeline_id=deal.pipeline_id,
         tag_ids=[loyal["id"]],
     )
 
@@ -343,7 +343,7 @@ async def test_deleting_lost_reason_clears_it_on_deals(api: Api, admin: User) ->
     deal = await make_deal(admin)
     lost = next(
         s
-        for s in await pipelines.list_stages(pipeline_id=deal.pipeline_id)  # type: ignore[attr-defined]
+        for s in await pipelines.list_stages(pipeline_id=deal.pipeline_id)
         if s.kind == StageKind.LOST
     )
     status, detail = await api.post(

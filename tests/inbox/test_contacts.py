@@ -255,7 +255,7 @@ async def test_create_returns_the_stored_contact(api: Api, admin: User) -> None:
     )
     event = await Event.get(kind="contact.created")
     assert event.data == {"contact_id": created["id"], "name": "Ann Lee"}
-    assert event.actor_id == admin.id  # type: ignore[attr-defined]
+    assert event.actor_id == admin.id
 
 
 async def test_empty_phone_and_email_are_stored_as_null(api: Api) -> None:
@@ -340,7 +340,7 @@ async def test_update_records_from_and_to(api: Api, admin: User) -> None:
     events = await Event.filter(kind="contact.updated")
     assert len(events) == 1
     event = events[0]
-    assert event.actor_id == admin.id  # type: ignore[attr-defined]
+    assert event.actor_id == admin.id
     assert event.deal_id is None
     assert event.data == {
         "contact_id": created["id"],
@@ -369,7 +369,7 @@ async def test_operator_edit_is_attributed_to_operator(anon: Api, operator: User
     status, _ = await client.patch(f"{CONTACTS}/{created['id']}", json={"name": "Anna"})
     assert status == 200
     event = await Event.get(kind="contact.updated")
-    assert event.actor_id == operator.id  # type: ignore[attr-defined]
+    assert event.actor_id == operator.id
 
 
 async def test_service_update_ignores_unset_fields(admin: User) -> None:

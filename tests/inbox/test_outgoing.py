@@ -17,7 +17,7 @@ async def test_a_reply_is_queued_with_its_event(admin: User, telegram_channel: d
     row = await Outbox.get(message_id=message.id)
     assert (row.state, row.dialog_id, row.attempts) == ("pending", dialog.id, 0)
     event = await Event.get(kind="message.queued")
-    assert event.data["message_id"] == message.id and event.actor_id == admin.id  # type: ignore[attr-defined]
+    assert event.data["message_id"] == message.id and event.actor_id == admin.id
 
 
 async def test_whatsapp_rules_are_checked_before_anything_is_queued(

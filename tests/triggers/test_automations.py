@@ -241,7 +241,7 @@ async def test_stage_changed_into_won_creates_a_delivery_deal(api: Api, setup: d
     [made] = await Deal.filter(pipeline_id=setup["delivery"])
     assert made.title == "Deliver Sofa to Ann Lee"
     assert (made.amount, made.currency) == (Decimal("1200.50"), "EUR")
-    assert made.stage_id == setup["packing"]  # type: ignore[attr-defined]
+    assert made.stage_id == setup["packing"]
     contacts = (
         await DealContact.filter(deal=made)
         .order_by("position")
@@ -293,8 +293,8 @@ async def test_update_moves_sets_fields_and_owner(api: Api, setup: dict, operato
     )
     deal = await new_deal(api, setup)
     stored = await Deal.get(id=deal["id"])
-    assert stored.stage_id == setup["stages"]["Talks"]  # type: ignore[attr-defined]
-    assert stored.owner_id == operator.id  # type: ignore[attr-defined]
+    assert stored.stage_id == setup["stages"]["Talks"]
+    assert stored.owner_id == operator.id
     _, detail = await api.get(f"/api/v1/deals/{deal['id']}")
     assert {f["field_id"]: f["value"] for f in detail["fields"]} == {
         field["id"]: "Sales automation"
@@ -338,7 +338,7 @@ async def test_ping_pong_stops_at_the_depth_limit(api: Api, setup: dict) -> None
     applied = [r for r in log if r.outcome == RunOutcome.APPLIED]
     # the person's edit (depth 0) meets both; each later change is one level deeper
     assert sorted({r.depth for r in applied}) == list(range(MAX_DEPTH))
-    assert {r.automation_id for r in applied} == {first["id"], second["id"]}  # type: ignore[attr-defined]
+    assert {r.automation_id for r in applied} == {first["id"], second["id"]}
     cut = [r for r in log if r.outcome == RunOutcome.DEPTH_LIMIT]
     assert cut and all(r.depth == MAX_DEPTH for r in cut)
     assert await Event.filter(next_attempt_at__isnull=False).count() == 0

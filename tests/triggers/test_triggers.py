@@ -301,7 +301,7 @@ async def test_auto_message_is_queued_into_the_deal_dialog(
     )
     await receive(channel=channel, message=inbound)
     deal = await Deal.get(pipeline_id=inbox_stage["pipeline_id"])
-    assert deal.dialog_id is not None  # type: ignore[attr-defined]
+    assert deal.dialog_id is not None
     deal_id = deal.id
     await move(api, deal_id, stages["Won"])
 
@@ -345,7 +345,7 @@ async def _dialog_deal(api: Api, channel: dict, inbox_stage: dict) -> dict:
     await receive(channel=await Channel.get(id=channel["id"]), message=inbound)
     deal = await Deal.get(pipeline_id=inbox_stage["pipeline_id"])
     stages = {s.name: s.id for s in inbox_stage["stages"]}
-    return {"deal": deal.id, "dialog": deal.dialog_id, **stages}  # type: ignore[attr-defined]
+    return {"deal": deal.id, "dialog": deal.dialog_id, **stages}
 
 
 async def test_a_redelivered_event_queues_an_auto_message_once(

@@ -85,10 +85,10 @@ def _loop_cut(
 
 def _in_scope(automation: Automation, deal: Deal, event: Event) -> bool:
     """The pipeline and stage filters: the deal's pipeline now, the stage the event names."""
-    pipeline_id = automation.pipeline_id  # type: ignore[attr-defined]
-    if pipeline_id is not None and deal.pipeline_id != pipeline_id:  # type: ignore[attr-defined]
+    pipeline_id = automation.pipeline_id
+    if pipeline_id is not None and deal.pipeline_id != pipeline_id:
         return False
-    stage_id = automation.stage_id  # type: ignore[attr-defined]
+    stage_id = automation.stage_id
     key = STAGE_OF_EVENT.get(automation.event)
     return stage_id is None or (key is not None and (event.data or {}).get(key) == stage_id)
 
@@ -107,16 +107,17 @@ async def _create(
     action: CreateDeal, deal: Deal, facts: dict[str, Any], automation: Automation
 ) -> int:
     links = DealContact.filter(deal=deal).order_by("position")
-    contact_ids = await links.values_list("contact_id", flat=True)
-    owner = deal.owner_id if action.owner == "deal_owner" else action.owner  # type: ignore[attr-defined]
+    # tortoise's stubs type values_list(flat=True) as tuples
+    contact_ids: list[int] = await links.values_list("contact_id", flat=True)  # type: ignore[assignment]
+    owner = deal.owner_id if action.owner == "deal_owner" else action.owner
     new = await create_deal(
         actor=None,
-        contact_ids=list(contact_ids),
+        contact_ids=contact_ids,
         pipeline_id=action.pipeline_id,
         stage_id=action.stage_id,
         owner_id=owner,
         title=render(action.title, facts, field="action.title"),
-        dialog_id=deal.dialog_id if action.link_dialog else None,  # type: ignore[attr-defined]
+        dialog_id=deal.dialog_id if action.link_dialog else None,
         **_money(action, facts),
     )
     if action.tags:

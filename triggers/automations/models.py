@@ -1,10 +1,13 @@
 """Deal automations and their run log."""
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
+
+from funnels.models import Pipeline, Stage
 
 
 class AutomationEvent(StrEnum):
@@ -24,16 +27,20 @@ class Automation(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=255)
     event = fields.CharEnumField(AutomationEvent, max_length=32)
-    pipeline: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    pipeline: fields.ForeignKeyNullableRelation[Pipeline] = fields.ForeignKeyField(
         "funnelbox.Pipeline", related_name="automations", null=True, on_delete=fields.CASCADE
     )
-    stage: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    pipeline_id: int | None
+    stage: fields.ForeignKeyNullableRelation[Stage] = fields.ForeignKeyField(
         "funnelbox.Stage", related_name="automations", null=True, on_delete=fields.CASCADE
     )
-    condition = fields.JSONField(null=True)
-    action = fields.JSONField()
+    stage_id: int | None
+    condition = fields.JSONField[dict[str, Any] | None](null=True)
+    action = fields.JSONField[dict[str, Any]]()
     is_active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+
+    runs: fields.ReverseRelation["AutomationRun"]
 
     class Meta:
         table = "automation"
@@ -58,6 +65,7 @@ class AutomationRun(Model):
     automation: fields.ForeignKeyRelation[Automation] = fields.ForeignKeyField(
         "funnelbox.Automation", related_name="runs", on_delete=fields.CASCADE
     )
+    automation_id: int
     event_id = fields.BigIntField()
     deal_id = fields.IntField(null=True)
     depth = fields.SmallIntField(default=0)

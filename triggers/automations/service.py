@@ -8,12 +8,12 @@ the condition parses, the pipeline, stages, owner and custom fields exist. Runni
 is :mod:`triggers.automation_flows`.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from core.errors import NotFound, ValidationFailed
-from core.events import UNSET, change
+from core.events import UNSET, Unset, change
 from core.models import User
 from funnels.models import CustomField, Stage
 from funnels.pipelines import get_pipeline, get_stage
@@ -21,8 +21,11 @@ from triggers.automations.models import Automation, AutomationEvent, AutomationR
 from triggers.rules import MAX_TAG_LENGTH, RuleError, parse_condition
 from triggers.templates import check_template
 
+_T = TypeVar("_T")
+
 #: The most automations an account may have; each deal event is tested against all of them.
 MAX_AUTOMATIONS = 200
+
 #: Events whose data names a stage the ``stage_id`` filter can test.
 STAGE_OF_EVENT = {
     AutomationEvent.DEAL_CREATED: "stage_id",
@@ -105,9 +108,9 @@ async def _check_action(action: CreateDeal | UpdateDeal) -> None:
         await get_stage(stage_id=action.stage_id, field="action.stage_id")
     if action.owner_id is not None:
         await _user(action.owner_id, field="action.owner_id")
-    known = set(
-        await CustomField.filter(name__in=list(action.fields)).values_list("name", flat=True)
-    )
+    names = CustomField.filter(name__in=list(action.fields))
+    # tortoise's stubs type values_list(flat=True) as tuples
+    known: set[str] = set(await names.values_list("name", flat=True))  # type: ignore[arg-type]
     for name in action.fields:
         if name not in known:
             raise NotFound(f"no custom field named {name!r}", field=f"action.fields.{name}")
@@ -120,7 +123,7 @@ async def _user(user_id: int, *, field: str) -> None:
 
 async def _stage_of(stage_id: int, pipeline_id: int | None, *, field: str) -> Stage:
     stage = await get_stage(stage_id=stage_id, field=field)
-    if pipeline_id is not None and stage.pipeline_id != pipeline_id:  # type: ignore[attr-defined]
+    if pipeline_id is not None and stage.pipeline_id != pipeline_id:
         raise ValidationFailed(
             f"stage {stage_id} is not a stage of pipeline {pipeline_id}", field=field
         )
@@ -220,25 +223,25 @@ async def update_automation(
     *,
     actor: User | None,
     automation_id: int,
-    name: Any = UNSET,
-    event: Any = UNSET,
-    pipeline_id: Any = UNSET,
-    stage_id: Any = UNSET,
-    condition: Any = UNSET,
-    action: Any = UNSET,
-    is_active: Any = UNSET,
+    name: str | Unset = UNSET,
+    event: AutomationEvent | Unset = UNSET,
+    pipeline_id: int | Unset | None = UNSET,
+    stage_id: int | Unset | None = UNSET,
+    condition: dict[str, Any] | Unset | None = UNSET,
+    action: dict[str, Any] | Unset = UNSET,
+    is_active: bool | Unset = UNSET,
 ) -> Automation:
     """Change any part of an automation; the result is validated as a whole."""
     async with change(actor) as batch:
         automation = await get_automation(automation_id=automation_id)
 
-        def given(value: Any, current: Any) -> Any:
+        def given(value: _T | Unset, current: _T) -> _T:
             return current if value is UNSET else value
 
         values = await _checked(
             event=AutomationEvent(given(event, automation.event)),
-            pipeline_id=given(pipeline_id, automation.pipeline_id),  # type: ignore[attr-defined]
-            stage_id=given(stage_id, automation.stage_id),  # type: ignore[attr-defined]
+            pipeline_id=given(pipeline_id, automation.pipeline_id),
+            stage_id=given(stage_id, automation.stage_id),
             condition=given(condition, automation.condition),
             action=given(action, automation.action),
         )

@@ -1,9 +1,12 @@
 """Meta Conversions API: the connection and the queue of reports."""
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+from core.queue_row import QueueRow
 
 
 class ConversionSettings(Model):
@@ -34,7 +37,7 @@ class ConversionState(StrEnum):
     FAILED = "failed"
 
 
-class Conversion(Model):
+class Conversion(QueueRow):
     """One server event for the Conversions API, queued by the event dispatcher and sent
     in batches. ``event_id`` is Meta's deduplication key and unique here, so a deal event
     seen twice never queues a second copy."""
@@ -46,11 +49,11 @@ class Conversion(Model):
     #: The WhatsApp channel whose business account id business messaging events carry.
     channel_id = fields.IntField(null=True)
     event_time = fields.DatetimeField()
-    body = fields.JSONField()
+    body = fields.JSONField[dict[str, Any]]()
     state = fields.CharEnumField(ConversionState, max_length=16, default=ConversionState.PENDING)
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
     attempts = fields.SmallIntField(default=0)
-    last_error = fields.TextField(null=True)
+    last_error: str | None = fields.TextField(null=True)
     sent_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 

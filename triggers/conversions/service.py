@@ -211,18 +211,18 @@ async def _contact(deal: Deal, event: Event) -> Contact | None:
 async def _source(body: dict[str, Any], deal: Deal, contact: Contact) -> int | None:
     """Fill ``action_source`` and ``user_data``; returns the WhatsApp channel whose business
     account id the sender adds (it is kept with the channel's sealed credentials)."""
-    dialog_id = deal.dialog_id  # type: ignore[attr-defined]
+    dialog_id = deal.dialog_id
     dialog = await Dialog.get_or_none(id=dialog_id).select_related("channel") if dialog_id else None
     if dialog is not None and dialog.channel.kind == "whatsapp":
         identity = await ContactIdentity.get_or_none(
-            channel_id=dialog.channel_id,  # type: ignore[attr-defined]
-            contact_id=dialog.contact_id,  # type: ignore[attr-defined]
+            channel_id=dialog.channel_id,
+            contact_id=dialog.contact_id,
         )
         if identity is not None and identity.ctwa_clid:
             body["action_source"] = "business_messaging"
             body["messaging_channel"] = "whatsapp"
             body["user_data"] = {"ctwa_clid": identity.ctwa_clid}
-            return dialog.channel_id  # type: ignore[attr-defined]
+            return dialog.channel_id
     body["action_source"] = "chat"
     body["user_data"] = chat_user_data(contact)
     return None

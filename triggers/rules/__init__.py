@@ -140,18 +140,20 @@ def parse_rule(data: Any) -> Rule:
     ``$.when.any[0]: unknown operator 'equal' (did you mean 'equals'?)``.
     """
     try:
-        return RuleSpec.model_validate(data, context=counters()).node()
+        rule: Rule = RuleSpec.model_validate(data, context=counters()).node()
     except ValidationError as exc:
         raise explain(exc.errors()) from None
+    return rule
 
 
 def parse_condition(data: Any) -> Condition:
     """Validate and compile a condition alone (what an automation tests before it acts);
     errors name paths from ``$``, the condition itself."""
     try:
-        return _CONDITION.validate_python(data, context=counters()).node()
+        condition: Condition = _CONDITION.validate_python(data, context=counters()).node()
     except ValidationError as exc:
         raise explain(exc.errors()) from None
+    return condition
 
 
 def schema_json() -> str:

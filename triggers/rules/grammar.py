@@ -10,7 +10,7 @@ pydantic's alike.
 """
 
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, ClassVar, Final, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, TypeAlias, Union
 
 import re2
 from pydantic import (
@@ -44,9 +44,18 @@ def counters() -> dict[str, int]:
     return {"nodes": 0, "depth": 0, "regexes": 0}
 
 
+def _seen(info: ValidationInfo) -> dict[str, int]:
+    """The parse's :func:`counters`: rules are only ever validated with them."""
+    if info.context is None:
+        raise TypeError("validate rule JSON with context=counters()")
+    seen: dict[str, int] = info.context
+    return seen
+
+
 def _count(info: ValidationInfo) -> None:
-    info.context["nodes"] += 1
-    if info.context["nodes"] > nodes.MAX_NODES:
+    seen = _seen(info)
+    seen["nodes"] += 1
+    if seen["nodes"] > nodes.MAX_NODES:
         raise fail("too_many_nodes")
 
 
@@ -74,8 +83,9 @@ def _numeric(value: Any) -> Any:
 def _regex(pattern: str, info: ValidationInfo) -> str:
     """Counts the rule's regexes and compiles the pattern with RE2 (linear time, no
     backreferences), so a rule that saves is one that runs."""
-    info.context["regexes"] += 1
-    if info.context["regexes"] > nodes.MAX_REGEXES:
+    seen = _seen(info)
+    seen["regexes"] += 1
+    if seen["regexes"] > nodes.MAX_REGEXES:
         raise fail("too_many_regexes")
     try:
         nodes.compile_regex(pattern)
@@ -85,13 +95,6 @@ def _regex(pattern: str, info: ValidationInfo) -> str:
             reason = reason.decode("utf-8", "replace")
         raise fail("bad_regex", reason=reason) from None
     return pattern
-
-
-def _name(limit: int) -> Any:
-    """A tag or custom field name: not blank, stored trimmed."""
-    return Annotated[
-        str, Field(min_length=1, max_length=limit, pattern=r"\S"), AfterValidator(str.strip)
-    ]
 
 
 def _distinct(names: list[str]) -> tuple[str, ...]:
@@ -123,8 +126,19 @@ FieldPath = Annotated[
         "missing or null field is absent: only 'exists': false holds for it.",
     ),
 ]
+#: A tag or custom field name: not blank, stored trimmed.
+TagName = Annotated[
+    str,
+    Field(min_length=1, max_length=nodes.MAX_TAG_LENGTH, pattern=r"\S"),
+    AfterValidator(str.strip),
+]
+FieldName = Annotated[
+    str,
+    Field(min_length=1, max_length=nodes.MAX_FIELD_NAME_LENGTH, pattern=r"\S"),
+    AfterValidator(str.strip),
+]
 Tags = Annotated[
-    list[_name(nodes.MAX_TAG_LENGTH)],
+    list[TagName],
     Field(min_length=1, max_length=nodes.MAX_TAGS),
     AfterValidator(_distinct),
 ]
@@ -151,7 +165,12 @@ def _compiled(value: Any) -> Any:
 
 
 def _tagged(
-    name: str, key: str, value: Any, doc: str, builds: Callable[..., Any], base: type = Node
+    name: str,
+    key: str,
+    value: Any,
+    doc: str,
+    builds: Callable[..., Any],
+    base: type[Node] = Node,
 ) -> Any:
     """A model of the one key ``key`` (tagged ``name`` in unions); ``doc`` describes it."""
     model = create_model(name, __base__=base, __doc__=doc, **{key: value})
@@ -205,14 +224,15 @@ def _enter_condition(
 ) -> Any:
     """Counts the condition and its depth before validating what is inside (so a hostile
     depth is refused without recursing into it)."""
-    if info.context["depth"] >= nodes.MAX_DEPTH:
+    seen = _seen(info)
+    if seen["depth"] >= nodes.MAX_DEPTH:
         raise fail("too_deep")
     _count(info)
-    info.context["depth"] += 1
+    seen["depth"] += 1
     try:
         return handler(node)
     finally:
-        info.context["depth"] -= 1
+        seen["depth"] -= 1
 
 
 def _condition_model(node: Any) -> str | None:
@@ -225,19 +245,27 @@ def _condition_model(node: Any) -> str | None:
     return next((models[key].__name__ for key in keys if key in node and key in models), None)
 
 
-ConditionSpec = TypeAliasType(
-    "Condition",
-    Annotated[
-        Union[
-            Annotated["AllSpec", Tag("AllSpec")],
-            Annotated["AnySpec", Tag("AnySpec")],
-            Annotated["NotSpec", Tag("NotSpec")],
-            *(Annotated[model, Tag(model.__name__)] for model in COMPARISONS.values()),
+if TYPE_CHECKING:
+    # Built below from the tables of models, which a type checker cannot follow; to it a
+    # condition or an action is what every one of them is, a Node.
+    ConditionSpec: TypeAlias = Node
+    ActionSpec: TypeAlias = Node
+else:
+    ConditionSpec = TypeAliasType(
+        "Condition",
+        Annotated[
+            Union[
+                Annotated["AllSpec", Tag("AllSpec")],
+                Annotated["AnySpec", Tag("AnySpec")],
+                Annotated["NotSpec", Tag("NotSpec")],
+                *(Annotated[model, Tag(model.__name__)] for model in COMPARISONS.values()),
+            ],
+            Discriminator(
+                _condition_model, custom_error_type="condition", custom_error_message="?"
+            ),
+            WrapValidator(_enter_condition),
         ],
-        Discriminator(_condition_model, custom_error_type="condition", custom_error_message="?"),
-        WrapValidator(_enter_condition),
-    ],
-)
+    )
 _CONDITIONS = Annotated[list[ConditionSpec], Field(min_length=1, fail_fast=True)]
 AllSpec = _tagged("AllSpec", "all", _CONDITIONS, "Every condition holds.", nodes.AllOf)
 AnySpec = _tagged("AnySpec", "any", _CONDITIONS, "At least one condition holds.", nodes.AnyOf)
@@ -252,7 +280,7 @@ class FieldValue(Node):
     """A custom field's name and its new value."""
 
     builds = nodes.SetField
-    name: _name(nodes.MAX_FIELD_NAME_LENGTH)
+    name: FieldName
     value: Annotated[str, Field(max_length=nodes.MAX_VALUE_LENGTH)]
 
 
@@ -281,14 +309,15 @@ def _enter_action(node: Any, info: ValidationInfo) -> Any:
     return node
 
 
-ActionSpec = TypeAliasType(
-    "Action",
-    Annotated[
-        Union[tuple(Annotated[model, Tag(model.__name__)] for model in ACTIONS.values())],  # noqa: UP007
-        Discriminator(_action_model, custom_error_type="action", custom_error_message="?"),
-        BeforeValidator(_enter_action),
-    ],
-)
+if not TYPE_CHECKING:
+    ActionSpec = TypeAliasType(
+        "Action",
+        Annotated[
+            Union[tuple(Annotated[model, Tag(model.__name__)] for model in ACTIONS.values())],  # noqa: UP007
+            Discriminator(_action_model, custom_error_type="action", custom_error_message="?"),
+            BeforeValidator(_enter_action),
+        ],
+    )
 
 
 class RuleSpec(Node):
@@ -300,7 +329,8 @@ class RuleSpec(Node):
     then: list[ActionSpec] = Field(min_length=1, fail_fast=True, description="The list of actions.")
 
 
-for _model in (*GROUPS.values(), RuleSpec):
+_RECURSIVE: Final[tuple[type[Node], ...]] = (*GROUPS.values(), RuleSpec)
+for _model in _RECURSIVE:
     _model.model_rebuild()
 
 #: Every tagged model by its tag: what pydantic puts into error locations.

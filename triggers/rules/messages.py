@@ -274,7 +274,7 @@ def _key_message(error: str, loc: tuple[int | str, ...]) -> str:
     """A missing or an unknown key, worded for the object that has (or lacks) it."""
     key, owner = loc[-1], (loc[-2] if len(loc) > 1 else None)
     if error == "missing":
-        field = RuleSpec.model_fields.get(key) if owner is None else None
+        field = RuleSpec.model_fields.get(str(key)) if owner is None else None
         about = field.description if field else None
         return f"missing {key!r}" + (f": {about[0].lower()}{about[1:-1]}" if about else "")
     if owner is None:
@@ -285,7 +285,7 @@ def _key_message(error: str, loc: tuple[int | str, ...]) -> str:
         return (
             f"unknown key {key!r}{hint(key, ('name', 'value'))}; set_field has 'name' and 'value'"
         )
-    first = TAGGED[owner].key
+    first = TAGGED[str(owner)].key
     if first in GROUPS:
         return (
             f"{first!r} cannot be combined with {key!r} in one condition; "

@@ -108,6 +108,7 @@ async def _catch_up(ws: web.WebSocketResponse, feed: Feed, after: int | None) ->
 
 async def close_all(app: web.Application) -> None:
     """On shutdown: open sockets would hold the server for its whole grace period."""
-    for ws in list(app[SOCKETS]):
+    sockets = app[SOCKETS]
+    for ws in list(sockets):
         with contextlib.suppress(ConnectionResetError):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
-from babel.support import Translations
+from babel.support import NullTranslations
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,8 @@ class Clock:
 
     zone: ZoneInfo
     locale: str
-    translations: Translations
+    #: A locale without a catalog gets babel's NullTranslations, which keep the English.
+    translations: NullTranslations
 
     def local(self, moment: datetime) -> datetime:
         """``moment`` (stored in UTC) in the reader's zone."""

@@ -66,7 +66,7 @@ async def _render(request: web.Request, *, dialog: Dialog | None) -> web.Respons
     context: dict[str, Any] = {"dialog": dialog, "channels": channels, "bubbles": []}
     if dialog is not None:
         context["bubbles"] = await _bubbles(request, dialog)
-        context["channel"] = channels[dialog.channel_id]  # type: ignore[attr-defined]
+        context["channel"] = channels[dialog.channel_id]
         if signed_in(request).role in ADMINS:  # Deals are for owners and admins only
             context["deals"], _ = await contact_deals(contact_id=dialog.contact.id)
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
@@ -102,5 +102,7 @@ def _author(message: Message, dialog: Dialog, staff: dict[int, User]) -> str | N
     """The customer's name, the operator's name (or e-mail), or ``None`` for the bot."""
     if message.author == Author.CUSTOMER:
         return dialog.contact.name
-    user = staff.get(message.author_user_id)  # type: ignore[attr-defined]
+    if message.author_user_id is None:  # the bot, or a user deleted since
+        return None
+    user = staff.get(message.author_user_id)
     return (user.name or user.email) if user is not None else None

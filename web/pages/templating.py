@@ -35,6 +35,7 @@ def setup(app: web.Application, settings: Settings) -> None:
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],
     )
+    # jinja2's i18n extension adds this method when the environment is made; no stub has it
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         CSRF_FIELD=CSRF_FIELD,

@@ -20,7 +20,7 @@ from web.routes import api
 )
 async def message_media(request: web.Request, *, message_id: int) -> web.Response:
     message = await get_message(message_id=message_id)
-    channel = await channels.get_channel(channel_id=message.channel_id)  # type: ignore[attr-defined]
+    channel = await channels.get_channel(channel_id=message.channel_id)
     file_id = message.payload.get("file_id")
     if channel.kind != ChannelKind.TELEGRAM:
         raise ValidationFailed(

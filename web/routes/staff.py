@@ -36,7 +36,7 @@ async def get_link(request: web.Request) -> StaffChatOut:
     found = await staff.get_chat(user=actor(request))
     if found is None:
         return StaffChatOut(linked=False)
-    return StaffChatOut(linked=True, channel_id=found.channel_id)  # type: ignore[attr-defined]
+    return StaffChatOut(linked=True, channel_id=found.channel_id)
 
 
 @api.route(
