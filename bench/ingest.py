@@ -224,7 +224,7 @@ async def main(args: argparse.Namespace) -> None:
     funnelbox(env, "migrate")
     owner = ["bench@example.com", "--role", "owner", "--password", "bench-password"]
     funnelbox(env, "createuser", *owner)
-    token = funnelbox(env, "token", "bench@example.com").strip()
+    token = funnelbox(env, "token", "bench@example.com", "--name", "bench").strip()
     bodies, unique = deliveries(args.deliveries, args.contacts, args.duplicates, args.seed)
 
     port = free_port()

@@ -76,7 +76,7 @@ async def main(args: argparse.Namespace) -> None:
     }
     funnelbox(env, "migrate")
     funnelbox(env, "createuser", "bench@example.com", "--role", "owner", "--password", "x" * 10)
-    token = funnelbox(env, "token", "bench@example.com").strip()
+    token = funnelbox(env, "token", "bench@example.com", "--name", "bench").strip()
     ports = [free_port() for _ in range(args.servers)]
     servers = [serve(env, port) for port in ports]
     bases = [f"http://127.0.0.1:{port}" for port in ports]

@@ -78,7 +78,7 @@ async def main(args: argparse.Namespace) -> None:
     }
     funnelbox(env, "migrate")
     funnelbox(env, "createuser", "bench@example.com", "--role", "owner", "--password", "x" * 10)
-    token = funnelbox(env, "token", "bench@example.com").strip()
+    token = funnelbox(env, "token", "bench@example.com", "--name", "bench").strip()
 
     arrivals = Arrivals()
     fake = FakeTelegram()

@@ -1,9 +1,10 @@
-"""Users and credentials: argon2 password hashes, bearer tokens stored as SHA-256 digests."""
+"""Users: sign-up, argon2 password hashes, display names, deactivation.
 
-import hashlib
-import hmac
+Bearer credentials (API tokens and sessions) are ``core.tokens``; what happens to a user's
+credentials when the password changes or the user is deactivated is decided here.
+"""
+
 import secrets
-from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -11,15 +12,14 @@ from email_validator import EmailNotValidError, validate_email
 
 from core.errors import Conflict, NotFound, PermissionDenied, Unauthenticated, ValidationFailed
 from core.events import change
-from core.models import ApiToken, Role, TokenKind, User
+from core.models import Role, TokenKind, User
+from core.tokens import revoke_all
 
 _hasher = PasswordHasher()
-TOKEN_PREFIX = "fbx"  # noqa: S105 (a label, not a secret)
 MIN_PASSWORD_LENGTH = 8
+MAX_NAME_LENGTH = 200
 #: A fixed hash verified when the e-mail is unknown, so a miss costs as long as a hit.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-#: Token ids are ``api_token.id`` values: ASCII digits that fit the 32-bit integer column.
-_MAX_TOKEN_ID = 2**31 - 1
 
 
 def normalize_email(email: str) -> str:
@@ -47,6 +47,7 @@ async def create_user(
     if role == Role.OWNER and actor is not None and actor.role != Role.OWNER:
         raise PermissionDenied("only an owner can add another owner", field="role")
     email = normalize_email(email)
+    name = _checked_name(name)
     _check_password(password)
     if await User.filter(email=email).exists():
         raise Conflict(f"a user with e-mail {email} already exists", field="email")
@@ -58,14 +59,69 @@ async def create_user(
     return user
 
 
-async def set_password(*, actor: User | None, user: User, password: str) -> None:
-    """Replace a password and revoke every session, so a leaked cookie dies with it."""
+async def set_password(
+    *, actor: User | None, user: User, password: str, revoke_tokens: bool = False
+) -> int:
+    """Replace a password and revoke every session, so a leaked cookie dies with it.
+
+    API tokens are kept unless ``revoke_tokens``: scripts using them go on working after a
+    routine change, and a suspected leak revokes them too. Returns how many API tokens went.
+    """
     _check_password(password)
     async with change(actor) as batch:
         user.password_hash = _hasher.hash(password)
         await user.save(update_fields=["password_hash"])
-        await ApiToken.filter(user=user, kind=TokenKind.SESSION).delete()
-        await batch.record("user.password_changed", user_id=user.id)
+        await revoke_all(user, kinds=(TokenKind.SESSION,))
+        revoked = await revoke_all(user, kinds=(TokenKind.API,)) if revoke_tokens else 0
+        extra = {"api_tokens_revoked": revoked} if revoke_tokens else {}
+        await batch.record("user.password_changed", user_id=user.id, **extra)
+    return revoked
+
+
+async def rename_user(*, actor: User, user_id: int, name: str) -> User:
+    """Set a display name: one's own, or as an owner or admin another's (an owner's only
+    by an owner, as for making one)."""
+    name = _checked_name(name)
+    if not name:
+        raise ValidationFailed("a name cannot be empty", field="name")
+    async with change(actor) as batch:
+        user = await _get_user(user_id)
+        if user.id != actor.id and not _outranks(actor, user):
+            raise PermissionDenied(f"the {actor.role.value} role cannot rename this user")
+        await batch.save(user, {"name": name}, "user.updated", user_id=user.id)
+    return user
+
+
+async def deactivate_user(*, actor: User | None, user_id: int) -> User:
+    """Stop a user at once: no login, and every session and API token is revoked (a
+    reactivated user starts with fresh credentials). An owner's act (``actor=None`` is the
+    command line); the last active owner stays, or nobody could run the CRM."""
+    _check_owner(actor)
+    async with change(actor) as batch:
+        # the active owners are locked first, in one order, so two owners deactivating
+        # each other at once cannot both succeed (nor deadlock)
+        owners = (
+            await User.filter(role=Role.OWNER, is_active=True).order_by("id").select_for_update()
+        )
+        user = await _get_user(user_id)
+        if not user.is_active:
+            return user
+        if user.role == Role.OWNER and all(owner.id == user.id for owner in owners):
+            raise Conflict("the last active owner cannot be deactivated", field="user_id")
+        revoked = await revoke_all(user, kinds=tuple(TokenKind))
+        await batch.save(
+            user, {"is_active": False}, "user.deactivated", user_id=user.id, tokens_revoked=revoked
+        )
+    return user
+
+
+async def reactivate_user(*, actor: User | None, user_id: int) -> User:
+    """Let a deactivated user sign in again (with a password; old tokens stay revoked)."""
+    _check_owner(actor)
+    async with change(actor) as batch:
+        user = await _get_user(user_id)
+        await batch.save(user, {"is_active": True}, "user.reactivated", user_id=user.id)
+    return user
 
 
 async def list_users() -> list[User]:
@@ -86,6 +142,32 @@ async def get_user_by_email(*, email: str) -> User:
     return user
 
 
+async def _get_user(user_id: int) -> User:
+    user = await User.filter(id=user_id).select_for_update().first()
+    if user is None:
+        raise NotFound(f"no user {user_id}", field="user_id")
+    return user
+
+
+def _check_owner(actor: User | None) -> None:
+    if actor is not None and actor.role != Role.OWNER:
+        raise PermissionDenied("only an owner can deactivate or reactivate users")
+
+
+def _outranks(actor: User, user: User) -> bool:
+    """Owners manage everyone, admins everyone but owners, operators nobody else."""
+    if actor.role == Role.OWNER:
+        return True
+    return actor.role == Role.ADMIN and user.role != Role.OWNER
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationFailed(f"a name has at most {MAX_NAME_LENGTH} characters", field="name")
+    return name
+
+
 async def authenticate(*, email: str, password: str) -> User:
     """Check a login; unknown e-mail and wrong password look the same to the caller."""
     try:
@@ -100,58 +182,3 @@ async def authenticate(*, email: str, password: str) -> User:
     if user is None:
         raise Unauthenticated("wrong e-mail or password", field="password")
     return user
-
-
-async def issue_token(
-    *, user: User, kind: TokenKind = TokenKind.API, lifetime: timedelta | None = None
-) -> str:
-    """Create a credential and return it once: ``fbx_<id>_<secret>``. Only a digest is kept."""
-    secret = secrets.token_urlsafe(32)
-    expires_at = datetime.now(UTC) + lifetime if lifetime else None
-    token = await ApiToken.create(
-        user=user, kind=kind, secret_hash=_digest(secret), expires_at=expires_at
-    )
-    return f"{TOKEN_PREFIX}_{token.id}_{secret}"
-
-
-async def _find_token(raw: str) -> ApiToken | None:
-    """The stored token matching ``raw``; the digest is compared in constant time."""
-    prefix, _, rest = raw.partition("_")
-    token_id, _, secret = rest.partition("_")
-    if prefix != TOKEN_PREFIX or not secret or not _is_token_id(token_id):
-        return None
-    token = await ApiToken.get_or_none(id=int(token_id)).select_related("user")
-    if token is None or not hmac.compare_digest(token.secret_hash, _digest(secret)):
-        return None
-    return token
-
-
-async def resolve_token(raw: str) -> User:
-    """The active user a token belongs to."""
-    token = await _find_token(raw)
-    if token is None:
-        raise Unauthenticated("invalid token")
-    if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
-        raise Unauthenticated("token expired")
-    if not token.user.is_active:
-        raise Unauthenticated("user is deactivated")
-    return token.user
-
-
-async def revoke_token(raw: str, *, kind: TokenKind | None = None) -> None:
-    """Forget a token (logout), only if it is of ``kind`` when one is given.
-
-    Unknown tokens are ignored: the outcome is the same.
-    """
-    token = await _find_token(raw)
-    if token is not None and kind in (None, token.kind):
-        await token.delete()
-
-
-def _is_token_id(text: str) -> bool:
-    """``str.isdigit`` alone lets through "²" (``int`` fails) and ids the column cannot hold."""
-    return text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= _MAX_TOKEN_ID
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()

@@ -40,7 +40,11 @@ class TokenKind(StrEnum):
 
 
 class ApiToken(Model):
-    """A bearer credential. Only a SHA-256 of the secret is stored."""
+    """A bearer credential. Only a SHA-256 of the secret is stored.
+
+    An API token carries its owner's label for it (which script or machine uses it) and
+    when it was last seen, to the minute, so a stale or leaked one can be told apart.
+    """
 
     id = fields.IntField(primary_key=True)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
@@ -49,8 +53,11 @@ class ApiToken(Model):
     user_id: int
     kind = fields.CharEnumField(TokenKind, max_length=16, default=TokenKind.API)
     secret_hash = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=100, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(null=True)
+    #: Refreshed at most once a minute, so a request does not cost a write.
+    last_used_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "api_token"

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from core import auth
+from core import auth, tokens
 from core.db import migrate, open_database
 from core.models import Role, User
 from core.settings import Settings
@@ -156,7 +156,7 @@ class Api:
         return Api(self.client, token)
 
     async def as_user(self, user: User) -> "Api":
-        return self.as_token(await auth.issue_token(user=user))
+        return self.as_token(await tokens.issue_token(user=user))
 
     async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         headers = kwargs.pop("headers", {})

@@ -2,8 +2,10 @@
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import aiohttp
@@ -43,7 +45,7 @@ def test_migrate_createuser_token_and_bootstrap(env: dict[str, str]) -> None:
     assert "password: " in created.stdout
     dup = run(env, "createuser", "ops@example.com", "--role", "admin", "--password", "x" * 9)
     assert dup.returncode == 1 and "already exists" in dup.stderr
-    token = run(env, "token", "ops@example.com").stdout.strip()
+    token = run(env, "token", "ops@example.com", "--name", "laptop").stdout.strip()
     assert token.startswith("fbx_")
     first = run(env, "bootstrap")
     assert "login:    owner@example.com" in first.stdout
@@ -84,6 +86,76 @@ async def test_serve_answers_and_the_printed_login_works(
     assert '"GET /api/v1/me HTTP/1.1" 200' in text, text
 
 
+def users(env: dict[str, str]) -> dict[str, tuple[str, bool]]:
+    """E-mail to (name, active), read straight from the command's SQLite file."""
+    path = env["FUNNELBOX_DATABASE_URL"].removeprefix("sqlite://")
+    with closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute('SELECT email, name, is_active FROM "user"').fetchall()
+    return {email: (name, bool(active)) for email, name, active in rows}
+
+
+def api_tokens(env: dict[str, str]) -> list[tuple[int, str, str | None]]:
+    path = env["FUNNELBOX_DATABASE_URL"].removeprefix("sqlite://")
+    with closing(sqlite3.connect(path)) as conn:
+        query = "SELECT id, name, expires_at FROM api_token WHERE kind = 'api' ORDER BY id"
+        return conn.execute(query).fetchall()
+
+
+def test_names_named_tokens_and_their_revocation(env: dict[str, str]) -> None:
+    run(env, "migrate")
+    assert run(env, "bootstrap", "--name", "Ann Lee").returncode == 0
+    created = run(env, "createuser", "bo@example.com", "--role", "admin", "--name", " Bo Chen ")
+    assert created.returncode == 0, created.stderr
+    assert users(env) == {
+        "owner@example.com": ("Ann Lee", True),
+        "bo@example.com": ("Bo Chen", True),
+    }
+
+    unnamed = run(env, "token", "bo@example.com")
+    assert unnamed.returncode == 2 and "--name" in unnamed.stderr and not unnamed.stdout
+    made = run(env, "token", "bo@example.com", "--name", "backup script", "--expires-days", "7")
+    assert made.returncode == 0, made.stderr
+    [(token_id, name, expires_at)] = api_tokens(env)
+    assert made.stdout.strip().startswith(f"fbx_{token_id}_")  # stdout holds the token alone
+    assert (name, expires_at is not None) == ("backup script", True)
+    assert f"API token {token_id} 'backup script' for bo@example.com, expires 20" in made.stderr
+
+    revoked = run(env, "token", "revoke", str(token_id))
+    assert (revoked.returncode, revoked.stdout.strip()) == (0, f"revoked API token {token_id}")
+    assert api_tokens(env) == []
+    again = run(env, "token", "revoke", str(token_id))
+    assert again.returncode == 1 and f"no API token {token_id}" in again.stderr
+
+
+def test_setpassword_says_what_happens_to_the_api_tokens(env: dict[str, str]) -> None:
+    run(env, "migrate")
+    run(env, "createuser", "bo@example.com", "--role", "admin")
+    run(env, "token", "bo@example.com", "--name", "ci")
+    kept = run(env, "setpassword", "bo@example.com", "--password", "x" * 10)
+    assert kept.returncode == 0, kept.stderr
+    assert "API tokens keep working (--revoke-tokens revokes them too)" in kept.stdout
+    assert len(api_tokens(env)) == 1
+    revoked = run(env, "setpassword", "bo@example.com", "--password", "y" * 10, "--revoke-tokens")
+    assert "revoked 1 API token(s)" in revoked.stdout
+    assert api_tokens(env) == []
+
+
+def test_deactivate_and_reactivate(env: dict[str, str]) -> None:
+    run(env, "migrate")
+    run(env, "bootstrap")
+    run(env, "createuser", "bo@example.com", "--role", "operator")
+    run(env, "token", "bo@example.com", "--name", "ci")
+    last = run(env, "deactivate", "owner@example.com")
+    assert last.returncode == 1 and "last active owner" in last.stderr
+    stopped = run(env, "deactivate", "bo@example.com")
+    assert (stopped.returncode, stopped.stdout.strip()) == (0, "bo@example.com is deactivated")
+    assert users(env)["bo@example.com"] == ("", False)
+    assert api_tokens(env) == []
+    resumed = run(env, "reactivate", "BO@example.com")
+    assert (resumed.returncode, resumed.stdout.strip()) == (0, "bo@example.com is active")
+    assert users(env)["bo@example.com"] == ("", True)
+
+
 def test_help_lists_every_command_without_loading_the_application() -> None:
     probe = (
         "import sys\n"
@@ -95,8 +167,8 @@ def test_help_lists_every_command_without_loading_the_application() -> None:
     assert loaded.stdout.strip() == "[]", loaded.stderr
     shown = run(os.environ.copy(), "--help")
     assert shown.returncode == 0
-    for command in ("serve", "migrate", "createuser", "setpassword", "token", "bootstrap",
-                    "openapi", "worker", "telegram"):  # fmt: skip
+    for command in ("serve", "migrate", "createuser", "setpassword", "token", "deactivate",
+                    "reactivate", "bootstrap", "openapi", "worker", "telegram"):  # fmt: skip
         assert any(line.split()[:1] == [command] for line in shown.stdout.splitlines()), command
     version = run(os.environ.copy(), "--version")
     assert version.returncode == 0 and version.stdout.startswith("funnelbox 0.")

@@ -16,7 +16,7 @@ WRITE = re.compile(
 #: The module that writes each model (the modules named in their docstrings).
 OWNER = {
     "User": "core/auth.py",
-    "ApiToken": "core/auth.py",
+    "ApiToken": "core/tokens.py",
     "Event": "core/events.py",
     "Contact": "inbox/service.py",
     "ContactIdentity": "inbox/dialogs.py",

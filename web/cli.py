@@ -38,7 +38,7 @@ async def _createuser(args: argparse.Namespace, settings: "Settings") -> int:
     password = args.password or secrets.token_urlsafe(12)
     async with database(settings.database_url):
         user = await auth.create_user(
-            actor=None, email=args.email, role=Role(args.role), password=password
+            actor=None, email=args.email, role=Role(args.role), password=password, name=args.name
         )
     print(f"created {user.role.value} {user.email}")
     if not args.password:
@@ -53,18 +53,68 @@ async def _setpassword(args: argparse.Namespace, settings: "Settings") -> int:
     password = args.password or secrets.token_urlsafe(12)
     async with database(settings.database_url):
         user = await auth.get_user_by_email(email=args.email)
-        await auth.set_password(actor=None, user=user, password=password)
+        revoked = await auth.set_password(
+            actor=None, user=user, password=password, revoke_tokens=args.revoke_tokens
+        )
     print(f"new password for {user.email}: {password}")
+    print("signed out of every web session")
+    if args.revoke_tokens:
+        print(f"revoked {revoked} API token(s)")
+    else:
+        print("API tokens keep working (--revoke-tokens revokes them too)")
     return 0
 
 
 async def _token(args: argparse.Namespace, settings: "Settings") -> int:
+    """``token EMAIL --name N`` prints a new token alone on stdout (for ``$(...)``), what it
+    is on stderr; ``token revoke ID`` revokes one."""
+    from datetime import timedelta
+
+    from core import auth, tokens
+    from core.db import database
+
+    if args.target == "revoke":
+        return await _revoke_token(args, settings)
+    if args.name is None or args.id is not None:
+        print("error: use token EMAIL --name NAME, or token revoke ID", file=sys.stderr)
+        return 2
+    lifetime = timedelta(days=args.expires_days) if args.expires_days else None
+    async with database(settings.database_url):
+        user = await auth.get_user_by_email(email=args.target)
+        token, raw = await tokens.create_token(
+            actor=None, user=user, name=args.name, lifetime=lifetime
+        )
+    expiry = token.expires_at.isoformat() if token.expires_at else "never"
+    print(
+        f"API token {token.id} {token.name!r} for {user.email}, expires {expiry}", file=sys.stderr
+    )
+    print(raw)
+    return 0
+
+
+async def _revoke_token(args: argparse.Namespace, settings: "Settings") -> int:
+    from core import tokens
+    from core.db import database
+
+    if args.id is None or not args.id.isdigit():
+        print("error: token revoke takes the token's numeric id", file=sys.stderr)
+        return 2
+    async with database(settings.database_url):
+        await tokens.revoke(actor=None, token_id=int(args.id))
+    print(f"revoked API token {args.id}")
+    return 0
+
+
+async def _activation(args: argparse.Namespace, settings: "Settings") -> int:
+    """``deactivate EMAIL`` and ``reactivate EMAIL``."""
     from core import auth
     from core.db import database
 
+    change = auth.deactivate_user if args.command == "deactivate" else auth.reactivate_user
     async with database(settings.database_url):
         user = await auth.get_user_by_email(email=args.email)
-        print(await auth.issue_token(user=user))
+        user = await change(actor=None, user_id=user.id)
+    print(f"{user.email} is {'active' if user.is_active else 'deactivated'}")
     return 0
 
 
@@ -84,7 +134,7 @@ async def _bootstrap(args: argparse.Namespace, settings: "Settings") -> int:
             return 0
         password = secrets.token_urlsafe(12)
         owner = await auth.create_user(
-            actor=None, email=args.email, role=Role.OWNER, password=password
+            actor=None, email=args.email, role=Role.OWNER, password=password, name=args.name
         )
     print(f"created owner account\n  login:    {owner.email}\n  password: {password}")
     return 0
@@ -209,13 +259,23 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("email", help="the user's e-mail, their login")
     create.add_argument("--role", choices=ROLES, required=True, help="what the user may do")
     create.add_argument("--password", help="generated and printed when omitted")
+    create.add_argument("--name", default="", help="display name, e.g. 'Ann Lee'")
     setpw = sub.add_parser("setpassword", help="set a user's password, ending their sessions")
     setpw.add_argument("email", help="the user's e-mail")
     setpw.add_argument("--password", help="generated and printed when omitted")
-    token = sub.add_parser("token", help="print a new API token for a user")
-    token.add_argument("email", help="the user's e-mail")
+    setpw.add_argument("--revoke-tokens", action="store_true", help="revoke their API tokens too")
+    token = sub.add_parser("token", help="print a new API token for a user, or revoke one")
+    token.add_argument("target", metavar="EMAIL|revoke", help="the user's e-mail, or 'revoke'")
+    token.add_argument("id", nargs="?", metavar="ID", help="with revoke: the token's id")
+    token.add_argument("--name", help="what the new token is for (required for a new one)")
+    token.add_argument("--expires-days", type=int, help="the new token stops after D days")
+    stop = sub.add_parser("deactivate", help="stop a user, revoking every session and token")
+    stop.add_argument("email", help="the user's e-mail")
+    resume = sub.add_parser("reactivate", help="let a deactivated user sign in again")
+    resume.add_argument("email", help="the user's e-mail")
     boot = sub.add_parser("bootstrap", help="create the first owner if there is none")
     boot.add_argument("--email", default="owner@example.com", help="the owner's login")
+    boot.add_argument("--name", default="", help="the owner's display name")
     sub.add_parser("openapi", help="print the OpenAPI document")
     sub.add_parser("worker", help="run the intake, outbox and event workers without the web server")
     tg = sub.add_parser("telegram", help="Telegram channel tools: set-webhook, poll")
@@ -233,6 +293,8 @@ COMMANDS: dict[str, Command] = {
     "createuser": _createuser,
     "setpassword": _setpassword,
     "token": _token,
+    "deactivate": _activation,
+    "reactivate": _activation,
     "bootstrap": _bootstrap,
     "openapi": _openapi,
     "worker": _worker,

@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from tortoise.exceptions import IntegrityError
 
-from core.auth import resolve_token
 from core.errors import (
     Conflict,
     DomainError,
@@ -20,6 +19,7 @@ from core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from core.tokens import resolve_token
 from web.api import json_response
 from web.keys import USER
 

@@ -53,6 +53,42 @@ class UserOut(Output):
     is_active: bool
 
 
+class UserNameIn(Input):
+    """A display name, shown wherever the user appears instead of the e-mail."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class TokenIn(Input):
+    """A new API token: what it is for, and optionally after how many days it stops."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    expires_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class TokensQuery(Input):
+    """An owner sees everyone's tokens, or ``user_id``'s; anyone else only their own."""
+
+    user_id: Id | None = None
+
+
+class TokenOut(Output):
+    """An API token as listed: never its secret, which only its creation shows."""
+
+    id: int
+    user_id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class NewTokenOut(TokenOut):
+    """The created token with its credential: keep it now, it cannot be shown again."""
+
+    token: str
+
+
 class LinkCodeOut(BaseModel):
     """A code to send to the business's Telegram bot to get task notifications there."""
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from core import auth
+from core import tokens
 from core.models import TokenKind, User
 from web.keys import SETTINGS
 from web.middleware import SESSION_COOKIE
@@ -13,7 +13,9 @@ from web.middleware import SESSION_COOKIE
 async def start_session(request: web.Request, response: web.StreamResponse, user: User) -> str:
     """Issue a session token and set it as an HttpOnly, SameSite=Strict cookie."""
     days = request.app[SETTINGS].session_days
-    token = await auth.issue_token(user=user, kind=TokenKind.SESSION, lifetime=timedelta(days=days))
+    token = await tokens.issue_token(
+        user=user, kind=TokenKind.SESSION, lifetime=timedelta(days=days)
+    )
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -29,5 +31,5 @@ async def start_session(request: web.Request, response: web.StreamResponse, user
 async def end_session(request: web.Request, response: web.StreamResponse) -> None:
     """Revoke the cookie's session and clear the cookie."""
     if cookie := request.cookies.get(SESSION_COOKIE):
-        await auth.revoke_token(cookie)
+        await tokens.revoke_token(cookie, kind=TokenKind.SESSION)
     response.del_cookie(SESSION_COOKIE, path="/")

@@ -115,11 +115,11 @@ async def test_one_phone_is_one_contact(api: Api) -> None:
 @pytest.fixture
 async def gb_api(db, admin: User) -> AsyncIterator[Api]:
     """A second server whose phone region is GB, signed in as the admin."""
-    from core import auth
+    from core import tokens
 
     app = create_app(db.settings(phone_region="GB"), own_database=False)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        yield Api(client, await auth.issue_token(user=admin))
+        yield Api(client, await tokens.issue_token(user=admin))
 
 
 async def test_national_numbers_use_the_configured_region(gb_api: Api) -> None:

@@ -55,7 +55,8 @@ async def test_sigkill_between_commit_and_dispatch(env: dict[str, str], tmp_path
     await funnelbox(
         env, "createuser", "admin@example.com", "--role", "admin", "--password", "x" * 10
     )
-    token = (await funnelbox(env, "token", "admin@example.com")).strip()
+    made = await funnelbox(env, "token", "admin@example.com", "--name", "crash test")
+    token = made.strip().splitlines()[-1]  # the token; its description went to stderr
     headers = {"Authorization": f"Bearer {token}"}
 
     async with Server(env, dispatch=False) as a, aiohttp.ClientSession(headers=headers) as http:

@@ -1,13 +1,13 @@
 """Sign-in, sessions, bearer tokens, roles and the user directory, over real HTTP."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 
 import pytest
 
-from core import auth
-from core.errors import Unauthenticated, ValidationFailed
+from core import auth, tokens
+from core.errors import Conflict, Unauthenticated, ValidationFailed
 from core.models import ApiToken, Event, Role, TokenKind, User
 from tests.asserts import assert_error
 from tests.conftest import PASSWORD, SECRET_KEY, Api, make_user
@@ -199,7 +199,7 @@ async def test_logout_only_revokes_its_own_session(anon: Api, admin: User) -> No
     forget_cookies(anon)
     _, _, second, _ = await login(anon, "admin@example.com")
     forget_cookies(anon)
-    api_token = await auth.issue_token(user=admin)
+    api_token = await tokens.issue_token(user=admin)
 
     status, _ = await anon.post(LOGOUT, headers=with_cookie(first.value))
     assert status == 204
@@ -221,7 +221,7 @@ async def test_logout_with_the_login_token_as_bearer_revokes_it(anon: Api, admin
 
 
 async def test_logout_with_an_api_token_keeps_the_api_token(anon: Api, admin: User) -> None:
-    token = await auth.issue_token(user=admin)
+    token = await tokens.issue_token(user=admin)
     client = anon.as_token(token)
     status, _ = await client.post(LOGOUT)
     assert status == 204
@@ -241,7 +241,7 @@ async def test_bad_session_cookie_is_ignored_on_public_routes(anon: Api, db) -> 
 
 
 async def test_expired_session_is_rejected(anon: Api, admin: User) -> None:
-    token = await auth.issue_token(
+    token = await tokens.issue_token(
         user=admin, kind=TokenKind.SESSION, lifetime=timedelta(seconds=-1)
     )
     assert (await anon.get(ME, headers=with_cookie(token)))[0] == 401
@@ -254,7 +254,7 @@ async def test_set_password_revokes_sessions_but_keeps_api_tokens(anon: Api, adm
     _, _, cookie, _ = await login(anon, "admin@example.com")
     forget_cookies(anon)
     session = cookie.value
-    api_token = await auth.issue_token(user=admin)
+    api_token = await tokens.issue_token(user=admin)
     old_hash = (await User.get(id=admin.id)).password_hash
 
     await auth.set_password(actor=admin, user=admin, password="a brand new secret")
@@ -275,12 +275,12 @@ async def test_set_password_revokes_sessions_but_keeps_api_tokens(anon: Api, adm
 
 async def test_set_password_rejects_short_passwords(admin: User) -> None:
     before = (await User.get(id=admin.id)).password_hash
-    token = await auth.issue_token(user=admin, kind=TokenKind.SESSION)
+    token = await tokens.issue_token(user=admin, kind=TokenKind.SESSION)
     with pytest.raises(ValidationFailed) as caught:
         await auth.set_password(actor=admin, user=admin, password="short")
     assert caught.value.field == "password"
     assert (await User.get(id=admin.id)).password_hash == before
-    assert (await auth.resolve_token(token)).id == admin.id
+    assert (await tokens.resolve_token(token)).id == admin.id
 
 
 # --- bearer tokens ---------------------------------------------------------------------
@@ -339,34 +339,34 @@ async def test_basic_auth_names_the_header(anon: Api, admin: User) -> None:
 
 
 async def test_bearer_scheme_is_case_insensitive(anon: Api, admin: User) -> None:
-    token = await auth.issue_token(user=admin)
+    token = await tokens.issue_token(user=admin)
     status, me = await anon.get(ME, headers={"Authorization": f"bearer {token}"})
     assert (status, me["id"]) == (200, admin.id)
 
 
 async def test_token_with_wrong_secret_gives_401(anon: Api, admin: User) -> None:
-    token = await auth.issue_token(user=admin)
+    token = await tokens.issue_token(user=admin)
     prefix, token_id, secret = token.split("_", 2)
     forged = f"{prefix}_{token_id}_{secret[:-1]}{'A' if secret[-1] != 'A' else 'B'}"
     assert (await anon.as_token(forged).get(ME))[0] == 401
     # another token's secret does not open this token's id
-    other = await auth.issue_token(user=admin)
+    other = await tokens.issue_token(user=admin)
     swapped = f"{prefix}_{token_id}_{other.split('_', 2)[2]}"
     assert (await anon.as_token(swapped).get(ME))[0] == 401
     assert (await anon.as_token(token).get(ME))[0] == 200
 
 
 async def test_revoked_token_gives_401(anon: Api, admin: User) -> None:
-    token = await auth.issue_token(user=admin)
+    token = await tokens.issue_token(user=admin)
     assert (await anon.as_token(token).get(ME))[0] == 200
-    await auth.revoke_token(token)
+    await tokens.revoke(actor=None, token_id=int(token.split("_")[1]))
     status, body = await anon.as_token(token).get(ME)
     assert_error(status, body, 401, "unauthenticated")
 
 
 async def test_token_of_deleted_user_gives_401(anon: Api, db) -> None:
     user = await make_user(Role.ADMIN, "gone@example.com")
-    token = await auth.issue_token(user=user)
+    token = await tokens.issue_token(user=user)
     assert (await anon.as_token(token).get(ME))[0] == 200
     await user.delete()
     assert await ApiToken.all().count() == 0
@@ -375,7 +375,7 @@ async def test_token_of_deleted_user_gives_401(anon: Api, db) -> None:
 
 
 async def test_token_of_deactivated_user_gives_401(anon: Api, admin: User) -> None:
-    token = await auth.issue_token(user=admin)
+    token = await tokens.issue_token(user=admin)
     admin.is_active = False
     await admin.save()
     status, body = await anon.as_token(token).get(ME)
@@ -391,8 +391,8 @@ async def test_bad_bearer_is_an_error_even_on_public_routes(anon: Api, db) -> No
 
 
 async def test_bearer_wins_over_cookie(anon: Api, admin: User, operator: User) -> None:
-    cookie = await auth.issue_token(user=admin, kind=TokenKind.SESSION)
-    token = await auth.issue_token(user=operator)
+    cookie = await tokens.issue_token(user=admin, kind=TokenKind.SESSION)
+    token = await tokens.issue_token(user=operator)
     status, me = await anon.as_token(token).get(ME, headers=with_cookie(cookie))
     assert (status, me["id"]) == (200, operator.id)
     # a bad bearer is not rescued by a good cookie
@@ -401,7 +401,7 @@ async def test_bearer_wins_over_cookie(anon: Api, admin: User, operator: User) -
 
 
 async def test_tokens_are_stored_as_digests(admin: User) -> None:
-    token = await auth.issue_token(user=admin)
+    token = await tokens.issue_token(user=admin)
     prefix, token_id, secret = token.split("_", 2)
     assert prefix == "fbx"
     stored = await ApiToken.get(id=int(token_id))
@@ -411,17 +411,17 @@ async def test_tokens_are_stored_as_digests(admin: User) -> None:
     assert secret not in stored.secret_hash
     assert re.fullmatch(r"[0-9a-f]{64}", stored.secret_hash)
     # two tokens never share a secret
-    again = await auth.issue_token(user=admin)
+    again = await tokens.issue_token(user=admin)
     assert again.split("_", 2)[2] != secret
 
 
 async def test_resolve_token_rejects_garbage_without_crashing(admin: User) -> None:
     for raw in ["", "_", "fbx", "fbx_", "fbx_1", "fbx_0_x", "fbx_²_x", "fbx_" + "9" * 40 + "_x"]:
         with pytest.raises(Unauthenticated):
-            await auth.resolve_token(raw)
+            await tokens.resolve_token(raw)
     # revoking something unknown is a quiet no-op
-    await auth.revoke_token("fbx_" + "9" * 40 + "_x")
-    await auth.revoke_token("garbage")
+    await tokens.revoke_token("fbx_" + "9" * 40 + "_x", kind=TokenKind.SESSION)
+    await tokens.revoke_token("garbage", kind=TokenKind.SESSION)
 
 
 # --- roles ----------------------------------------------------------------------------
@@ -465,7 +465,7 @@ async def test_operator_denied_before_anything_changes(anon: Api, operator: User
     )
     assert status == 403
     admin_view = await make_user(Role.ADMIN)
-    status, pipelines = await anon.as_token(await auth.issue_token(user=admin_view)).get(
+    status, pipelines = await anon.as_token(await tokens.issue_token(user=admin_view)).get(
         "/api/v1/pipelines"
     )
     assert (status, pipelines) == (200, [])
@@ -647,3 +647,274 @@ async def test_list_users_oldest_first(api: Api, admin: User, owner: User, opera
         "owner@example.com",
         "operator@example.com",
     ]
+
+
+# --- named API tokens: create, list, revoke ---------------------------------------------
+
+TOKENS = "/api/v1/tokens"
+TOKEN_KEYS = {"id", "user_id", "name", "created_at", "expires_at", "last_used_at"}
+
+
+async def test_a_user_creates_lists_and_revokes_their_own_tokens(anon: Api, operator: User) -> None:
+    client = await anon.as_user(operator)
+    status, made = await client.post(TOKENS, json={"name": " deploy script ", "expires_days": 30})
+    assert status == 201
+    assert set(made) == {*TOKEN_KEYS, "token"}
+    assert (made["user_id"], made["name"], made["last_used_at"]) == (
+        operator.id,
+        "deploy script",
+        None,
+    )
+    assert made["token"].startswith(f"fbx_{made['id']}_")
+    created, expires = (datetime.fromisoformat(made[k]) for k in ("created_at", "expires_at"))
+    assert timedelta(days=29, hours=23) < expires - created <= timedelta(days=30)
+
+    fresh = anon.as_token(made["token"])
+    status, listed = await fresh.get(TOKENS)
+    assert status == 200
+    # the token the fixture signed in with is unnamed; the secret is never listed
+    assert [t["name"] for t in listed] == ["", "deploy script"]
+    assert all(set(t) == TOKEN_KEYS for t in listed)
+    assert made["token"].split("_", 2)[2] not in repr(listed)
+
+    status, _ = await client.delete(f"{TOKENS}/{made['id']}")
+    assert status == 204
+    status, body = await fresh.get(ME)
+    assert_error(status, body, 401, "unauthenticated")
+    assert [t["name"] for t in (await client.get(TOKENS))[1]] == [""]
+    kinds = [
+        (e.kind, e.data["token_id"], e.actor_id)
+        for e in await Event.filter(kind__startswith="token.")
+    ]  # type: ignore[attr-defined]
+    assert kinds[-2:] == [
+        ("token.created", made["id"], operator.id),
+        ("token.revoked", made["id"], operator.id),
+    ]
+
+
+async def test_tokens_of_others_are_an_owners_business(anon: Api, owner: User, admin: User) -> None:
+    admins_token = await tokens.issue_token(user=admin)
+    admins_id = int(admins_token.split("_")[1])
+    operator = await make_user(Role.OPERATOR)
+    nosy = await anon.as_user(operator)
+    status, body = await nosy.get(TOKENS, params={"user_id": admin.id})
+    assert_error(status, body, 403, "forbidden", "user_id")
+    assert [t["user_id"] for t in (await nosy.get(TOKENS))[1]] == [operator.id]
+    status, body = await nosy.delete(f"{TOKENS}/{admins_id}")
+    assert_error(status, body, 404, "not_found", "token_id")
+    # an admin is not an owner either
+    status, body = await anon.as_token(admins_token).get(TOKENS, params={"user_id": owner.id})
+    assert status == 403
+    assert (await anon.as_token(admins_token).get(ME))[0] == 200
+
+    boss = await anon.as_user(owner)
+    status, everyone = await boss.get(TOKENS)
+    assert (status, sorted(t["user_id"] for t in everyone)) == (
+        200,
+        sorted([admin.id, operator.id, owner.id]),
+    )
+    status, theirs = await boss.get(TOKENS, params={"user_id": admin.id})
+    assert [t["id"] for t in theirs][:1] == [admins_id]
+    assert (await boss.delete(f"{TOKENS}/{admins_id}"))[0] == 204
+    assert (await anon.as_token(admins_token).get(ME))[0] == 401
+    event = await Event.get(kind="token.revoked")
+    assert (event.data, event.actor_id) == ({"token_id": admins_id, "user_id": admin.id}, owner.id)  # type: ignore[attr-defined]
+
+
+async def test_sessions_are_neither_listed_nor_revoked_by_id(anon: Api, admin: User) -> None:
+    _, _, cookie, _ = await login(anon, "admin@example.com")
+    forget_cookies(anon)
+    session_id = int(cookie.value.split("_")[1])
+    client = anon.as_token(cookie.value)
+    assert (await client.get(TOKENS))[1] == []
+    status, body = await client.delete(f"{TOKENS}/{session_id}")
+    assert_error(status, body, 404, "not_found", "token_id")
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "x" * 101}, "name"),
+        ({"name": "ci", "expires_days": 0}, "expires_days"),
+        ({"name": "ci", "expires_days": 3651}, "expires_days"),
+        ({"name": "ci", "secret": "mine"}, "secret"),
+    ],
+)
+async def test_create_token_validation(api: Api, admin: User, payload: dict, field: str) -> None:
+    status, body = await api.post(TOKENS, json=payload)
+    assert_error(status, body, 422, "validation_failed", field)
+    assert await ApiToken.all().count() == 1
+
+
+async def test_an_expiring_token_stops_at_its_expiry(anon: Api, admin: User) -> None:
+    client = await anon.as_user(admin)
+    _, made = await client.post(TOKENS, json={"name": "a week", "expires_days": 7})
+    assert (await anon.as_token(made["token"]).get(ME))[0] == 200
+    await ApiToken.filter(id=made["id"]).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    status, body = await anon.as_token(made["token"]).get(ME)
+    assert_error(status, body, 401, "unauthenticated")
+    assert "expired" in body["error"]["message"]
+
+
+async def test_last_used_is_written_at_most_once_a_minute(anon: Api, admin: User) -> None:
+    token = await tokens.issue_token(user=admin)
+    token_id = int(token.split("_")[1])
+    assert (await ApiToken.get(id=token_id)).last_used_at is None
+    before = datetime.now(UTC)
+    assert (await anon.as_token(token).get(ME))[0] == 200
+    first = (await ApiToken.get(id=token_id)).last_used_at
+    assert first is not None and before - timedelta(seconds=1) <= first <= datetime.now(UTC)
+    for _ in range(3):
+        assert (await anon.as_token(token).get(ME))[0] == 200
+    assert (await ApiToken.get(id=token_id)).last_used_at == first
+    # 61 seconds later the next request notes the use again
+    await ApiToken.filter(id=token_id).update(last_used_at=first - timedelta(seconds=61))
+    assert (await anon.as_token(token).get(ME))[0] == 200
+    assert (await ApiToken.get(id=token_id)).last_used_at >= first
+    _, listed = await anon.as_token(token).get(TOKENS)
+    assert datetime.fromisoformat(listed[0]["last_used_at"]) >= first
+
+
+async def test_set_password_can_revoke_the_api_tokens_too(anon: Api, admin: User) -> None:
+    kept = await tokens.issue_token(user=admin)
+    assert await auth.set_password(actor=admin, user=admin, password="a brand new secret") == 0
+    assert (await anon.as_token(kept).get(ME))[0] == 200
+    revoked = await auth.set_password(
+        actor=None, user=admin, password="another new secret", revoke_tokens=True
+    )
+    assert revoked == 1
+    status, body = await anon.as_token(kept).get(ME)
+    assert_error(status, body, 401, "unauthenticated")
+    event = await Event.filter(kind="user.password_changed").order_by("-id").first()
+    assert event is not None and event.data == {"user_id": admin.id, "api_tokens_revoked": 1}
+
+
+# --- deactivation ------------------------------------------------------------------------
+
+
+async def test_owner_deactivates_a_user_and_every_credential_stops(
+    anon: Api, owner: User, admin: User
+) -> None:
+    _, _, cookie, _ = await login(anon, "admin@example.com")
+    forget_cookies(anon)
+    api_token = await tokens.issue_token(user=admin)
+    boss = await anon.as_user(owner)
+
+    status, body = await boss.post(f"/api/v1/users/{admin.id}/deactivate")
+    assert (status, body["id"], body["is_active"]) == (200, admin.id, False)
+    for client in (anon.as_token(api_token), anon.as_token(cookie.value)):
+        status, error = await client.get(ME)
+        assert_error(status, error, 401, "unauthenticated")
+    assert (await anon.get(ME, headers=with_cookie(cookie.value)))[0] == 401
+    assert await ApiToken.filter(user_id=admin.id).count() == 0
+    assert (await login(anon, "admin@example.com"))[0] == 401
+    event = await Event.get(kind="user.deactivated")
+    assert event.actor_id == owner.id  # type: ignore[attr-defined]
+    assert event.data == {
+        "user_id": admin.id,
+        "tokens_revoked": 2,
+        "changes": {"is_active": {"from": True, "to": False}},
+    }
+    # again is a no-op, not a second event
+    assert (await boss.post(f"/api/v1/users/{admin.id}/deactivate"))[0] == 200
+    assert await Event.filter(kind="user.deactivated").count() == 1
+
+    status, body = await boss.post(f"/api/v1/users/{admin.id}/reactivate")
+    assert (status, body["is_active"]) == (200, True)
+    assert (await login(anon, "admin@example.com"))[0] == 200
+    forget_cookies(anon)
+    assert (await anon.as_token(api_token).get(ME))[0] == 401, "revoked tokens stay revoked"
+    assert await Event.filter(kind="user.reactivated").count() == 1
+
+
+async def test_only_owners_deactivate(anon: Api, owner: User, admin: User) -> None:
+    operator = await make_user(Role.OPERATOR)
+    client = await anon.as_user(admin)
+    for action in ("deactivate", "reactivate"):
+        status, body = await client.post(f"/api/v1/users/{operator.id}/{action}")
+        assert_error(status, body, 403, "forbidden")
+    assert (await User.get(id=operator.id)).is_active
+    status, body = await (await anon.as_user(owner)).post("/api/v1/users/999/deactivate")
+    assert_error(status, body, 404, "not_found", "user_id")
+
+
+async def test_the_last_active_owner_cannot_be_deactivated(anon: Api, owner: User) -> None:
+    boss = await anon.as_user(owner)
+    status, body = await boss.post(f"/api/v1/users/{owner.id}/deactivate")
+    assert_error(status, body, 409, "conflict", "user_id")
+    assert "last active owner" in body["error"]["message"]
+    second = await make_user(Role.OWNER, "second@example.com")
+    status, body = await boss.post(f"/api/v1/users/{second.id}/deactivate")
+    assert (status, body["is_active"]) == (200, False)
+    # a deactivated owner does not count: the first one is the last active owner again
+    status, body = await boss.post(f"/api/v1/users/{owner.id}/deactivate")
+    assert_error(status, body, 409, "conflict", "user_id")
+    await boss.post(f"/api/v1/users/{second.id}/reactivate")
+    status, body = await boss.post(f"/api/v1/users/{owner.id}/deactivate")
+    assert (status, body["is_active"]) == (200, False), "with another active owner one may leave"
+    assert (await boss.get(ME))[0] == 401
+    with pytest.raises(Conflict):
+        await auth.deactivate_user(actor=None, user_id=second.id)
+
+
+# --- display names -----------------------------------------------------------------------
+
+
+async def test_users_set_their_own_display_name(anon: Api, operator: User) -> None:
+    client = await anon.as_user(operator)
+    status, me = await client.patch("/api/v1/users/me", json={"name": "  Ann Lee "})
+    assert (status, me["id"], me["name"]) == (200, operator.id, "Ann Lee")
+    assert (await client.get(ME))[1]["name"] == "Ann Lee"
+    admins_view = await (await anon.as_user(await make_user(Role.ADMIN))).get("/api/v1/users")
+    assert [u["name"] for u in admins_view[1]] == ["Ann Lee", ""]
+    assert (await login(anon, "operator@example.com"))[1]["user"]["name"] == "Ann Lee"
+    event = await Event.get(kind="user.updated")
+    assert event.data == {
+        "user_id": operator.id,
+        "changes": {"name": {"from": "", "to": "Ann Lee"}},
+    }
+    for bad in ({"name": " "}, {"name": "x" * 201}, {}, {"name": "Ann", "role": "owner"}):
+        status, _ = await client.patch("/api/v1/users/me", json=bad)
+        assert status == 422, bad
+    assert (await User.get(id=operator.id)).role == Role.OPERATOR
+
+
+async def test_owners_and_admins_rename_others(anon: Api, owner: User, admin: User) -> None:
+    operator = await make_user(Role.OPERATOR)
+    client = await anon.as_user(admin)
+    status, body = await client.patch(f"/api/v1/users/{operator.id}", json={"name": "Bo Chen"})
+    assert (status, body["name"]) == (200, "Bo Chen")
+    status, body = await client.patch(f"/api/v1/users/{owner.id}", json={"name": "Boss"})
+    assert_error(status, body, 403, "forbidden")
+    boss = await anon.as_user(owner)
+    status, body = await boss.patch(f"/api/v1/users/{admin.id}", json={"name": "Cy Diaz"})
+    assert (status, body["name"]) == (200, "Cy Diaz")
+    status, body = await (await anon.as_user(operator)).patch(
+        f"/api/v1/users/{admin.id}", json={"name": "Mallory"}
+    )
+    assert_error(status, body, 403, "forbidden")
+    status, body = await boss.patch("/api/v1/users/999", json={"name": "Nobody"})
+    assert_error(status, body, 404, "not_found", "user_id")
+    assert {u.email: u.name for u in await User.all()} == {
+        "owner@example.com": "",
+        "admin@example.com": "Cy Diaz",
+        "operator@example.com": "Bo Chen",
+    }
+
+
+async def test_create_user_keeps_a_trimmed_name(db) -> None:
+    user = await auth.create_user(
+        actor=None, email="ann@example.com", role=Role.ADMIN, password=PASSWORD, name=" Ann Lee "
+    )
+    assert (await User.get(id=user.id)).name == "Ann Lee"
+    with pytest.raises(ValidationFailed) as caught:
+        await make_named("x" * 201)
+    assert caught.value.field == "name"
+
+
+async def make_named(name: str) -> User:
+    return await auth.create_user(
+        actor=None, email="long@example.com", role=Role.ADMIN, password=PASSWORD, name=name
+    )

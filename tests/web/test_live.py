@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from core import auth
+from core import tokens
 from core.events import change
 from core.live import replay
 from core.models import Role, TokenKind, User
@@ -35,7 +35,7 @@ WAIT = 10
 
 async def session_cookie(user: User) -> dict[str, str]:
     """The header a signed-in browser sends with the upgrade."""
-    token = await auth.issue_token(user=user, kind=TokenKind.SESSION)
+    token = await tokens.issue_token(user=user, kind=TokenKind.SESSION)
     return {"Cookie": f"{SESSION_COOKIE}={token}"}
 
 

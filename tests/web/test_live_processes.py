@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import aiohttp
 import pytest
 
-from core import auth
+from core import tokens
 from core.models import User
 from tests.conftest import Backend
 from tests.fakes.whatsapp import WhatsAppWebhooks, signed
@@ -63,7 +63,7 @@ async def test_a_socket_on_one_server_sees_writes_of_the_others(
         "FUNNELBOX_INTAKE_WORKER": "false",
         "FUNNELBOX_OUTBOX_WORKER": "false",
     }
-    bearer = {"Authorization": f"Bearer {await auth.issue_token(user=admin)}"}
+    bearer = {"Authorization": f"Bearer {await tokens.issue_token(user=admin)}"}
     async with (
         Server(env, dispatch=False) as a,
         Server(env, dispatch=False) as b,

@@ -5,7 +5,7 @@ import re
 import aiohttp
 from playwright.async_api import Page, expect
 
-from core import auth
+from core import tokens
 from core.models import User
 from inbox.models import Channel, Dialog
 from tests.web.pages.conftest import Troubles, customer_writes, sign_in
@@ -62,7 +62,7 @@ async def test_api_writes_with_the_cookie_need_the_header(page: Page, admin: Use
 
 
 async def test_bearer_requests_need_no_csrf_token(server: str, admin: User) -> None:
-    token = await auth.issue_token(user=admin)
+    token = await tokens.issue_token(user=admin)
     async with (
         aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http,
         http.post(f"{server}/api/v1/pipelines", json={"name": "Via bearer"}) as response,
