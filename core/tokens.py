@@ -106,11 +106,11 @@ async def revoke(*, actor: User | None, token_id: int) -> None:
         if token is None or not _may_manage(actor, token):
             raise NotFound(f"no API token {token_id}", field="token_id")
         await token.delete()
-        await batch.record("token.revoked", token_id=token_id, user_id=token.user_id)  # type: ignore[attr-defined]
+        await batch.record("token.revoked", token_id=token_id, user_id=token.user_id)
 
 
 def _may_manage(actor: User | None, token: ApiToken) -> bool:
-    owner_id: int = token.user_id  # type: ignore[attr-defined]
+    owner_id: int = token.user_id
     return actor is None or actor.role == Role.OWNER or actor.id == owner_id
 
 
