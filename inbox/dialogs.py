@@ -268,12 +268,6 @@ async def find_message(*, channel_id: int, external_id: str) -> Message | None:
     return await Message.get_or_none(channel_id=channel_id, external_id=external_id)
 
 
-async def list_dialogs(*, channel_id: int | None = None, limit: int = 50) -> list[Dialog]:
-    """Dialogs with their contacts, most recent activity first."""
-    query = Dialog.all() if channel_id is None else Dialog.filter(channel_id=channel_id)
-    return await query.select_related("contact").order_by("-last_message_at", "-id").limit(limit)
-
-
 async def list_messages(
     *, dialog_id: int, before_id: int | None = None, limit: int = 50
 ) -> list[Message]:
