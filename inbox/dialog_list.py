@@ -44,12 +44,20 @@ async def list_dialogs(
     base = Dialog.all() if channel_id is None else Dialog.filter(channel_id=channel_id)
     if q and q.strip():
         base = base.filter(_matching(q.strip()))
-    after = cursors.decode(cursor, datetime.fromisoformat) if cursor else None
+    after = cursors.decode(cursor, _moment) if cursor else None
     items = await _page(base, after, limit + 1)
     if len(items) <= limit:
         return DialogPage(items=items, next_cursor=None)
     last = items[limit - 1]
     return DialogPage(items[:limit], cursors.encode(last.last_message_at, last.id))
+
+
+def _moment(value: str) -> datetime:
+    """A cursor's time, which we always write with its UTC offset."""
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(value)
+    return moment
 
 
 def _matching(q: str) -> Q:

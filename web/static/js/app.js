@@ -1,7 +1,7 @@
 // Behaviour the pages share: the reply box and the dialog list's current item.
 // Sending goes to the JSON API with the page's CSRF token; htmx then reloads the conversation.
 
-import { currentSearch, isEarlier } from "./history.js";
+import { currentSearch } from "./history.js";
 
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
 
@@ -43,12 +43,17 @@ document.addEventListener("keydown", (event) => {
   box.form.requestSubmit();
 });
 
-/** Show the newest message (unless older ones were just loaded) and mark the open dialog. */
-function settle(event) {
+/** Show the newest message of a conversation just opened (later swaps, older messages
+ * loaded above or the list's next page, leave the reader where they are), and mark the
+ * open dialog in the list. */
+function settle() {
   const area = document.getElementById("conversation-area");
   if (!area) return;
   const messages = area.querySelector("[data-messages]");
-  if (messages && !isEarlier(event)) messages.scrollTop = messages.scrollHeight;
+  if (messages && !("settled" in messages.dataset)) {
+    messages.scrollTop = messages.scrollHeight;
+    messages.dataset.settled = "";
+  }
   const open = area.dataset.dialogId;
   for (const link of document.querySelectorAll("[data-dialog-list] a")) {
     if (link.getAttribute("href") === `/inbox/${open}`) link.setAttribute("aria-current", "true");

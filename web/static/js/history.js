@@ -1,23 +1,21 @@
 // Paging that must not jump: "earlier messages" puts older ones above without moving what
 // the reader looks at, and the dialog search keeps its words in the address (?q=).
 
-const pending = new WeakMap(); // "earlier" button -> what its swap must keep
-
-/** Whether an htmx event is one "earlier messages" made (settle then keeps the scroll). */
-export const isEarlier = (event) => Boolean(event?.detail?.elt?.closest?.("[data-earlier]"));
+let pending = null; // what the "earlier" swap under way must keep
 
 document.addEventListener("htmx:beforeSwap", (event) => {
-  if (!isEarlier(event)) return;
-  const earlier = event.detail.elt.closest("[data-earlier]");
+  const earlier = event.detail.elt.closest?.("[data-earlier]");
+  if (!earlier) return;
   const messages = earlier.closest("[data-messages]");
   const fromBottom = messages.scrollHeight - messages.scrollTop;
-  pending.set(event.detail.elt, { messages, fromBottom, next: earlier.nextElementSibling });
+  pending = { messages, fromBottom, next: earlier.nextElementSibling };
 });
 
-document.addEventListener("htmx:afterSwap", (event) => {
-  const kept = pending.get(event.detail.elt);
+// (htmx fires this once per swapped-in element: the first one does the work)
+document.addEventListener("htmx:afterSwap", () => {
+  const kept = pending;
   if (!kept) return;
-  pending.delete(event.detail.elt);
+  pending = null;
   dropRepeatedDay(kept.next);
   kept.messages.scrollTop = kept.messages.scrollHeight - kept.fromBottom;
 });
