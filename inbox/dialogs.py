@@ -239,6 +239,20 @@ async def set_delivery(
     return True
 
 
+async def backdate(batch: EventBatch, *, message: Message, at: datetime) -> None:
+    """Give a message the time it was written elsewhere (history brought in, like the demo
+    workspace's), and its dialog that activity. Called oldest first, as it happened."""
+    await Message.filter(id=message.id).update(created_at=at)
+    dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
+    stamps = {"last_message_at": at, "created_at": min(dialog.created_at, at)}
+    if message.direction == Direction.IN:
+        stamps["last_inbound_at"] = at
+    await Dialog.filter(id=dialog.id).update(**stamps)
+    await batch.record(
+        "message.backdated", dialog_id=dialog.id, message_id=message.id, at=at.isoformat()
+    )
+
+
 async def get_dialog(*, dialog_id: int) -> Dialog:
     """A dialog by id with its contact, or :class:`NotFound`."""
     dialog = await Dialog.get_or_none(id=dialog_id).select_related("contact")
