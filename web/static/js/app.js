@@ -2,6 +2,7 @@
 // Sending goes to the JSON API with the page's CSRF token; htmx then reloads the conversation.
 
 import { currentSearch } from "./history.js";
+import "./media.js";
 
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
 
