@@ -6,10 +6,13 @@ document.addEventListener(
   (event) => {
     const photo = event.target;
     if (!(photo instanceof HTMLImageElement) || !photo.matches(".bubble-photo")) return;
+    const messages = photo.closest("[data-messages]");
+    const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 4;
     const note = document.createElement("p");
     note.className = "bubble-attachment bubble-photo-missing";
     note.textContent = photo.dataset.unavailable;
     photo.replaceWith(note);
+    if (atBottom) messages.scrollTop = messages.scrollHeight; // the newest still shows
   },
   true, // error events do not bubble: listen on the way down
 );
