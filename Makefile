@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-ingest bench-triggers clean
+.PHONY: run demo test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-inbox bench-ingest bench-triggers clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing Funnelbox with its dependencies (a minute or two the first time)"
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml
 # A stable secret for stored channel credentials, made once per checkout and kept in .env.
 .env:
 	$(BIN)/python -c "import secrets; print('FUNNELBOX_SECRET_KEY=' + secrets.token_urlsafe(32))" > .env
+
+# An empty database filled with a made-up salon (sign in as owner@example.com), then served.
+demo: $(STAMP) .env
+	$(BIN)/funnelbox demo
+	$(BIN)/funnelbox serve
 
 run: $(STAMP) .env
 	$(BIN)/funnelbox migrate
@@ -75,6 +80,9 @@ screenshots: $(STAMP) browser
 # Benchmarks want PostgreSQL; see the README's Performance section for the figures.
 bench-board: $(STAMP)
 	$(BIN)/python bench/board.py --deals 1000000
+
+bench-inbox: $(STAMP)
+	$(BIN)/python bench/inbox.py --dialogs 100000 --messages 1000000
 
 bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest.py --deliveries 5000 --concurrency 32

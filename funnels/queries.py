@@ -5,9 +5,6 @@ costs. Nullable sort columns (close date, amount) keep their empty values last i
 either direction: a page first walks the filled rows, then the empty ones by id.
 """
 
-import base64
-import binascii
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,8 +15,8 @@ from typing import Any
 from tortoise.expressions import Q, RawSQL
 from tortoise.queryset import QuerySet
 
+from core import cursors
 from core.errors import NotFound, ValidationFailed
-from core.events import jsonable
 from core.models import Event
 from funnels.models import Deal, DealContact, DealFieldValue, Stage, StageKind, Tag
 from funnels.pipelines import get_pipeline, list_stages
@@ -135,13 +132,13 @@ async def _select_page(
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}", field="limit")
     spec = _SORTS[sort]
-    after = _decode_cursor(cursor, spec) if cursor else None
+    after = cursors.decode(cursor, spec.parse) if cursor else None
     items = await _page(filters.apply(Deal.all()), spec, descending, after, limit + 1)
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]
         last = items[-1]
-        next_cursor = _encode_cursor(spec.read(last), last.id)
+        next_cursor = cursors.encode(spec.read(last), last.id)
     return DealPage(items=items, next_cursor=next_cursor)
 
 
@@ -191,22 +188,6 @@ async def attach_contacts(deals: list[Deal]) -> None:
         by_deal[link.deal_id].append(link.contact)
     for deal in deals:
         deal.contact_list = by_deal[deal.id]
-
-
-def _encode_cursor(value: Any, deal_id: int) -> str:
-    raw = json.dumps([jsonable(value), deal_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, spec: _SortSpec) -> tuple[Any, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value, deal_id = json.loads(raw)
-        if not isinstance(deal_id, int):
-            raise TypeError(deal_id)
-        return (None if value is None else spec.parse(value)), deal_id
-    except (binascii.Error, ValueError, TypeError, ArithmeticError):
-        raise ValidationFailed("cursor is not one this list handed out", field="cursor") from None
 
 
 def _day_start(day: date, *, next_day: bool = False) -> datetime:

@@ -239,6 +239,20 @@ async def set_delivery(
     return True
 
 
+async def backdate(batch: EventBatch, *, message: Message, at: datetime) -> None:
+    """Give a message the time it was written elsewhere (history brought in, like the demo
+    workspace's), and its dialog that activity. Called oldest first, as it happened."""
+    await Message.filter(id=message.id).update(created_at=at)
+    dialog = await Dialog.get(id=message.dialog_id)
+    stamps = {"last_message_at": at, "created_at": min(dialog.created_at, at)}
+    if message.direction == Direction.IN:
+        stamps["last_inbound_at"] = at
+    await Dialog.filter(id=dialog.id).update(**stamps)
+    await batch.record(
+        "message.backdated", dialog_id=dialog.id, message_id=message.id, at=at.isoformat()
+    )
+
+
 async def get_dialog(*, dialog_id: int) -> Dialog:
     """A dialog by id with its contact, or :class:`NotFound`."""
     dialog = await Dialog.get_or_none(id=dialog_id).select_related("contact")
@@ -266,12 +280,6 @@ def check_service_window(dialog: Dialog, *, now: datetime | None = None) -> None
 async def find_message(*, channel_id: int, external_id: str) -> Message | None:
     """A message by the id the platform gave it."""
     return await Message.get_or_none(channel_id=channel_id, external_id=external_id)
-
-
-async def list_dialogs(*, channel_id: int | None = None, limit: int = 50) -> list[Dialog]:
-    """Dialogs with their contacts, most recent activity first."""
-    query = Dialog.all() if channel_id is None else Dialog.filter(channel_id=channel_id)
-    return await query.select_related("contact").order_by("-last_message_at", "-id").limit(limit)
 
 
 async def list_messages(

@@ -106,6 +106,8 @@ class Dialog(Model):
     class Meta:
         table = "dialog"
         unique_together = (("channel", "contact"),)
+        #: the inbox list's order and keyset (``inbox.dialog_list``)
+        indexes = (Index(fields=("last_message_at", "id"), name="dialog_activity"),)
 
 
 class Direction(StrEnum):

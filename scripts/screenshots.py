@@ -2,7 +2,7 @@
 
     .venv/bin/python -m scripts.screenshots --database sqlite://screenshots.sqlite3 --out docs
 
-An empty database is migrated and filled with demo data (scripts/demo_data.py) first;
+An empty database is migrated and filled with the demo workspace (``funnelbox demo``) first;
 a database with users needs ``--email`` and ``--password`` of an account to sign in as.
 The app runs in-process on a free port of 127.0.0.1 with its background workers off.
 """
@@ -15,12 +15,12 @@ from aiohttp import web
 from playwright.async_api import Browser, ViewportSize, async_playwright
 from pydantic import SecretStr
 
-from core.auth import list_users
 from core.crypto import Vault
 from core.db import database, migrate
 from core.settings import Settings
-from inbox.dialogs import list_dialogs, list_messages
-from scripts import demo_data
+from inbox.dialog_list import list_dialogs
+from inbox.dialogs import list_messages
+from web import demo
 from web.app import create_app
 
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
@@ -32,8 +32,8 @@ def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default="sqlite://screenshots.sqlite3")
     parser.add_argument("--out", type=Path, default=Path("docs"))
-    parser.add_argument("--email", default=demo_data.OWNER_EMAIL)
-    parser.add_argument("--password", default=demo_data.DEMO_PASSWORD)
+    parser.add_argument("--email", default=demo.OWNER_EMAIL)
+    parser.add_argument("--password", default=demo.DEMO_PASSWORD)
     parser.add_argument("--timezone", default="Europe/London")
     return parser.parse_args()
 
@@ -42,9 +42,9 @@ async def prepare(url: str) -> dict[str, str]:
     """Migrate, fill an empty database, and name the pages worth a picture (after login)."""
     await migrate(url)
     async with database(url):
-        if not await list_users():
-            await demo_data.fill(Vault(DEMO_SECRET))
-        dialogs = await list_dialogs(limit=10)
+        if await demo.is_empty():
+            await demo.fill(Vault(DEMO_SECRET))
+        dialogs = (await list_dialogs(limit=10)).items
         sizes = {d.id: len(await list_messages(dialog_id=d.id)) for d in dialogs}
     pages = {"inbox": "/inbox", "deals": "/deals", "settings": "/settings"}
     if sizes:  # the longest conversation shows the most

@@ -206,3 +206,33 @@ async def test_worker_runs_until_terminated(env: dict[str, str]) -> None:
     assert b"workers running" in line
     worker.terminate()
     assert await asyncio.wait_for(worker.wait(), timeout=10) == 0
+
+
+def test_demo_fills_an_empty_database_and_refuses_a_used_one(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    env["FUNNELBOX_SECRET_KEY"] = "demo-test-secret-key-2026"
+    filled = run(env, "demo", "--customers", "12")
+    assert filled.returncode == 0, filled.stderr
+    assert "login:    owner@example.com" in filled.stdout
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        count = {t: db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in TABLES}  # noqa: S608
+        kinds = {k for (k,) in db.execute('SELECT DISTINCT "kind" FROM "channel"')}
+        pipelines = db.execute('SELECT COUNT(*) FROM "pipeline"').fetchone()[0]
+        currencies = {c for (c,) in db.execute('SELECT DISTINCT "currency" FROM "deal"') if c}
+        photos = db.execute("SELECT COUNT(*) FROM \"message\" WHERE kind = 'photo'").fetchone()
+    assert count["dialog"] == 12 and count["message"] > 12 and count["deal"] >= 12
+    assert count["task"] > 0 and count["tag"] == 3 and count["user"] == 3
+    assert kinds == {"telegram", "whatsapp"} and pipelines == 2
+    assert currencies == {"EUR", "GBP"} and photos[0] > 0
+    again = run(env, "demo")
+    assert again.returncode == 1
+    assert "already holds data" in again.stderr
+    bootstrapped = dict(env, FUNNELBOX_DATABASE_URL=f"sqlite://{tmp_path / 'other.sqlite3'}")
+    run(bootstrapped, "migrate")
+    run(bootstrapped, "bootstrap")  # an owner and nothing else is a used database too
+    refused = run(bootstrapped, "demo")
+    assert refused.returncode == 1 and "already holds data" in refused.stderr
+
+
+TABLES = ("dialog", "message", "deal", "task", "tag", "user")

@@ -140,6 +140,31 @@ async def _bootstrap(args: argparse.Namespace, settings: "Settings") -> int:
     return 0
 
 
+async def _demo(args: argparse.Namespace, settings: "Settings") -> int:
+    """Migrate and fill an unused database with the demo workspace (``web.demo``)."""
+    from core.crypto import Vault
+    from core.db import database, migrate
+    from web import demo
+
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    vault = Vault(secret)  # the demo's channels store (made-up) credentials
+    await migrate(settings.database_url)
+    async with database(settings.database_url):
+        if not await demo.is_empty():
+            print(
+                "error: the database already holds data; the demo fills only an empty one "
+                "(point FUNNELBOX_DATABASE_URL at a new database)",
+                file=sys.stderr,
+            )
+            return 1
+        owner = await demo.fill(vault, customers=args.customers)
+    print(
+        f"demo workspace ready: {args.customers} dialogs\n"
+        f"  login:    {owner.email}\n  password: {demo.DEMO_PASSWORD}"
+    )
+    return 0
+
+
 async def _telegram(args: argparse.Namespace, settings: "Settings") -> int:
     """``telegram set-webhook`` and ``telegram poll`` for one channel."""
     from bot import channels, telegram
@@ -277,6 +302,8 @@ def _parser() -> argparse.ArgumentParser:
     boot.add_argument("--email", default="owner@example.com", help="the owner's login")
     boot.add_argument("--name", default="", help="the owner's display name")
     sub.add_parser("openapi", help="print the OpenAPI document")
+    demo = sub.add_parser("demo", help="fill an empty database with a demo workspace")
+    demo.add_argument("--customers", type=int, default=300, help="how many dialogs (300)")
     sub.add_parser("worker", help="run the intake, outbox and event workers without the web server")
     tg = sub.add_parser("telegram", help="Telegram channel tools: set-webhook, poll")
     tg_sub = tg.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -297,6 +324,7 @@ COMMANDS: dict[str, Command] = {
     "reactivate": _activation,
     "bootstrap": _bootstrap,
     "openapi": _openapi,
+    "demo": _demo,
     "worker": _worker,
     "telegram": _telegram,
 }

@@ -123,7 +123,18 @@ class TemplateOut(BaseModel):
 
 class DialogQuery(Input):
     channel_id: Id | None = None
+    q: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="Part of the contact's name or phone, or of a message."
+    )
+    cursor: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        default=None, description="The previous page's next_cursor."
+    )
     limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class DialogPageOut(BaseModel):
+    items: list[DialogOut]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: last.")
 
 
 class MessageQuery(Input):

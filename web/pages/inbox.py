@@ -1,7 +1,9 @@
 """The inbox: dialog list, conversation and contact side panel, read through the services.
 
 Opening a dialog from the list is an htmx request: it gets only the conversation and
-side panel, the list stays (and keeps its scroll position).
+side panel, the list stays (and keeps its scroll position). The list loads its next page
+when its last item scrolls into view, and a search (``?q=``) narrows it; a conversation
+shows its newest messages and loads older ones above on request.
 """
 
 from dataclasses import dataclass
@@ -12,9 +14,10 @@ from aiohttp import web
 
 from bot.channels import list_channels
 from core.auth import list_users
+from core.errors import ValidationFailed
 from core.models import User
 from funnels.queries import contact_deals
-from inbox import dialogs
+from inbox import dialog_list, dialogs
 from inbox.models import Author, Dialog, Direction, Message
 from inbox.previews import last_messages
 from web.api import ADMINS
@@ -22,6 +25,8 @@ from web.pages.access import page, signed_in
 from web.pages.templating import CLOCK, render
 
 routes = web.RouteTableDef()
+#: Messages a conversation shows at first, and per "earlier messages".
+HISTORY_PAGE = 50
 
 
 @dataclass
@@ -32,6 +37,8 @@ class Bubble:
     #: Who wrote it; ``None`` for the bot (the template names it in the reader's language).
     author: str | None
     day_starts: bool
+    #: The reader's calendar day: loading older messages drops a repeated day separator.
+    day: date
 
     @property
     def outbound(self) -> bool:
@@ -46,12 +53,14 @@ async def inbox(request: web.Request) -> web.Response:
 
 @routes.get("/inbox/dialogs")
 @page()
-async def dialog_list(request: web.Request) -> web.Response:
-    """The dialog list alone: what the live socket makes the page fetch again."""
+async def dialogs_fragment(request: web.Request) -> web.Response:
+    """The dialog list alone (what the live socket and the search fetch), or with a
+    ``cursor`` only the next page's items (what scrolling to the end fetches)."""
     open_id = request.query.get("open", "")
-    context = await _list_context()
+    context = await _list_context(request)
     context["dialog"] = {"id": int(open_id)} if open_id.isdigit() else None  # marked current
-    return render("inbox/_dialogs.html", request, context)
+    more = "cursor" in request.query
+    return render("inbox/_dialog_items.html" if more else "inbox/_dialogs.html", request, context)
 
 
 @routes.get(r"/inbox/{dialog_id:\d{1,18}}")
@@ -61,41 +70,67 @@ async def conversation(request: web.Request) -> web.Response:
     return await _render(request, dialog=dialog)
 
 
+@routes.get(r"/inbox/{dialog_id:\d{1,18}}/messages")
+@page()
+async def earlier_messages(request: web.Request) -> web.Response:
+    """The messages before ``before`` (a message id), to go above those shown."""
+    dialog = await dialogs.get_dialog(dialog_id=int(request.match_info["dialog_id"]))
+    before = request.query.get("before", "")
+    if not before.isdigit():
+        raise ValidationFailed("before must be a message id", field="before")
+    bubbles, earlier = await _bubbles(request, dialog, before_id=int(before))
+    context = {"dialog": dialog, "bubbles": bubbles, "earlier": earlier}
+    return render("inbox/_messages.html", request, context)
+
+
 async def _render(request: web.Request, *, dialog: Dialog | None) -> web.Response:
     channels = {c.id: c for c in await list_channels()}
     context: dict[str, Any] = {"dialog": dialog, "channels": channels, "bubbles": []}
     if dialog is not None:
-        context["bubbles"] = await _bubbles(request, dialog)
+        context["bubbles"], context["earlier"] = await _bubbles(request, dialog)
         context["channel"] = channels[dialog.channel_id]
         if signed_in(request).role in ADMINS:  # Deals are for owners and admins only
             context["deals"], _ = await contact_deals(contact_id=dialog.contact.id)
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
         return render("inbox/_conversation.html", request, context)
-    context |= await _list_context()
+    context |= await _list_context(request)
     return render("inbox/page.html", request, context)
 
 
-async def _list_context() -> dict[str, Any]:
-    found = await dialogs.list_dialogs()
+async def _list_context(request: web.Request) -> dict[str, Any]:
+    """One page of the list: the search in ``q``, the page after ``cursor``."""
+    q = request.query.get("q", "").strip()[:200]
+    found = await dialog_list.list_dialogs(q=q or None, cursor=request.query.get("cursor"))
     return {
-        "dialogs": found,
-        "previews": await last_messages(dialog_ids=[d.id for d in found]),
+        "dialogs": found.items,
+        "next_cursor": found.next_cursor,
+        "q": q,
+        "previews": await last_messages(dialog_ids=[d.id for d in found.items]),
         "channels": {c.id: c for c in await list_channels()},
     }
 
 
-async def _bubbles(request: web.Request, dialog: Dialog) -> list[Bubble]:
-    """The dialog's latest messages, each marked where a new day begins in the reader's zone."""
+async def _bubbles(
+    request: web.Request, dialog: Dialog, *, before_id: int | None = None
+) -> tuple[list[Bubble], int | None]:
+    """The dialog's latest messages (before ``before_id``), each marked where a new day
+    begins in the reader's zone, and the id to load earlier ones before (``None``: none)."""
     clock = request.app[CLOCK]
-    messages = await dialogs.list_messages(dialog_id=dialog.id)
+    messages = await dialogs.list_messages(
+        dialog_id=dialog.id, before_id=before_id, limit=HISTORY_PAGE + 1
+    )
+    earlier = None
+    if len(messages) > HISTORY_PAGE:  # one more than shown says there are older ones
+        messages = messages[1:]
+        earlier = messages[0].id
     staff = {u.id: u for u in await list_users()}
     bubbles, previous_day = [], None
     for message in messages:
         day: date = clock.local_date(message.created_at)
         author = _author(message, dialog, staff)
-        bubbles.append(Bubble(message, author, day != previous_day))
+        bubbles.append(Bubble(message, author, day != previous_day, day))
         previous_day = day
-    return bubbles
+    return bubbles, earlier
 
 
 def _author(message: Message, dialog: Dialog, staff: dict[int, User]) -> str | None:

@@ -4,7 +4,7 @@ from aiohttp import web
 
 from bot import channels, templates
 from bot.graph import GraphError
-from inbox import dialogs, outgoing
+from inbox import dialog_list, dialogs, outgoing
 from web.api import EVERYONE, actor
 from web.keys import HTTP, TEMPLATES, vault
 from web.middleware import error_response
@@ -15,6 +15,7 @@ from web.schemas_inbox import (
     ChannelUpdate,
     DestroyChannel,
     DialogOut,
+    DialogPageOut,
     DialogQuery,
     MessageOut,
     MessageQuery,
@@ -133,15 +134,16 @@ async def list_templates(
 @api.route(
     "GET",
     "/api/v1/dialogs",
-    summary="The inbox: dialogs, latest activity first",
+    summary="The inbox: dialogs, latest activity first, in keyset pages; search with q",
     tag="inbox",
     roles=EVERYONE,
     query=DialogQuery,
-    response=list[DialogOut],
+    response=DialogPageOut,
 )
-async def list_dialogs(request: web.Request, *, query: DialogQuery) -> list[DialogOut]:
-    found = await dialogs.list_dialogs(**query.model_dump())
-    return [DialogOut.model_validate(d) for d in found]
+async def list_dialogs(request: web.Request, *, query: DialogQuery) -> DialogPageOut:
+    page = await dialog_list.list_dialogs(**query.model_dump())
+    items = [DialogOut.model_validate(d) for d in page.items]
+    return DialogPageOut(items=items, next_cursor=page.next_cursor)
 
 
 @api.route(

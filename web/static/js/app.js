@@ -1,6 +1,9 @@
 // Behaviour the pages share: the reply box and the dialog list's current item.
 // Sending goes to the JSON API with the page's CSRF token; htmx then reloads the conversation.
 
+import { currentSearch } from "./history.js";
+import "./media.js";
+
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
 
 /** Post the reply, then fetch the conversation again so the new bubble shows its status. */
@@ -41,12 +44,17 @@ document.addEventListener("keydown", (event) => {
   box.form.requestSubmit();
 });
 
-/** Show the newest message and mark the open dialog in the list. */
+/** Show the newest message of a conversation just opened (later swaps, older messages
+ * loaded above or the list's next page, leave the reader where they are), and mark the
+ * open dialog in the list. */
 function settle() {
   const area = document.getElementById("conversation-area");
   if (!area) return;
   const messages = area.querySelector("[data-messages]");
-  if (messages) messages.scrollTop = messages.scrollHeight;
+  if (messages && !("settled" in messages.dataset)) {
+    messages.scrollTop = messages.scrollHeight;
+    messages.dataset.settled = "";
+  }
   const open = area.dataset.dialogId;
   for (const link of document.querySelectorAll("[data-dialog-list] a")) {
     if (link.getAttribute("href") === `/inbox/${open}`) link.setAttribute("aria-current", "true");
@@ -79,9 +87,12 @@ let touched = new Set(); // dialogs the events of this burst were about ("*": al
 function refresh(dialogs) {
   const area = document.getElementById("conversation-area");
   const open = area?.dataset.dialogId;
-  if (document.querySelector("[data-dialogs]")) {
-    window.htmx.ajax("GET", `/inbox/dialogs${open ? `?open=${open}` : ""}`, {
-      target: "[data-dialogs]",
+  if (document.querySelector("[data-dialog-results]")) {
+    // the results only: the search box, and whatever is being typed in it, stays
+    const query = new URLSearchParams({ q: currentSearch(), ...(open ? { open } : {}) });
+    window.htmx.ajax("GET", `/inbox/dialogs?${query}`, {
+      target: "[data-dialog-results]",
+      select: "[data-dialog-results]",
       swap: "outerHTML",
     });
   }

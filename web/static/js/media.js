@@ -1,0 +1,18 @@
+// A photo the messenger no longer serves (an expired file, a channel without media
+// downloads) shows as a labelled placeholder rather than a broken image.
+
+document.addEventListener(
+  "error",
+  (event) => {
+    const photo = event.target;
+    if (!(photo instanceof HTMLImageElement) || !photo.matches(".bubble-photo")) return;
+    const messages = photo.closest("[data-messages]");
+    const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 4;
+    const note = document.createElement("p");
+    note.className = "bubble-attachment bubble-photo-missing";
+    note.textContent = photo.dataset.unavailable;
+    photo.replaceWith(note);
+    if (atBottom) messages.scrollTop = messages.scrollHeight; // the newest still shows
+  },
+  true, // error events do not bubble: listen on the way down
+);
