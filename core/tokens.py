@@ -36,7 +36,7 @@ async def create_token(
 ) -> tuple[ApiToken, str]:
     """Store a new credential; returns the row and the credential, which is never shown again.
 
-    Creating an API token is recorded (``token.created``); a session is not, logins being
+    Creating an API token is recorded (``token.issued``); a session is not, logins being
     the web page's business rather than a change to the CRM.
     """
     name = _checked_name(name)
@@ -50,7 +50,7 @@ async def create_token(
         )
         if kind == TokenKind.API:
             await batch.record(
-                "token.created",
+                "token.issued",
                 token_id=token.id,
                 user_id=user.id,
                 name=name,

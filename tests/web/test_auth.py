@@ -687,7 +687,7 @@ async def test_a_user_creates_lists_and_revokes_their_own_tokens(anon: Api, oper
         for e in await Event.filter(kind__startswith="token.")
     ]  # type: ignore[attr-defined]
     assert kinds[-2:] == [
-        ("token.created", made["id"], operator.id),
+        ("token.issued", made["id"], operator.id),
         ("token.revoked", made["id"], operator.id),
     ]
 
