@@ -207,6 +207,22 @@ async def add_outbound(
     return stored
 
 
+async def add_note(batch: EventBatch, *, dialog: Dialog, author_user: User, text: str) -> Message:
+    """Store a team note on the dialog. It has no outbox row, so nothing ever sends it, and
+    it leaves ``last_message_at`` alone: the dialog list orders by the conversation."""
+    stored = await Message.create(
+        channel_id=dialog.channel_id,  # type: ignore[attr-defined]
+        dialog=dialog,
+        direction=Direction.NOTE,
+        author=Author.OPERATOR,
+        author_user=author_user,
+        text=text,
+        status=DeliveryStatus.RECEIVED,
+    )
+    await batch.record("note.added", dialog_id=dialog.id, message_id=stored.id)
+    return stored
+
+
 async def set_delivery(
     batch: EventBatch,
     *,
