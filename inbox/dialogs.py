@@ -279,6 +279,13 @@ def check_service_window(dialog: Dialog, *, now: datetime | None = None) -> None
         )
 
 
+async def list_identities(*, contact_id: int) -> list[ContactIdentity]:
+    """How each channel knows the contact, with the channel, oldest first."""
+    return (
+        await ContactIdentity.filter(contact_id=contact_id).select_related("channel").order_by("id")
+    )
+
+
 async def find_message(*, channel_id: int, external_id: str) -> Message | None:
     """A message by the id the platform gave it."""
     return await Message.get_or_none(channel_id=channel_id, external_id=external_id)

@@ -1,14 +1,19 @@
 // Behaviour the pages share: the reply box and the dialog list's current item.
 // Sending goes to the JSON API with the page's CSRF token; htmx then reloads the conversation.
 
-const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
+import "./canned_settings.js";
+import "./compose.js";
+import { csrfToken } from "./http.js";
+import "./panel.js";
 
-/** Post the reply, then fetch the conversation again so the new bubble shows its status. */
+/** Post the reply (or the note, in Note mode), then fetch the conversation again so the
+ * new bubble shows its status. */
 async function sendReply(form) {
   const text = form.elements.text.value.trim();
   const error = form.querySelector("[data-reply-error]");
   if (!text) return;
-  const response = await fetch(`/api/v1/dialogs/${form.dataset.dialogId}/messages`, {
+  const kind = form.elements.mode?.value === "note" ? "notes" : "messages";
+  const response = await fetch(`/api/v1/dialogs/${form.dataset.dialogId}/${kind}`, {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
     body: JSON.stringify({ text }),
@@ -72,7 +77,7 @@ document.addEventListener("keydown", (event) => {
 // Live: what others did shows without reload. A message or dialog event fetches the dialog
 // list again, and the open conversation's messages when the event is about it (the reply
 // box, and whatever is typed in it, stays as it is).
-const LIVE_KINDS = /^(message|dialog|contact)\./;
+const LIVE_KINDS = /^(message|dialog|contact|note)\./;
 let refetch = null;
 let touched = new Set(); // dialogs the events of this burst were about ("*": all of them)
 
