@@ -1,7 +1,8 @@
 """Realistic demo data for screenshots: a salon's channels, customers and conversations.
 
 Everything goes through the service functions the app uses (pipelines, channels, the
-intake's ``receive``, the outbox's ``send_text``, delivery statuses), except one thing:
+intake's ``receive``, the outbox's ``send_text``, delivery statuses, notes, canned
+replies, tasks), except one thing:
 the services stamp each message with the current time, and a demo needs conversations
 that span days, so :func:`_backdate` moves the stamps back afterwards.
 """
@@ -15,11 +16,14 @@ from core import auth
 from core.crypto import Vault
 from core.events import change
 from core.models import Role, User
+from funnels.models import Deal
 from funnels.pipeline_setup import create_pipeline_with_stages
 from funnels.pipelines import list_stages
 from inbox.dialogs import Inbound, Sender, set_delivery
 from inbox.models import Channel, ChannelKind, DeliveryStatus, Dialog, Direction, Message
+from inbox.notes import add_note
 from inbox.outgoing import send_text
+from triggers import canned, tasks
 
 OWNER_EMAIL = "owner@example.com"
 DEMO_PASSWORD = "demo password 2026"  # noqa: S105 (a throwaway demo account)
@@ -32,6 +36,8 @@ class Line:
     ago: timedelta
     text: str
     ours: bool = False
+    #: A private note of the team (``ours`` aside: a note is never sent).
+    note: bool = False
     status: DeliveryStatus = DeliveryStatus.READ
     error: str | None = None
 
@@ -50,6 +56,8 @@ CONVERSATIONS: list[tuple[str, str, str | None, list[Line]]] = [
         Line(_d(1, 2), "Hello Mila! Thursday 16:30 or Friday 10:00 are free.", ours=True),
         Line(_d(1, 2) - _m(4), "Friday please, with Anna if possible"),
         Line(_d(1, 1), "Done: Friday 10:00 with Anna. See you!", ours=True),
+        Line(_d(1, 1) - _m(2), "Regular since 2024, always asks for Anna. Offer mornings first.",
+             note=True),
         Line(_m(18), "Is there a slot tomorrow as well? My sister wants to come"),
         Line(_m(17), "She'd like a colour refresh, about an hour"),
     ]),
@@ -128,7 +136,32 @@ async def fill(vault: Vault) -> User:
     kinds = {"telegram": telegram, "whatsapp": whatsapp}
     for number, (name, kind, phone, lines) in enumerate(CONVERSATIONS, start=1):
         await _conversation(kinds[kind], operator, f"90{number:03d}", name, phone, lines)
+    await _canned_replies(owner)
+    await _tasks(owner, operator)
     return owner
+
+
+CANNED = [
+    ("hours", "Opening hours", "Hi {{ contact.name }}! We are open Mon-Sat 9:00-19:00."),
+    ("parking", "Parking", "The garage on Elm Street is 2 minutes away, first hour free."),
+    ("thanks", "Thanks for booking", "Thank you, {{ contact.name }}! See you soon."),
+]
+
+
+async def _canned_replies(owner: User) -> None:
+    for shortcut, title, text in CANNED:
+        await canned.create_reply(actor=owner, shortcut=shortcut, title=title, text=text)
+
+
+async def _tasks(owner: User, operator: User) -> None:
+    """Two open tasks on Mila's deal: one due later today, one overdue."""
+    deal = await Deal.get(title="Mila Kowalski")
+    now = datetime.now(UTC)
+    for title, due in (("Call back about her sister's colour", now + timedelta(hours=3)),
+                       ("Confirm Friday with Anna", now - timedelta(hours=2))):  # fmt: skip
+        await tasks.create_task(
+            actor=owner, title=title, due_at=due, deal_id=deal.id, assignee_id=operator.id
+        )
 
 
 async def _conversation(
@@ -137,7 +170,10 @@ async def _conversation(
     sender = Sender(external_id=chat, name=name, phone=phone.replace(" ", "") if phone else None)
     now, stamped = datetime.now(UTC), []
     for index, line in enumerate(lines):
-        if line.ours:
+        if line.note:
+            dialog = await Dialog.get(channel_id=channel.id, chat_id=chat)
+            message = await add_note(actor=operator, dialog_id=dialog.id, text=line.text)
+        elif line.ours:
             dialog = await Dialog.get(channel_id=channel.id, chat_id=chat)
             message = await send_text(actor=operator, dialog_id=dialog.id, text=line.text)
             async with change(None) as batch:
