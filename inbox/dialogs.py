@@ -207,6 +207,22 @@ async def add_outbound(
     return stored
 
 
+async def add_note(batch: EventBatch, *, dialog: Dialog, author_user: User, text: str) -> Message:
+    """Store a team note on the dialog. It has no outbox row, so nothing ever sends it, and
+    it leaves ``last_message_at`` alone: the dialog list orders by the conversation."""
+    stored = await Message.create(
+        channel_id=dialog.channel_id,
+        dialog=dialog,
+        direction=Direction.NOTE,
+        author=Author.OPERATOR,
+        author_user=author_user,
+        text=text,
+        status=DeliveryStatus.RECEIVED,
+    )
+    await batch.record("note.added", dialog_id=dialog.id, message_id=stored.id)
+    return stored
+
+
 async def set_delivery(
     batch: EventBatch,
     *,
@@ -275,6 +291,13 @@ def check_service_window(dialog: Dialog, *, now: datetime | None = None) -> None
             field="text",
             code="window_closed",
         )
+
+
+async def list_identities(*, contact_id: int) -> list[ContactIdentity]:
+    """How each channel knows the contact, with the channel, oldest first."""
+    return (
+        await ContactIdentity.filter(contact_id=contact_id).select_related("channel").order_by("id")
+    )
 
 
 async def find_message(*, channel_id: int, external_id: str) -> Message | None:

@@ -111,10 +111,12 @@ class Dialog(Model):
 
 
 class Direction(StrEnum):
-    """Inbound from the customer, outbound to the customer."""
+    """Inbound from the customer, outbound to the customer, or a note the team keeps on
+    the dialog (never queued, never sent: no outbox row is ever made for one)."""
 
     IN = "in"
     OUT = "out"
+    NOTE = "note"
 
 
 class Author(StrEnum):
@@ -133,6 +135,7 @@ class DeliveryStatus(StrEnum):
     DELIVERED = "delivered"
     READ = "read"
     FAILED = "failed"
+    #: Nothing to deliver: a customer's message, or a team's note, as we stored it.
     RECEIVED = "received"
 
 

@@ -2,15 +2,17 @@
 
 from tortoise.functions import Max
 
-from inbox.models import Message
+from inbox.models import Direction, Message
 
 
 async def last_messages(*, dialog_ids: list[int]) -> dict[int, Message]:
-    """The newest message of each dialog in ``dialog_ids`` (two queries, whatever the count)."""
+    """The newest message of each dialog in ``dialog_ids`` (two queries, whatever the count).
+    Team notes are not the conversation, so they never stand in for its last message."""
     if not dialog_ids:
         return {}
     rows = (
         await Message.filter(dialog_id__in=dialog_ids)
+        .exclude(direction=Direction.NOTE)
         .annotate(newest=Max("id"))
         .group_by("dialog_id")
         .values_list("newest", flat=True)

@@ -101,7 +101,8 @@ async def _reset_redis(url: str) -> None:
 
 
 TABLES = [
-    "staff_chat", "conversion", "conversion_settings", "automation_run", "automation", "task",
+    "canned_reply", "staff_chat", "conversion", "conversion_settings", "automation_run",
+    "automation", "task",
     "trigger", "outbox", "inbound_delivery", "message", "contact_identity", "channel", "dialog",
     "booking",
     "deal_tag", "deal_field_value", "deal_contact", "deal", "stage", "pipeline",

@@ -113,3 +113,31 @@ async def test_channels_keep_their_routing_and_dialogs(tmp_path: Path) -> None:
     assert channel == [(11, "telegram", "Bot", "http://x", "42", "sealed", "{}", 1, NOW)]
     assert dialogs == [(9, 11)]
     assert "idx_channel_externa_a11042" in indexes
+
+
+async def test_notes_leave_the_message_table_as_it_was(tmp_path: Path) -> None:
+    """0015 gives messages the direction ``note`` without rebuilding the table on SQLite:
+    queued sends, the message's unique key and its index all stay."""
+    path = tmp_path / "old.sqlite3"
+    config = tortoise_config(f"sqlite://{path}")
+    await tortoise_migrate(config=config, target="funnelbox.0012_deal_intake")
+    await Tortoise.close_connections()
+    with sqlite3.connect(path) as conn:
+        before = {row[1] for row in conn.execute("PRAGMA index_list('message')")}
+        conn.execute(
+            "INSERT INTO message (id, channel_id, dialog_id, direction, author, kind, text,"
+            " payload, external_id, status, created_at)"
+            " VALUES (1, 1, 7, 'out', 'operator', 'text', 'x', '{}', 'e1', 'queued', ?)",
+            (NOW,),
+        )
+        conn.execute(
+            "INSERT INTO outbox (message_id, dialog_id, state, attempts, next_attempt_at)"
+            " VALUES (1, 7, 'pending', 0, ?)",
+            (NOW,),
+        )
+    await tortoise_migrate(config=config)
+    await Tortoise.close_connections()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT message_id, state FROM outbox").fetchall() == [(1, "pending")]
+        assert {row[1] for row in conn.execute("PRAGMA index_list('message')")} == before
+        assert conn.execute("SELECT COUNT(*) FROM canned_reply").fetchone() == (0,)

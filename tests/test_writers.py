@@ -32,6 +32,7 @@ OWNER = {
     "DealIntake": "funnels/intake.py",
     "Trigger": "triggers/service.py",
     "Task": "triggers/tasks.py",
+    "CannedReply": "triggers/canned.py",
     "Automation": "triggers/automations/service.py",
     "AutomationRun": "triggers/automations/flows.py",
     "ConversionSettings": "triggers/conversions/service.py",

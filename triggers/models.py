@@ -76,3 +76,21 @@ class Task(Model):
             Index(fields=("assignee_id", "done_at", "due_at"), name="task_assignee"),
             Index(fields=("deal_id", "due_at"), name="task_deal"),
         )
+
+
+class CannedReply(Model):
+    """A reply admins keep ready for operators, who pick it by its shortcut in the reply box.
+
+    The text is a sandboxed template (``triggers.templates``) filled with the dialog's
+    contact and deal when picked, then edited and sent like any reply.
+    """
+
+    id = fields.IntField(primary_key=True)
+    shortcut = fields.CharField(max_length=32, unique=True)
+    title = fields.CharField(max_length=100)
+    text = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "canned_reply"
+        ordering = ("shortcut",)

@@ -15,9 +15,11 @@ async def list_tasks(
     actor: User,
     assignee_id: int | None = None,
     deal_id: int | None = None,
+    contact_id: int | None = None,
     open_only: bool = False,
 ) -> list[Task]:
-    """Tasks by due time. Operators see their own tasks only."""
+    """Tasks by due time. Operators see their own tasks only. ``contact_id``: the tasks of
+    the contact's deals (what the inbox's side panel shows next to the conversation)."""
     if actor.role == Role.OPERATOR:
         if assignee_id is not None and assignee_id != actor.id:
             raise PermissionDenied("operators see only their own tasks", field="assignee_id")
@@ -27,6 +29,8 @@ async def list_tasks(
         query = query.filter(assignee_id=assignee_id)
     if deal_id is not None:
         query = query.filter(deal_id=deal_id)
+    if contact_id is not None:
+        query = query.filter(deal__deal_contacts__contact_id=contact_id).distinct()
     if open_only:
         query = query.filter(done_at__isnull=True)
     return await query.order_by("due_at", "id").limit(500)

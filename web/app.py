@@ -48,6 +48,7 @@ from web.routes import (  # noqa: F401  (importing a route module registers its 
     api,
     auth,
     automations,
+    canned,
     catalog,
     channels,
     contacts,

@@ -140,3 +140,46 @@ class DialogPageOut(BaseModel):
 class MessageQuery(Input):
     before_id: Id | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class NoteIn(Input):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+Shortcut = Annotated[
+    str,
+    StringConstraints(max_length=32),
+    Field(description="What follows / in the reply box: lower-case letters, digits, - and _."),
+]
+CannedText = Annotated[
+    str,
+    StringConstraints(max_length=4000),
+    Field(description="A template with the fields auto-messages have, e.g. {{ contact.name }}."),
+]
+
+
+class CannedReplyIn(Input):
+    shortcut: Shortcut
+    title: Annotated[str, StringConstraints(max_length=100)]
+    text: CannedText
+
+
+class CannedReplyUpdate(Input):
+    """Omitted fields stay as they are; none of them can be null."""
+
+    shortcut: Shortcut | MISSING = MISSING
+    title: Annotated[str, StringConstraints(max_length=100)] | MISSING = MISSING
+    text: CannedText | MISSING = MISSING
+
+
+class CannedReplyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    shortcut: str
+    title: str
+    text: str
+    created_at: datetime
+
+
+class RenderedOut(BaseModel):
+    text: str = Field(description="The canned reply filled for this dialog; nothing was sent.")

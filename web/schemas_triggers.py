@@ -82,6 +82,7 @@ class TaskUpdate(Input):
 class TaskQuery(Input):
     assignee_id: Id | None = None
     deal_id: Id | None = None
+    contact_id: Id | None = Field(default=None, description="The tasks of the contact's deals.")
     open: bool = False
 
 

@@ -1,4 +1,5 @@
-"""Inbox tests that send use the channel fixtures: a pipeline, channels, fake messengers."""
+"""Inbox tests that send use the channel fixtures: a pipeline, channels, fake messengers,
+and outbox workers to show what is (not) sent."""
 
 from tests.bot.conftest import (  # noqa: F401
     fake_graph,
@@ -7,3 +8,4 @@ from tests.bot.conftest import (  # noqa: F401
     telegram_channel,
     whatsapp_channel,
 )
+from tests.bot.test_outbox import make_worker  # noqa: F401

@@ -81,3 +81,28 @@ async def test_bad_task_input_names_the_field(api: Api, admin: User) -> None:
         assert status in (404, 422), (body, answer)
         assert answer["error"]["field"] == field, (body, answer)
     assert await Task.all().count() == 0
+
+
+async def test_tasks_of_a_contacts_deals(api: Api, admin: User, operator: User) -> None:
+    """What the inbox's side panel lists: the open tasks of the contact's deals, once each
+    even when the deal has more contacts, and an operator's own only."""
+    ann, bob = [(await api.post("/api/v1/contacts", {"name": n}))[1] for n in ("Ann", "Bob")]
+    pipeline = (await api.post("/api/v1/pipelines", {"name": "Sales"}))[1]
+    both = {"contact_ids": [ann["id"], bob["id"]], "pipeline_id": pipeline["id"]}
+    deal = (await api.post("/api/v1/deals", both))[1]
+    only_bob = {"contact_ids": [bob["id"]], "pipeline_id": pipeline["id"]}
+    other = (await api.post("/api/v1/deals", only_bob))[1]
+    made = {}
+    for title, deal_id, assignee in (
+        ("Call", deal["id"], operator.id), ("Quote", deal["id"], admin.id),
+        ("Bob only", other["id"], operator.id), ("Done", deal["id"], operator.id),
+    ):  # fmt: skip
+        body = {"title": title, "due_at": at(1), "deal_id": deal_id, "assignee_id": assignee}
+        made[title] = (await api.post("/api/v1/tasks", body))[1]
+    await api.post(f"/api/v1/tasks/{made['Done']['id']}/complete")
+
+    status, found = await api.get(f"/api/v1/tasks?contact_id={ann['id']}&open=true")
+    assert status == 200 and sorted(t["title"] for t in found) == ["Call", "Quote"]
+    as_operator = await api.as_user(operator)
+    _, found = await as_operator.get(f"/api/v1/tasks?contact_id={ann['id']}&open=true")
+    assert [t["title"] for t in found] == ["Call"]

@@ -7,7 +7,7 @@ shows its newest messages and loads older ones above on request.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +20,7 @@ from funnels.queries import contact_deals
 from inbox import dialog_list, dialogs
 from inbox.models import Author, Dialog, Direction, Message
 from inbox.previews import last_messages
+from triggers import tasks
 from web.api import ADMINS
 from web.pages.access import page, signed_in
 from web.pages.templating import CLOCK, render
@@ -43,6 +44,10 @@ class Bubble:
     @property
     def outbound(self) -> bool:
         return self.message.direction == Direction.OUT
+
+    @property
+    def note(self) -> bool:
+        return self.message.direction == Direction.NOTE
 
 
 @routes.get("/inbox")
@@ -89,12 +94,25 @@ async def _render(request: web.Request, *, dialog: Dialog | None) -> web.Respons
     if dialog is not None:
         context["bubbles"], context["earlier"] = await _bubbles(request, dialog)
         context["channel"] = channels[dialog.channel_id]
-        if signed_in(request).role in ADMINS:  # Deals are for owners and admins only
-            context["deals"], _ = await contact_deals(contact_id=dialog.contact.id)
+        context |= await _panel_context(signed_in(request), dialog)
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
         return render("inbox/_conversation.html", request, context)
     context |= await _list_context(request)
     return render("inbox/page.html", request, context)
+
+
+async def _panel_context(user: User, dialog: Dialog) -> dict[str, Any]:
+    """The side panel: the contact's channel identities, their deals' open tasks (an
+    operator's own only) and, for owners and admins, their open deals."""
+    contact_id = dialog.contact.id
+    context: dict[str, Any] = {
+        "identities": await dialogs.list_identities(contact_id=contact_id),
+        "tasks": await tasks.list_tasks(actor=user, contact_id=contact_id, open_only=True),
+        "now": datetime.now(UTC),
+    }
+    if user.role in ADMINS:  # Deals are for owners and admins only
+        context["deals"], _ = await contact_deals(contact_id=contact_id)
+    return context
 
 
 async def _list_context(request: web.Request) -> dict[str, Any]:

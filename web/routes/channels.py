@@ -1,10 +1,10 @@
-"""Channels (admins) and the inbox: dialogs, messages and replies (operators too)."""
+"""Channels (admins) and the inbox: dialogs, messages, replies and notes (operators too)."""
 
 from aiohttp import web
 
 from bot import channels, templates
 from bot.graph import GraphError
-from inbox import dialog_list, dialogs, outgoing
+from inbox import dialog_list, dialogs, notes, outgoing
 from web.api import EVERYONE, actor
 from web.keys import HTTP, TEMPLATES, vault
 from web.middleware import error_response
@@ -19,6 +19,7 @@ from web.schemas_inbox import (
     DialogQuery,
     MessageOut,
     MessageQuery,
+    NoteIn,
     ReplyIn,
     TemplateIn,
     TemplateOut,
@@ -176,6 +177,22 @@ async def list_messages(
 )
 async def reply(request: web.Request, *, dialog_id: int, body: ReplyIn) -> MessageOut:
     message = await outgoing.send_text(actor=actor(request), dialog_id=dialog_id, text=body.text)
+    return MessageOut.model_validate(message)
+
+
+@api.route(
+    "POST",
+    "/api/v1/dialogs/{dialog_id}/notes",
+    summary="Write a private note in the dialog (the team sees it, the customer never does)",
+    tag="inbox",
+    roles=EVERYONE,
+    body=NoteIn,
+    response=MessageOut,
+    status=201,
+)
+async def add_note(request: web.Request, *, dialog_id: int, body: NoteIn) -> MessageOut:
+    """Stored as a message of the dialog with direction `note`; it is never queued or sent."""
+    message = await notes.add_note(actor=actor(request), dialog_id=dialog_id, text=body.text)
     return MessageOut.model_validate(message)
 
 

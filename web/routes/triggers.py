@@ -120,6 +120,7 @@ async def list_tasks(request: web.Request, *, query: TaskQuery) -> list[TaskOut]
         actor=actor(request),
         assignee_id=query.assignee_id,
         deal_id=query.deal_id,
+        contact_id=query.contact_id,
         open_only=query.open,
     )
     return [TaskOut.model_validate(t) for t in found]

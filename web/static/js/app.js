@@ -1,17 +1,21 @@
 // Behaviour the pages share: the reply box and the dialog list's current item.
 // Sending goes to the JSON API with the page's CSRF token; htmx then reloads the conversation.
 
+import "./canned_settings.js";
+import "./compose.js";
 import { currentSearch } from "./history.js";
+import { csrfToken } from "./http.js";
 import "./media.js";
+import "./panel.js";
 
-const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
-
-/** Post the reply, then fetch the conversation again so the new bubble shows its status. */
+/** Post the reply (or the note, in Note mode), then fetch the conversation again so the
+ * new bubble shows its status. */
 async function sendReply(form) {
   const text = form.elements.text.value.trim();
   const error = form.querySelector("[data-reply-error]");
   if (!text) return;
-  const response = await fetch(`/api/v1/dialogs/${form.dataset.dialogId}/messages`, {
+  const kind = form.elements.mode?.value === "note" ? "notes" : "messages";
+  const response = await fetch(`/api/v1/dialogs/${form.dataset.dialogId}/${kind}`, {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
     body: JSON.stringify({ text }),
@@ -80,7 +84,7 @@ document.addEventListener("keydown", (event) => {
 // Live: what others did shows without reload. A message or dialog event fetches the dialog
 // list again, and the open conversation's messages when the event is about it (the reply
 // box, and whatever is typed in it, stays as it is).
-const LIVE_KINDS = /^(message|dialog|contact)\./;
+const LIVE_KINDS = /^(message|dialog|contact|note)\./;
 let refetch = null;
 let touched = new Set(); // dialogs the events of this burst were about ("*": all of them)
 
