@@ -5,7 +5,9 @@ from typing import Annotated, Any
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
+from inbox.dialogs import Shown
 from inbox.models import Author, ChannelKind, DeliveryStatus, Direction
+from inbox.unread import TOTAL_CAP
 from web.schemas import ContactOut, Id, Input, Name
 
 
@@ -22,7 +24,11 @@ class ChannelIn(Input):
     api_base_url: (
         Annotated[str, StringConstraints(pattern=r"^https?://", max_length=255)] | None
     ) = None
-    settings: dict[str, Any] = Field(default_factory=dict, description="e.g. {greeting}")
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="e.g. {greeting}. {round_robin: true} gives each new dialog to the next "
+        "active operator in turn.",
+    )
 
 
 class ChannelUpdate(Input):
@@ -69,8 +75,20 @@ class DialogOut(BaseModel):
     channel_id: int
     contact: ContactOut
     chat_id: str
+    assignee_id: int | None = Field(description="The operator who answers it, or null.")
     last_inbound_at: datetime | None
     last_message_at: datetime | None
+    unread: int = Field(default=0, description="The caller's unread customer messages.")
+
+
+class AssignIn(Input):
+    user_id: Id | None = Field(description="Who answers the dialog; null unassigns it.")
+
+
+class UnreadOut(BaseModel):
+    total: int = Field(
+        description=f"The caller's unread customer messages, counted up to {TOTAL_CAP}."
+    )
 
 
 class MessageOut(BaseModel):
@@ -122,6 +140,7 @@ class TemplateOut(BaseModel):
 
 class DialogQuery(Input):
     channel_id: Id | None = None
+    filter: Shown = Field(default=Shown.ALL, description="mine: the caller's dialogs.")
     limit: Annotated[int, Field(ge=1, le=200)] = 50
 
 
