@@ -15,8 +15,10 @@ from core.auth import list_users
 from core.models import User
 from funnels.queries import contact_deals
 from inbox import dialogs
+from inbox.dialogs import Shown
 from inbox.models import Author, Dialog, Direction, Message
 from inbox.previews import last_messages
+from inbox.unread import unread_counts
 from web.api import ADMINS
 from web.pages.access import page, signed_in
 from web.pages.templating import CLOCK, render
@@ -47,11 +49,24 @@ async def inbox(request: web.Request) -> web.Response:
 @routes.get("/inbox/dialogs")
 @page()
 async def dialog_list(request: web.Request) -> web.Response:
-    """The dialog list alone: what the live socket makes the page fetch again."""
+    """The dialog list alone: what the live socket and the filter tabs fetch again."""
     open_id = request.query.get("open", "")
-    context = await _list_context()
+    context = await _list_context(request)
     context["dialog"] = {"id": int(open_id)} if open_id.isdigit() else None  # marked current
-    return render("inbox/_dialogs.html", request, context)
+    response = render("inbox/_dialogs.html", request, context)
+    if request.query.get("push"):  # a filter tab: the address says which list is shown
+        shown = context["shown"]
+        where = f"/inbox/{open_id}" if open_id.isdigit() else "/inbox"
+        response.headers["HX-Push-Url"] = where if shown == Shown.ALL else f"{where}?filter={shown}"
+    return response
+
+
+@routes.get(r"/inbox/{dialog_id:\d{1,18}}/assignment")
+@page()
+async def assignment(request: web.Request) -> web.Response:
+    """The conversation header's assignment control alone, fetched again when it changes."""
+    dialog = await dialogs.get_dialog(dialog_id=int(request.match_info["dialog_id"]))
+    return render("inbox/_assignment.html", request, await _assignment_context(request, dialog))
 
 
 @routes.get(r"/inbox/{dialog_id:\d{1,18}}")
@@ -67,20 +82,45 @@ async def _render(request: web.Request, *, dialog: Dialog | None) -> web.Respons
     if dialog is not None:
         context["bubbles"] = await _bubbles(request, dialog)
         context["channel"] = channels[dialog.channel_id]  # type: ignore[attr-defined]
+        context |= await _assignment_context(request, dialog)
         if signed_in(request).role in ADMINS:  # Deals are for owners and admins only
             context["deals"], _ = await contact_deals(contact_id=dialog.contact.id)
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
         return render("inbox/_conversation.html", request, context)
-    context |= await _list_context()
+    context |= await _list_context(request)
     return render("inbox/page.html", request, context)
 
 
-async def _list_context() -> dict[str, Any]:
-    found = await dialogs.list_dialogs()
+def _shown(request: web.Request) -> Shown:
+    """The list's filter tab from ``?filter=`` (all when absent or unknown)."""
+    try:
+        return Shown(request.query.get("filter", Shown.ALL))
+    except ValueError:
+        return Shown.ALL
+
+
+async def _list_context(request: web.Request) -> dict[str, Any]:
+    reader, shown = signed_in(request), _shown(request)
+    found = await dialogs.list_dialogs(shown=shown, reader_id=reader.id)
+    ids = [d.id for d in found]
     return {
         "dialogs": found,
-        "previews": await last_messages(dialog_ids=[d.id for d in found]),
+        "shown": shown.value,
+        "unread": await unread_counts(reader=reader, dialog_ids=ids),
+        "previews": await last_messages(dialog_ids=ids),
         "channels": {c.id: c for c in await list_channels()},
+    }
+
+
+async def _assignment_context(request: web.Request, dialog: Dialog) -> dict[str, Any]:
+    """Who has the dialog and whom the reader may give it to (owners and admins: anyone)."""
+    reader = signed_in(request)
+    staff = [u for u in await list_users() if u.is_active]
+    assignee_id = dialog.assignee_id  # type: ignore[attr-defined]
+    return {
+        "dialog": dialog,
+        "assignee": next((u for u in staff if u.id == assignee_id), None),
+        "assignable": staff if reader.role in ADMINS else [],
     }
 
 

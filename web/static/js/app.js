@@ -1,6 +1,9 @@
 // Behaviour the pages share: the reply box and the dialog list's current item.
 // Sending goes to the JSON API with the page's CSRF token; htmx then reloads the conversation.
 
+import "./assignment.js";
+import "./unread.js";
+
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
 
 /** Post the reply, then fetch the conversation again so the new bubble shows its status. */
@@ -74,24 +77,44 @@ document.addEventListener("keydown", (event) => {
 // box, and whatever is typed in it, stays as it is).
 const LIVE_KINDS = /^(message|dialog|contact)\./;
 let refetch = null;
+let refreshing = false;
 let touched = new Set(); // dialogs the events of this burst were about ("*": all of them)
 
 function refresh(dialogs) {
   const area = document.getElementById("conversation-area");
   const open = area?.dataset.dialogId;
+  const swaps = [];
   if (document.querySelector("[data-dialogs]")) {
-    window.htmx.ajax("GET", `/inbox/dialogs${open ? `?open=${open}` : ""}`, {
+    swaps.push(window.htmx.ajax("GET", `/inbox/dialogs${open ? `?open=${open}` : ""}`, {
+      source: "[data-dialogs]",
       target: "[data-dialogs]",
       swap: "outerHTML",
-    });
+    }));
   }
   if (open && (dialogs.has("*") || dialogs.has(open))) {
-    window.htmx.ajax("GET", `/inbox/${open}`, {
+    swaps.push(window.htmx.ajax("GET", `/inbox/${open}`, {
+      source: "[data-messages]",
       target: "[data-messages]",
       select: "[data-messages]",
       swap: "outerHTML",
-    });
+    }));
   }
+  return Promise.allSettled(swaps);
+}
+
+/** One refetch at a time. htmx keeps one request per source element and lets a newer one
+ * replace the one queued behind it (the page body, unless a source is named), and drops a
+ * request queued on an element its swap replaced: so each fetch names its own source,
+ * and events arriving while a refetch is in flight wait for it, then fetch again. */
+async function refreshAll() {
+  if (refreshing) return;
+  refreshing = true;
+  while (touched.size) {
+    const dialogs = touched;
+    touched = new Set();
+    await refresh(dialogs);
+  }
+  refreshing = false;
 }
 
 document.addEventListener("funnelbox:event", (event) => {
@@ -100,9 +123,5 @@ document.addEventListener("funnelbox:event", (event) => {
   if (!reset && !LIVE_KINDS.test(kind)) return;
   touched.add(reset || data?.dialog_id == null ? "*" : String(data.dialog_id));
   clearTimeout(refetch); // a burst of events is one refetch
-  refetch = setTimeout(() => {
-    const dialogs = touched;
-    touched = new Set();
-    refresh(dialogs);
-  }, 100);
+  refetch = setTimeout(refreshAll, 100);
 });
