@@ -17,9 +17,11 @@ from core.events import change
 from core.models import Role, User
 from funnels.pipeline_setup import create_pipeline_with_stages
 from funnels.pipelines import list_stages
+from inbox.assignment import assign
 from inbox.dialogs import Inbound, Sender, set_delivery
 from inbox.models import Channel, ChannelKind, DeliveryStatus, Dialog, Direction, Message
 from inbox.outgoing import send_text
+from inbox.unread import mark_read
 
 OWNER_EMAIL = "owner@example.com"
 DEMO_PASSWORD = "demo password 2026"  # noqa: S105 (a throwaway demo account)
@@ -128,7 +130,23 @@ async def fill(vault: Vault) -> User:
     kinds = {"telegram": telegram, "whatsapp": whatsapp}
     for number, (name, kind, phone, lines) in enumerate(CONVERSATIONS, start=1):
         await _conversation(kinds[kind], operator, f"90{number:03d}", name, phone, lines)
+    await _assign_and_read(owner, operator)
     return owner
+
+
+#: Who answers which demo dialog (the rest are unassigned).
+ASSIGNED = {"Mila Kowalski": "operator", "Ravi Shah": "owner", "Tom Becker": "owner"}
+#: Dialogs the owner has read to the end; the others show their unread counts.
+READ = ("Sofia Martínez", "Tom Becker", "Aiko Tanaka")
+
+
+async def _assign_and_read(owner: User, operator: User) -> None:
+    people = {"owner": owner, "operator": operator}
+    for name, who in ASSIGNED.items():
+        dialog = await Dialog.get(contact__name=name)
+        await assign(actor=owner, dialog_id=dialog.id, assignee_id=people[who].id)
+    for name in READ:
+        await mark_read(actor=owner, dialog_id=(await Dialog.get(contact__name=name)).id)
 
 
 async def _conversation(

@@ -26,7 +26,12 @@ async function loadTotal() {
 
 async function markRead(dialogId) {
   const { ok, body } = await callApi("POST", `/api/v1/dialogs/${dialogId}/read`);
-  if (ok) show(body.total);
+  if (!ok) return;
+  show(body.total);
+  // the list is fetched again on the dialog.read event; until then it should not disagree
+  const item = document.querySelector(`[data-dialog-list] a[href="/inbox/${dialogId}"]`);
+  item?.classList.remove("is-unread");
+  item?.querySelector(".unread-badge")?.remove();
 }
 
 /** A newly opened conversation (page load or htmx swap) is read by whoever sees it. */
