@@ -75,7 +75,13 @@ async def _receive_once(channel: Channel, message: Inbound, answer: Answer | Non
 
 async def _dialog(batch: EventBatch, channel: Channel, message: Inbound) -> Dialog:
     contact = await identify(batch, channel_id=channel.id, sender=message.sender)
-    return await open_dialog(batch, channel_id=channel.id, contact=contact, chat_id=message.chat_id)
+    return await open_dialog(
+        batch,
+        channel_id=channel.id,
+        contact=contact,
+        chat_id=message.chat_id,
+        round_robin=channel.settings.get("round_robin") is True,
+    )
 
 
 async def receive_edit(*, channel: Channel, external_id: str, text: str) -> None:

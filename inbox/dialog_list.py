@@ -10,6 +10,7 @@ substring matches (``core/migrations/0014_dialog_list.py``).
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
@@ -21,6 +22,14 @@ from inbox.models import Contact, Dialog, Message
 MAX_PAGE = 200
 #: A search that looks like a phone number also matches contacts' E.164 phones.
 PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{3,}$")
+
+
+class Shown(StrEnum):
+    """Which dialogs a list shows: all, the reader's own, or those nobody has."""
+
+    ALL = "all"
+    MINE = "mine"
+    UNASSIGNED = "unassigned"
 
 
 @dataclass
@@ -37,11 +46,18 @@ async def list_dialogs(
     q: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    shown: Shown = Shown.ALL,
+    reader_id: int | None = None,
 ) -> DialogPage:
-    """Dialogs most recent activity first, optionally one channel's or matching ``q``."""
+    """Dialogs most recent activity first, optionally one channel's or matching ``q``;
+    ``shown`` picks the reader's own (``reader_id``) or the unassigned ones."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}", field="limit")
     base = Dialog.all() if channel_id is None else Dialog.filter(channel_id=channel_id)
+    if shown == Shown.MINE:
+        base = base.filter(assignee_id=reader_id)
+    elif shown == Shown.UNASSIGNED:
+        base = base.filter(assignee_id__isnull=True)
     sources = _matching(base, q.strip()) if q and q.strip() else [base]
     after = cursors.decode(cursor, _moment) if cursor else None
     found: dict[int, Dialog] = {}

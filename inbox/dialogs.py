@@ -14,6 +14,7 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import EventBatch
 from core.models import User
 from core.phones import normalize_phone
+from core.rota import next_operator
 from inbox.models import (
     Author,
     Contact,
@@ -115,18 +116,46 @@ def _phone(sender: Sender) -> str | None:
 
 
 async def open_dialog(
-    batch: EventBatch, *, channel_id: int, contact: Contact, chat_id: str
+    batch: EventBatch, *, channel_id: int, contact: Contact, chat_id: str, round_robin: bool = False
 ) -> Dialog:
     """The contact's dialog on the channel, created on first message (``dialog.created``,
     which puts it in the live inbox) and locked for the rest of the transaction so
-    concurrent messages of one customer queue up here."""
+    concurrent messages of one customer queue up here. With ``round_robin`` (a channel
+    setting) a new dialog goes to the operator after the one who got the channel's last."""
     dialog = await Dialog.filter(channel_id=channel_id, contact=contact).select_for_update().first()
     if dialog is None:
         dialog = await Dialog.create(channel_id=channel_id, contact=contact, chat_id=chat_id)
         await batch.record(
             "dialog.created", dialog_id=dialog.id, channel_id=channel_id, contact_id=contact.id
         )
+        if round_robin:
+            await set_assignee(batch, dialog=dialog, assignee_id=await _next_in_turn(channel_id))
     return dialog
+
+
+async def _next_in_turn(channel_id: int) -> int | None:
+    """The operator whose turn follows the assignee of the channel's latest assigned dialog."""
+    last = (
+        await Dialog.filter(channel_id=channel_id, assignee_id__not_isnull=True)
+        .order_by("-id")
+        .first()
+    )
+    return await next_operator(last.assignee_id if last else None)  # type: ignore[attr-defined]
+
+
+async def set_assignee(batch: EventBatch, *, dialog: Dialog, assignee_id: int | None) -> bool:
+    """Give the dialog to ``assignee_id`` (``None``: nobody), recording ``dialog.assigned``
+    with from and to; False when it is theirs already. Who may do it is
+    :mod:`inbox.assignment`'s rule."""
+    previous = dialog.assignee_id  # type: ignore[attr-defined]
+    if previous == assignee_id:
+        return False
+    dialog.assignee_id = assignee_id
+    await dialog.save(update_fields=["assignee_id"])
+    await batch.record(
+        "dialog.assigned", dialog_id=dialog.id, **{"from": previous, "to": assignee_id}
+    )
+    return True
 
 
 async def add_inbound(batch: EventBatch, *, dialog: Dialog, message: Inbound) -> Message | None:
@@ -147,7 +176,8 @@ async def add_inbound(batch: EventBatch, *, dialog: Dialog, message: Inbound) ->
         status=DeliveryStatus.RECEIVED,
     )
     dialog.last_inbound_at = dialog.last_message_at = now
-    await dialog.save(update_fields=["last_inbound_at", "last_message_at"])
+    dialog.last_inbound_id = stored.id
+    await dialog.save(update_fields=["last_inbound_at", "last_message_at", "last_inbound_id"])
     await batch.record(
         "message.received",
         dialog_id=dialog.id,

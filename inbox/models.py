@@ -97,7 +97,13 @@ class Dialog(Model):
     contact_id: int
     #: Telegram chat id or WhatsApp wa_id: where replies go.
     chat_id = fields.CharField(max_length=64)
+    #: The operator who answers it (none: anyone may pick it up).
+    assignee: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "funnelbox.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
     last_inbound_at = fields.DatetimeField(null=True)
+    #: The newest customer message: a reader whose marker is below it has unread ones.
+    last_inbound_id = fields.BigIntField(null=True)
     last_message_at = fields.DatetimeField(null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -106,8 +112,32 @@ class Dialog(Model):
     class Meta:
         table = "dialog"
         unique_together = (("channel", "contact"),)
-        #: the inbox list's order and keyset (``inbox.dialog_list``)
-        indexes = (Index(fields=("last_message_at", "id"), name="dialog_activity"),)
+        indexes = (
+            # the inbox list's order and keyset (``inbox.dialog_list``), and its "mine" tab
+            Index(fields=("last_message_at", "id"), name="dialog_activity"),
+            Index(fields=("assignee_id", "last_message_at"), name="dialog_assignee"),
+        )
+
+
+class DialogRead(Model):
+    """How far one user has read one dialog: the id of the newest message they saw.
+
+    The dialog's unread count for them is its customer messages above that id, counted
+    on the message table's (dialog, id) index; no row means nothing was read yet.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "funnelbox.User", related_name=False, on_delete=fields.CASCADE
+    )
+    dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
+        "funnelbox.Dialog", related_name="reads", on_delete=fields.CASCADE
+    )
+    message_id = fields.BigIntField()
+
+    class Meta:
+        table = "dialog_read"
+        unique_together = (("user", "dialog"),)
 
 
 class Direction(StrEnum):

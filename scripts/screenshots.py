@@ -46,7 +46,12 @@ async def prepare(url: str) -> dict[str, str]:
             await demo.fill(Vault(DEMO_SECRET))
         dialogs = (await list_dialogs(limit=10)).items
         sizes = {d.id: len(await list_messages(dialog_id=d.id)) for d in dialogs}
-    pages = {"inbox": "/inbox", "deals": "/deals", "settings": "/settings"}
+    pages = {
+        "inbox": "/inbox",
+        "inbox-mine": "/inbox?filter=mine",
+        "deals": "/deals",
+        "settings": "/settings",
+    }
     if sizes:  # the longest conversation shows the most
         pages["dialog"] = f"/inbox/{max(sizes, key=sizes.__getitem__)}"
     return pages

@@ -141,3 +141,53 @@ async def test_notes_leave_the_message_table_as_it_was(tmp_path: Path) -> None:
         assert conn.execute("SELECT message_id, state FROM outbox").fetchall() == [(1, "pending")]
         assert {row[1] for row in conn.execute("PRAGMA index_list('message')")} == before
         assert conn.execute("SELECT COUNT(*) FROM canned_reply").fetchone() == (0,)
+
+
+async def test_dialogs_learn_their_newest_customer_message(tmp_path: Path) -> None:
+    """0016 adds the assignee and fills ``last_inbound_id`` from the stored messages,
+    keeping the dialog's rows, unique key and messages."""
+    path = tmp_path / "old.sqlite3"
+    config = tortoise_config(f"sqlite://{path}")
+    await tortoise_migrate(config=config, target="funnelbox.0012_deal_intake")
+    await Tortoise.close_connections()
+    with sqlite3.connect(path) as conn:
+        for sql in ROWS_AT_0010:
+            if not sql.startswith("INSERT INTO channel"):
+                conn.execute(sql, (NOW,) if "?" in sql else ())
+        conn.execute(
+            "INSERT INTO channel (id, kind, name, api_base_url, external_id, credentials, "
+            "settings, is_active, created_at) "
+            "VALUES (11, 'telegram', 'Bot', 'http://x', '42', 'sealed', '{}', 1, ?)",
+            (NOW,),
+        )
+        conn.execute(
+            "INSERT INTO contact (id, name, created_at, updated_at) VALUES (3, 'Cy', ?1, ?1)",
+            (NOW,),
+        )
+        conn.execute(
+            "INSERT INTO dialog (id, channel_id, contact_id, chat_id, created_at) "
+            "VALUES (10, 11, 3, '43', ?)",
+            (NOW,),
+        )
+        for message_id, direction in [(1, "in"), (2, "in"), (3, "out")]:
+            conn.execute(
+                "INSERT INTO message (id, channel_id, dialog_id, direction, author, kind, text,"
+                " payload, status, created_at) VALUES (?, 11, 9, ?, 'customer', 'text', 'x',"
+                " '{}', 'received', ?)",
+                (message_id, direction, NOW),
+            )
+    await tortoise_migrate(config=config)
+    await Tortoise.close_connections()
+    with sqlite3.connect(path) as conn:
+        dialogs = conn.execute(
+            "SELECT id, assignee_id, last_inbound_id FROM dialog ORDER BY id"
+        ).fetchall()
+        messages = conn.execute("SELECT COUNT(*) FROM message").fetchone()
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(
+                "INSERT INTO dialog (channel_id, contact_id, chat_id, created_at) "
+                "VALUES (11, 2, '44', ?)",
+                (NOW,),
+            )
+    assert dialogs == [(9, None, 2), (10, None, None)]
+    assert messages == (3,)

@@ -23,6 +23,7 @@ OWNER = {
     "Dialog": "inbox/dialogs.py",
     "Message": "inbox/dialogs.py",
     "Outbox": "inbox/dialogs.py",
+    "DialogRead": "inbox/unread.py",
     "Pipeline": "funnels/pipelines.py",
     "Stage": "funnels/pipelines.py",
     "Deal": "funnels/deals.py",

@@ -27,7 +27,8 @@ from pydantic import BaseModel, ValidationError
 
 from core.errors import DomainError, ValidationFailed
 from core.events import EventBatch, change
-from core.models import Event, Role, User
+from core.models import Event, User
+from core.rota import next_operator
 from funnels.deals import update_deal
 from funnels.models import Booking, BookingStatus, Deal, Pipeline, Stage
 from inbox.dialogs import queue, queued, window_open
@@ -167,16 +168,9 @@ async def _auto_task(
 
 
 async def _next_operator(trigger: Trigger) -> int | None:
-    """The active operator after the one this trigger gave its last task to (by id, wrapping)."""
-    active = User.filter(role=Role.OPERATOR, is_active=True).order_by("id")
-    # tortoise's stubs type values_list(flat=True) as tuples
-    operators: list[int] = await active.values_list("id", flat=True)  # type: ignore[assignment]
-    if not operators:
-        return None
+    """The operator whose turn follows the one this trigger gave its last task to."""
     last = await Task.filter(trigger=trigger).order_by("-id").first()
-    previous = last.assignee_id if last else None
-    later = [op for op in operators if previous is not None and op > previous]
-    return later[0] if later else operators[0]
+    return await next_operator(last.assignee_id if last else None)
 
 
 class _Send(TypedDict):

@@ -6,7 +6,9 @@ from typing import Annotated, Any
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, computed_field
 from pydantic.experimental.missing_sentinel import MISSING
 
+from inbox.dialog_list import Shown
 from inbox.models import Author, ChannelKind, DeliveryStatus, Direction
+from inbox.unread import TOTAL_CAP
 from web.schemas import ContactOut, Id, Input, Name
 
 
@@ -23,7 +25,11 @@ class ChannelIn(Input):
     api_base_url: (
         Annotated[str, StringConstraints(pattern=r"^https?://", max_length=255)] | None
     ) = None
-    settings: dict[str, Any] = Field(default_factory=dict, description="e.g. {greeting}")
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="e.g. {greeting}. {round_robin: true} gives each new dialog to the next "
+        "active operator in turn.",
+    )
 
 
 class ChannelUpdate(Input):
@@ -70,8 +76,20 @@ class DialogOut(BaseModel):
     channel_id: int
     contact: ContactOut
     chat_id: str
+    assignee_id: int | None = Field(description="The operator who answers it, or null.")
     last_inbound_at: datetime | None
     last_message_at: datetime | None
+    unread: int = Field(default=0, description="The caller's unread customer messages.")
+
+
+class AssignIn(Input):
+    user_id: Id | None = Field(description="Who answers the dialog; null unassigns it.")
+
+
+class UnreadOut(BaseModel):
+    total: int = Field(
+        description=f"The caller's unread customer messages, counted up to {TOTAL_CAP}."
+    )
 
 
 class MessageOut(BaseModel):
@@ -128,6 +146,9 @@ class DialogQuery(Input):
     )
     cursor: Annotated[str, StringConstraints(max_length=500)] | None = Field(
         default=None, description="The previous page's next_cursor."
+    )
+    shown: Shown = Field(
+        default=Shown.ALL, alias="filter", description="mine: the caller's dialogs."
     )
     limit: Annotated[int, Field(ge=1, le=200)] = 50
 

@@ -18,8 +18,10 @@ from core.errors import ValidationFailed
 from core.models import User
 from funnels.queries import contact_deals
 from inbox import dialog_list, dialogs
+from inbox.dialog_list import Shown
 from inbox.models import Author, Dialog, Direction, Message
 from inbox.previews import last_messages
+from inbox.unread import unread_counts
 from triggers import tasks
 from web.api import ADMINS
 from web.pages.access import page, signed_in
@@ -59,13 +61,28 @@ async def inbox(request: web.Request) -> web.Response:
 @routes.get("/inbox/dialogs")
 @page()
 async def dialogs_fragment(request: web.Request) -> web.Response:
-    """The dialog list alone (what the live socket and the search fetch), or with a
-    ``cursor`` only the next page's items (what scrolling to the end fetches)."""
+    """The dialog list alone (what the live socket, the search and the filter tabs fetch),
+    or with a ``cursor`` only the next page's items (what scrolling to the end fetches)."""
     open_id = request.query.get("open", "")
     context = await _list_context(request)
     context["dialog"] = {"id": int(open_id)} if open_id.isdigit() else None  # marked current
     more = "cursor" in request.query
-    return render("inbox/_dialog_items.html" if more else "inbox/_dialogs.html", request, context)
+    response = render(
+        "inbox/_dialog_items.html" if more else "inbox/_dialogs.html", request, context
+    )
+    if request.query.get("push"):  # a filter tab: the address says which list is shown
+        shown = context["shown"]
+        where = f"/inbox/{open_id}" if open_id.isdigit() else "/inbox"
+        response.headers["HX-Push-Url"] = where if shown == Shown.ALL else f"{where}?filter={shown}"
+    return response
+
+
+@routes.get(r"/inbox/{dialog_id:\d{1,18}}/assignment")
+@page()
+async def assignment(request: web.Request) -> web.Response:
+    """The conversation header's assignment control alone, fetched again when it changes."""
+    dialog = await dialogs.get_dialog(dialog_id=int(request.match_info["dialog_id"]))
+    return render("inbox/_assignment.html", request, await _assignment_context(request, dialog))
 
 
 @routes.get(r"/inbox/{dialog_id:\d{1,18}}")
@@ -94,6 +111,7 @@ async def _render(request: web.Request, *, dialog: Dialog | None) -> web.Respons
     if dialog is not None:
         context["bubbles"], context["earlier"] = await _bubbles(request, dialog)
         context["channel"] = channels[dialog.channel_id]
+        context |= await _assignment_context(request, dialog)
         context |= await _panel_context(signed_in(request), dialog)
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
         return render("inbox/_conversation.html", request, context)
@@ -115,16 +133,42 @@ async def _panel_context(user: User, dialog: Dialog) -> dict[str, Any]:
     return context
 
 
+def _shown(request: web.Request) -> Shown:
+    """The list's filter tab from ``?filter=`` (all when absent or unknown)."""
+    try:
+        return Shown(request.query.get("filter", Shown.ALL))
+    except ValueError:
+        return Shown.ALL
+
+
 async def _list_context(request: web.Request) -> dict[str, Any]:
-    """One page of the list: the search in ``q``, the page after ``cursor``."""
+    """One page of the list: the filter tab, the search in ``q``, the page after ``cursor``."""
+    reader, shown = signed_in(request), _shown(request)
     q = request.query.get("q", "").strip()[:200]
-    found = await dialog_list.list_dialogs(q=q or None, cursor=request.query.get("cursor"))
+    found = await dialog_list.list_dialogs(
+        q=q or None, cursor=request.query.get("cursor"), shown=shown, reader_id=reader.id
+    )
+    ids = [d.id for d in found.items]
     return {
         "dialogs": found.items,
         "next_cursor": found.next_cursor,
         "q": q,
-        "previews": await last_messages(dialog_ids=[d.id for d in found.items]),
+        "shown": shown.value,
+        "unread": await unread_counts(reader=reader, dialog_ids=ids),
+        "previews": await last_messages(dialog_ids=ids),
         "channels": {c.id: c for c in await list_channels()},
+    }
+
+
+async def _assignment_context(request: web.Request, dialog: Dialog) -> dict[str, Any]:
+    """Who has the dialog and whom the reader may give it to (owners and admins: anyone)."""
+    reader = signed_in(request)
+    staff = [u for u in await list_users() if u.is_active]
+    assignee_id = dialog.assignee_id  # type: ignore[attr-defined]
+    return {
+        "dialog": dialog,
+        "assignee": next((u for u in staff if u.id == assignee_id), None),
+        "assignable": staff if reader.role in ADMINS else [],
     }
 
 

@@ -13,6 +13,7 @@ from babel.numbers import format_currency
 from babel.support import Translations
 
 from core.settings import Settings
+from inbox.unread import TOTAL_CAP
 from web.api import ADMINS
 from web.keys import USER
 from web.middleware import CSRF_FIELD, csrf_token
@@ -39,6 +40,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         CSRF_FIELD=CSRF_FIELD,
+        unread_cap=TOTAL_CAP,
         locale=settings.locale,
         money=lambda amount, currency: format_currency(amount, currency, locale=settings.locale),
     )

@@ -4,12 +4,13 @@ from aiohttp import web
 
 from bot import channels, templates
 from bot.graph import GraphError
-from inbox import dialog_list, dialogs, notes, outgoing
+from inbox import assignment, dialog_list, dialogs, notes, outgoing, unread
 from web.api import EVERYONE, actor
 from web.keys import HTTP, TEMPLATES, vault
 from web.middleware import error_response
 from web.routes import api
 from web.schemas_inbox import (
+    AssignIn,
     ChannelIn,
     ChannelOut,
     ChannelUpdate,
@@ -24,6 +25,7 @@ from web.schemas_inbox import (
     TemplateIn,
     TemplateOut,
     TemplateQuery,
+    UnreadOut,
 )
 
 
@@ -142,9 +144,56 @@ async def list_templates(
     response=DialogPageOut,
 )
 async def list_dialogs(request: web.Request, *, query: DialogQuery) -> DialogPageOut:
-    page = await dialog_list.list_dialogs(**query.model_dump())
-    items = [DialogOut.model_validate(d) for d in page.items]
+    reader = actor(request)
+    page = await dialog_list.list_dialogs(**query.model_dump(), reader_id=reader.id)
+    counts = await unread.unread_counts(reader=reader, dialog_ids=[d.id for d in page.items])
+    items = [
+        DialogOut.model_validate(d).model_copy(update={"unread": counts.get(d.id, 0)})
+        for d in page.items
+    ]
     return DialogPageOut(items=items, next_cursor=page.next_cursor)
+
+
+@api.route(
+    "PUT",
+    "/api/v1/dialogs/{dialog_id}/assignee",
+    summary="Assign the dialog (operators: to themselves, or let go of their own)",
+    tag="inbox",
+    roles=EVERYONE,
+    body=AssignIn,
+    response=DialogOut,
+)
+async def assign(request: web.Request, *, dialog_id: int, body: AssignIn) -> DialogOut:
+    dialog = await assignment.assign(
+        actor=actor(request), dialog_id=dialog_id, assignee_id=body.user_id
+    )
+    return DialogOut.model_validate(dialog)
+
+
+@api.route(
+    "POST",
+    "/api/v1/dialogs/{dialog_id}/read",
+    summary="Mark the dialog read by the caller; answers their unread total",
+    tag="inbox",
+    roles=EVERYONE,
+    response=UnreadOut,
+)
+async def mark_read(request: web.Request, *, dialog_id: int) -> UnreadOut:
+    reader = actor(request)
+    await unread.mark_read(actor=reader, dialog_id=dialog_id)
+    return UnreadOut(total=await unread.unread_total(reader=reader))
+
+
+@api.route(
+    "GET",
+    "/api/v1/unread",
+    summary="The caller's unread customer messages over all dialogs",
+    tag="inbox",
+    roles=EVERYONE,
+    response=UnreadOut,
+)
+async def unread_total(request: web.Request) -> UnreadOut:
+    return UnreadOut(total=await unread.unread_total(reader=actor(request)))
 
 
 @api.route(

@@ -1,12 +1,14 @@
 // Behaviour the pages share: the reply box and the dialog list's current item.
 // Sending goes to the JSON API with the page's CSRF token; htmx then reloads the conversation.
 
+import "./assignment.js";
 import "./canned_settings.js";
 import "./compose.js";
 import { currentSearch } from "./history.js";
 import { csrfToken } from "./http.js";
 import "./media.js";
 import "./panel.js";
+import "./unread.js";
 
 /** Post the reply (or the note, in Note mode), then fetch the conversation again so the
  * new bubble shows its status. */
@@ -86,27 +88,49 @@ document.addEventListener("keydown", (event) => {
 // box, and whatever is typed in it, stays as it is).
 const LIVE_KINDS = /^(message|dialog|contact|note)\./;
 let refetch = null;
+let refreshing = false;
 let touched = new Set(); // dialogs the events of this burst were about ("*": all of them)
 
 function refresh(dialogs) {
   const area = document.getElementById("conversation-area");
   const open = area?.dataset.dialogId;
-  if (document.querySelector("[data-dialog-results]")) {
-    // the results only: the search box, and whatever is being typed in it, stays
-    const query = new URLSearchParams({ q: currentSearch(), ...(open ? { open } : {}) });
-    window.htmx.ajax("GET", `/inbox/dialogs?${query}`, {
+  const swaps = [];
+  const results = document.querySelector("[data-dialog-results]");
+  if (results) {
+    // the results only: the tabs, the search box and whatever is typed in it stay
+    const filter = document.querySelector("[data-dialogs]")?.dataset.filter ?? "all";
+    const query = new URLSearchParams({ q: currentSearch(), filter, ...(open ? { open } : {}) });
+    swaps.push(window.htmx.ajax("GET", `/inbox/dialogs?${query}`, {
+      source: "[data-dialog-results]",
       target: "[data-dialog-results]",
       select: "[data-dialog-results]",
       swap: "outerHTML",
-    });
+    }));
   }
   if (open && (dialogs.has("*") || dialogs.has(open))) {
-    window.htmx.ajax("GET", `/inbox/${open}`, {
+    swaps.push(window.htmx.ajax("GET", `/inbox/${open}`, {
+      source: "[data-messages]",
       target: "[data-messages]",
       select: "[data-messages]",
       swap: "outerHTML",
-    });
+    }));
   }
+  return Promise.allSettled(swaps);
+}
+
+/** One refetch at a time. htmx keeps one request per source element and lets a newer one
+ * replace the one queued behind it (the page body, unless a source is named), and drops a
+ * request queued on an element its swap replaced: so each fetch names its own source,
+ * and events arriving while a refetch is in flight wait for it, then fetch again. */
+async function refreshAll() {
+  if (refreshing) return;
+  refreshing = true;
+  while (touched.size) {
+    const dialogs = touched;
+    touched = new Set();
+    await refresh(dialogs);
+  }
+  refreshing = false;
 }
 
 document.addEventListener("funnelbox:event", (event) => {
@@ -115,9 +139,5 @@ document.addEventListener("funnelbox:event", (event) => {
   if (!reset && !LIVE_KINDS.test(kind)) return;
   touched.add(reset || data?.dialog_id == null ? "*" : String(data.dialog_id));
   clearTimeout(refetch); // a burst of events is one refetch
-  refetch = setTimeout(() => {
-    const dialogs = touched;
-    touched = new Set();
-    refresh(dialogs);
-  }, 100);
+  refetch = setTimeout(refreshAll, 100);
 });
