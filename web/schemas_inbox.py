@@ -4,9 +4,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, computed_field
-from pydantic.experimental.missing_sentinel import MISSING
 
 from inbox.models import Author, ChannelKind, DeliveryStatus, Direction
+from web.omitted import omitted
 from web.schemas import ContactOut, Id, Input, Name
 
 
@@ -29,12 +29,12 @@ class ChannelIn(Input):
 class ChannelUpdate(Input):
     """Omitted fields stay as they are; none of them can be null."""
 
-    name: Name | MISSING = MISSING
-    pipeline_id: Id | MISSING = MISSING
-    stage_id: Id | MISSING = MISSING
-    owner_id: Id | MISSING = MISSING
-    settings: dict[str, Any] | MISSING = MISSING
-    is_active: bool | MISSING = MISSING
+    name: Name = omitted()
+    pipeline_id: Id = omitted()
+    stage_id: Id = omitted()
+    owner_id: Id = omitted()
+    settings: dict[str, Any] = omitted()
+    is_active: bool = omitted()
 
 
 class ChannelOut(BaseModel):
