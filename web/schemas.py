@@ -5,11 +5,11 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from pydantic.experimental.missing_sentinel import MISSING
 
 from core.models import Role, User
 from funnels.models import BookingStatus, Deal, FieldKind, Stage, StageKind
 from funnels.queries import DealPage, DealSort, DealView, StageColumn
+from web.omitted import omitted
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
@@ -153,10 +153,10 @@ class PipelineCreate(Input):
 class PipelineUpdate(Input):
     """Omitted fields stay as they are; null is not a name or a colour."""
 
-    name: Name | MISSING = MISSING
-    color: Color | MISSING = MISSING
-    auto_messages_enabled: bool | MISSING = MISSING
-    auto_tasks_enabled: bool | MISSING = MISSING
+    name: Name = omitted()
+    color: Color = omitted()
+    auto_messages_enabled: bool = omitted()
+    auto_tasks_enabled: bool = omitted()
 
 
 class Order(Input):
@@ -170,8 +170,8 @@ class StageCreate(Input):
 
 
 class StageUpdate(Input):
-    name: Name | MISSING = MISSING
-    probability: Annotated[int, Field(ge=0, le=100)] | MISSING = MISSING
+    name: Name = omitted()
+    probability: Annotated[int, Field(ge=0, le=100)] = omitted()
 
 
 # --- contacts --------------------------------------------------------------------
@@ -458,11 +458,10 @@ class TagIn(Input):
 
 
 class TagUpdate(Input):
-    name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-        | MISSING
-    ) = MISSING
-    color: Color | MISSING = MISSING
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = (
+        omitted()
+    )
+    color: Color = omitted()
 
 
 class LostReasonIn(Input):

@@ -4,11 +4,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, computed_field
-from pydantic.experimental.missing_sentinel import MISSING
 
 from inbox.dialog_list import Shown
 from inbox.models import Author, ChannelKind, DeliveryStatus, Direction
 from inbox.unread import TOTAL_CAP
+from web.omitted import omitted
 from web.schemas import ContactOut, Id, Input, Name
 
 
@@ -35,12 +35,12 @@ class ChannelIn(Input):
 class ChannelUpdate(Input):
     """Omitted fields stay as they are; none of them can be null."""
 
-    name: Name | MISSING = MISSING
-    pipeline_id: Id | MISSING = MISSING
-    stage_id: Id | MISSING = MISSING
-    owner_id: Id | MISSING = MISSING
-    settings: dict[str, Any] | MISSING = MISSING
-    is_active: bool | MISSING = MISSING
+    name: Name = omitted()
+    pipeline_id: Id = omitted()
+    stage_id: Id = omitted()
+    owner_id: Id = omitted()
+    settings: dict[str, Any] = omitted()
+    is_active: bool = omitted()
 
 
 class DestroyChannel(Input):
@@ -188,9 +188,9 @@ class CannedReplyIn(Input):
 class CannedReplyUpdate(Input):
     """Omitted fields stay as they are; none of them can be null."""
 
-    shortcut: Shortcut | MISSING = MISSING
-    title: Annotated[str, StringConstraints(max_length=100)] | MISSING = MISSING
-    text: CannedText | MISSING = MISSING
+    shortcut: Shortcut = omitted()
+    title: Annotated[str, StringConstraints(max_length=100)] = omitted()
+    text: CannedText = omitted()
 
 
 class CannedReplyOut(BaseModel):

@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, computed_field
-from pydantic.experimental.missing_sentinel import MISSING
 
 from triggers.automations.models import AutomationEvent, RunOutcome
 from triggers.conversions.models import ConversionState
 from triggers.models import TriggerKind
+from web.omitted import omitted
 from web.schemas import Id, Input, Output
 
 
@@ -24,9 +24,9 @@ class TriggerIn(Input):
 class TriggerUpdate(Input):
     """Omitted fields stay as they are; the kind cannot change."""
 
-    config: dict[str, Any] | MISSING = MISSING
-    is_active: bool | MISSING = MISSING
-    position: Annotated[int, Field(ge=0, le=1000)] | MISSING = MISSING
+    config: dict[str, Any] = omitted()
+    is_active: bool = omitted()
+    position: Annotated[int, Field(ge=0, le=1000)] = omitted()
 
 
 class TriggerOut(Output):
@@ -73,10 +73,10 @@ class TaskIn(Input):
 class TaskUpdate(Input):
     """Omitted fields stay as they are."""
 
-    title: Annotated[str, Field(min_length=1, max_length=255)] | MISSING = MISSING
-    description: Annotated[str, Field(max_length=10_000)] | MISSING = MISSING
-    due_at: datetime | MISSING = MISSING
-    assignee_id: Id | MISSING = MISSING
+    title: Annotated[str, Field(min_length=1, max_length=255)] = omitted()
+    description: Annotated[str, Field(max_length=10_000)] = omitted()
+    due_at: datetime = omitted()
+    assignee_id: Id = omitted()
 
 
 class TaskQuery(Input):
@@ -120,13 +120,13 @@ class AutomationIn(Input):
 class AutomationUpdate(Input):
     """Omitted fields stay as they are; ``null`` clears the pipeline, stage or condition."""
 
-    name: Annotated[str, Field(min_length=1, max_length=255)] | MISSING = MISSING
-    event: AutomationEvent | MISSING = MISSING
+    name: Annotated[str, Field(min_length=1, max_length=255)] = omitted()
+    event: AutomationEvent = omitted()
     pipeline_id: Id | None = Field(default=None)
     stage_id: Id | None = Field(default=None)
     condition: dict[str, Any] | None = Field(default=None)
-    action: dict[str, Any] | MISSING = MISSING
-    is_active: bool | MISSING = MISSING
+    action: dict[str, Any] = omitted()
+    is_active: bool = omitted()
 
 
 class AutomationOut(Output):

@@ -23,7 +23,7 @@ async def customer_writes(channel: dict, user_id: str, *texts: str) -> Dialog:
 async def ids(api: Api, shown: str) -> list[int]:
     status, body = await api.get("/api/v1/dialogs", params={"filter": shown})
     assert status == 200, body
-    return [d["id"] for d in body]
+    return [d["id"] for d in body["items"]]
 
 
 async def test_an_operator_takes_a_dialog_and_lets_it_go(

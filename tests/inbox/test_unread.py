@@ -10,7 +10,7 @@ from tests.inbox.test_assignment import customer_writes
 async def unread(api: Api) -> dict[int, int]:
     status, body = await api.get("/api/v1/dialogs")
     assert status == 200, body
-    return {d["id"]: d["unread"] for d in body}
+    return {d["id"]: d["unread"] for d in body["items"]}
 
 
 async def total(api: Api) -> int:

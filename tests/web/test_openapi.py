@@ -48,18 +48,3 @@ async def test_served_document_matches(anon: Api) -> None:
 def test_moving_to_another_pipelines_stage_is_documented() -> None:
     move = document()["paths"]["/api/v1/deals/{deal_id}/move"]["post"]
     assert "another pipeline" in move["description"]
-
-
-def test_a_null_default_is_only_documented_where_null_is_allowed() -> None:
-    """An update body's field that may be omitted but not null has no ``default: null``:
-    a client reading the document would send the null it then gets a 422 for."""
-    wrong = [
-        f"{name}.{field}"
-        for name, schema in document()["components"]["schemas"].items()
-        for field, spec in schema.get("properties", {}).items()
-        if "default" in spec
-        and spec["default"] is None
-        and {"type": "null"} not in spec.get("anyOf", [])
-        and spec.get("type") != "null"
-    ]
-    assert wrong == []
