@@ -1,9 +1,14 @@
 """Every API failure is JSON {"error": {code, message, field}} with a fitting status."""
 
+import random
+
+import pytest
+
 from funnels.models import Pipeline
 from inbox.models import Contact
 from tests.asserts import assert_error
 from tests.conftest import Api
+from web.api import MAX_DEPTH
 
 
 async def test_malformed_json_is_400_and_writes_nothing(api: Api) -> None:
@@ -81,3 +86,32 @@ async def test_json_answers_end_with_a_newline(api: Api) -> None:
     for path in ("/api/v1/pipelines", "/api/v1/nothing-here", "/healthz"):
         async with api.client.get(path, headers={"Authorization": f"Bearer {api.token}"}) as r:
             assert (await r.read()).endswith(b"\n"), path
+
+
+#: Text no database stores, put anywhere in an otherwise fine value, for every text-taking
+#: create endpoint: a seeded sweep (a fixed set, so a failure repeats).
+UNSTORABLE_TEXT = ["\u0000", "\ud800", "\udfff", "a\u0000b"]
+CREATES = [
+    ("/api/v1/contacts", "name", {}),
+    ("/api/v1/pipelines", "name", {}),
+    ("/api/v1/tags", "name", {}),
+    ("/api/v1/lost-reasons", "name", {}),
+    ("/api/v1/custom-fields", "name", {"kind": "text"}),
+]
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_unstorable_text_anywhere_is_a_422_on_every_create(api: Api, seed: int) -> None:
+    rng = random.Random(seed)
+    for path, field, extra in CREATES:
+        bad = rng.choice(UNSTORABLE_TEXT)
+        name = "Customer name"
+        at = rng.randrange(len(name) + 1)
+        status, body = await api.post(path, {field: name[:at] + bad + name[at:], **extra})
+        assert_error(status, body, 422, "validation_failed", field)
+    depth = rng.randrange(MAX_DEPTH + 1, 5_000)
+    status, body = await api.call(
+        "POST", "/api/v1/contacts", data=b'{"name": ' + b"[" * depth + b"]" * depth + b"}"
+    )
+    assert_error(status, body, 400, "malformed_json", "body")
+    assert await Contact.all().count() == 0 and await Pipeline.all().count() == 0
