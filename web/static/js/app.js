@@ -137,7 +137,13 @@ document.addEventListener("funnelbox:event", (event) => {
   const { kind, data } = event.detail;
   const reset = kind === "live.reset";
   if (!reset && !LIVE_KINDS.test(kind)) return;
-  touched.add(reset || data?.dialog_id == null ? "*" : String(data.dialog_id));
+  if (kind === "dialog.read") {
+    // a read marker changes no message, and only its reader's unread badges
+    const me = document.querySelector("[data-user-id]")?.dataset.userId;
+    if (String(event.detail.actor_id) === me) touched.add("list");
+  } else {
+    touched.add(reset || data?.dialog_id == null ? "*" : String(data.dialog_id));
+  }
   clearTimeout(refetch); // a burst of events is one refetch
   refetch = setTimeout(refreshAll, 100);
 });
