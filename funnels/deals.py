@@ -205,6 +205,24 @@ async def move_deal(
     return deal
 
 
+async def edit_deal(
+    *,
+    actor: User | None,
+    deal_id: int,
+    stage_id: int,
+    lost_reason_id: int | None = None,
+    **changes: Any,
+) -> Deal:
+    """Edit a deal's fields (:func:`update_deal`'s keywords) and put it in ``stage_id``,
+    all or nothing: the deal page saves its whole form at once, and a value refused there
+    must leave the deal as it was, not half saved."""
+    async with change(actor):
+        await update_deal(actor=actor, deal_id=deal_id, **changes)
+        return await move_deal(
+            actor=actor, deal_id=deal_id, stage_id=stage_id, lost_reason_id=lost_reason_id
+        )
+
+
 async def add_contact(*, actor: User | None, deal_id: int, contact_id: int) -> Deal:
     """Link one more contact to a deal (idempotent)."""
     async with change(actor) as batch:

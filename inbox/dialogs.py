@@ -330,6 +330,16 @@ async def list_identities(*, contact_id: int) -> list[ContactIdentity]:
     )
 
 
+async def list_contact_dialogs(*, contact_id: int) -> list[Dialog]:
+    """A contact's dialogs (one per channel), latest activity first, with contact and
+    channel: the deal and contact pages show their conversations."""
+    return (
+        await Dialog.filter(contact_id=contact_id)
+        .select_related("contact", "channel")
+        .order_by("-last_message_at", "-id")
+    )
+
+
 async def find_message(*, channel_id: int, external_id: str) -> Message | None:
     """A message by the id the platform gave it."""
     return await Message.get_or_none(channel_id=channel_id, external_id=external_id)

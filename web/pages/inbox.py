@@ -109,14 +109,21 @@ async def _render(request: web.Request, *, dialog: Dialog | None) -> web.Respons
     channels = {c.id: c for c in await list_channels()}
     context: dict[str, Any] = {"dialog": dialog, "channels": channels, "bubbles": []}
     if dialog is not None:
-        context["bubbles"], context["earlier"] = await _bubbles(request, dialog)
-        context["channel"] = channels[dialog.channel_id]
-        context |= await _assignment_context(request, dialog)
+        context |= await conversation_context(request, dialog)
         context |= await _panel_context(signed_in(request), dialog)
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
         return render("inbox/_conversation.html", request, context)
     context |= await _list_context(request)
     return render("inbox/page.html", request, context)
+
+
+async def conversation_context(request: web.Request, dialog: Dialog) -> dict[str, Any]:
+    """What the conversation component (``inbox/_conversation.html``) shows of a dialog:
+    its latest messages, channel and assignment; the deal page shows it too."""
+    bubbles, earlier = await _bubbles(request, dialog)
+    channel = next(c for c in await list_channels() if c.id == dialog.channel_id)
+    context = {"bubbles": bubbles, "earlier": earlier, "channel": channel}
+    return context | await _assignment_context(request, dialog)
 
 
 async def _panel_context(user: User, dialog: Dialog) -> dict[str, Any]:

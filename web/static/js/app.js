@@ -29,8 +29,11 @@ async function sendReply(form) {
     error.hidden = false;
     return;
   }
-  window.htmx.ajax("GET", `/inbox/${form.dataset.dialogId}`, {
+  // the page that holds the conversation (the inbox, or a deal page) says where it reloads
+  const area = document.getElementById("conversation-area");
+  window.htmx.ajax("GET", area.dataset.reload ?? `/inbox/${form.dataset.dialogId}`, {
     target: "#conversation-area",
+    select: "#conversation-area",
     swap: "outerHTML",
   });
 }
