@@ -4,7 +4,7 @@ and admins.
 Left, one fragment (``deal/_details.html``): the deal's contacts, its form, tasks and
 timeline. Every action on them (save, add, create or remove a contact, add or complete a
 task) posts through htmx and gets the fragment back, drawn again from the database, or
-with the refusal under the field it names (422, the typed values kept). Right: the chat
+with the refusal under the field it names (its 4xx status, the typed values kept). Right: the chat
 with the selected contact, the inbox's conversation component, reply box included.
 """
 
@@ -25,6 +25,7 @@ from inbox.models import Contact, Dialog
 from triggers import tasks
 from web.api import ADMINS
 from web.keys import SETTINGS
+from web.middleware import status_of
 from web.pages import deal_form
 from web.pages.access import page, redirect, see_other, signed_in
 from web.pages.deal_timeline import Names, entries
@@ -95,7 +96,7 @@ async def _new_form(
 ) -> web.Response:
     context = await _choices()
     context |= {"values": values, "chosen": chosen, "error": error}
-    return render("deal/new.html", request, context, status=422 if error else 200)
+    return render("deal/new.html", request, context, status=status_of(error) if error else 200)
 
 
 async def _choices() -> dict[str, Any]:
@@ -232,11 +233,11 @@ async def _details(
     values: dict[str, Any] | None = None,
     saved: bool = False,
 ) -> web.Response:
-    """The left column drawn again; a refusal keeps what was typed (422)."""
+    """The left column drawn again; a refusal keeps what was typed."""
     view = await queries.deal_detail(deal_id=deal_id)
     context = await _details_context(request, view, typed=values if error else None)
     context |= {"error": error, "saved": saved}
-    return render("deal/_details.html", request, context, status=422 if error else 200)
+    return render("deal/_details.html", request, context, status=status_of(error) if error else 200)
 
 
 async def _details_context(

@@ -49,10 +49,11 @@ document.addEventListener("change", (event) => {
   if (event.target.matches("[data-stage-select]")) showLostReason(form);
 });
 
-// A refused save comes back as 422 with the form drawn again, the reason under its field:
-// swap it like any answer (htmx leaves error answers out by default).
+// A refusal (422, 409, 404) comes back with the column drawn again and the reason under
+// its field: swap it like any answer (htmx leaves error answers out by default).
 document.addEventListener("htmx:beforeSwap", (event) => {
-  if (event.detail.xhr.status === 422 && event.detail.target.closest("[data-deal-page]")) {
+  const status = event.detail.xhr.status;
+  if (status >= 400 && status < 500 && event.detail.target.id === "deal-details") {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
   }
