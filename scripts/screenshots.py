@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from core.crypto import Vault
 from core.db import database, migrate
 from core.settings import Settings
+from funnels.models import Deal
 from inbox.dialog_list import list_dialogs
 from inbox.dialogs import list_messages
 from web import demo
@@ -46,14 +47,24 @@ async def prepare(url: str) -> dict[str, str]:
             await demo.fill(Vault(DEMO_SECRET))
         dialogs = (await list_dialogs(limit=10)).items
         sizes = {d.id: len(await list_messages(dialog_id=d.id)) for d in dialogs}
+        longest = max(sizes, key=sizes.__getitem__) if sizes else None
+        # the deal of the longest conversation that has an amount: the page shows the most
+        by_size = sorted(sizes, key=sizes.__getitem__, reverse=True)
+        found = await Deal.filter(dialog_id__in=by_size, amount__not_isnull=True)
+        deal = min(found, key=lambda d: by_size.index(d.dialog_id or 0), default=None)
     pages = {
         "inbox": "/inbox",
         "inbox-mine": "/inbox?filter=mine",
         "deals": "/deals",
         "settings": "/settings",
     }
-    if sizes:  # the longest conversation shows the most
-        pages["dialog"] = f"/inbox/{max(sizes, key=sizes.__getitem__)}"
+    if longest is not None:  # the longest conversation shows the most
+        pages["dialog"] = f"/inbox/{longest}"
+    pages["contacts"] = "/contacts"
+    if deal is not None:  # that conversation's deal, and its customer
+        pages["deal"] = f"/deals/{deal.id}"
+        contact_id = next(d.contact_id for d in dialogs if d.id == deal.dialog_id)
+        pages["contact"] = f"/contacts/{contact_id}"
     return pages
 
 

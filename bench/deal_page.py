@@ -1,0 +1,227 @@
+"""Benchmark of the deal page at scale: server time of ``/deals/{id}`` among 100,000 deals.
+
+It seeds ``--deals`` deals over 10 pipelines (``bench/board.py``'s bulk load) with three
+timeline events each, then one deal the way a customer and a team make it: a Telegram
+customer's ``--messages`` messages through the intake, and through the services two more
+contacts, custom fields, tags, edits, stage moves, tasks and a booking. It starts the app
+on 127.0.0.1 (background workers off) and times, over real HTTP signed in as an owner,
+the pages an owner opens around a deal::
+
+    .venv/bin/python bench/deal_page.py --deals 100000
+    .venv/bin/python bench/deal_page.py --deals 5000 --database-url sqlite:///tmp/deal.sqlite3
+
+The database is wiped first (it refuses one holding users it did not create); ``--reuse``
+keeps an earlier seed of the same size. Figures are request times seen by a client on
+loopback: the server's work plus about a millisecond of client. Helpers (seeding, timing,
+reporting) are ``bench/board.py``'s.
+"""
+
+# ruff: noqa: E402 (the imports after the sys.path fix below must come after it)
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+# bench/inbox.py would shadow the inbox package for everything imported below.
+BENCH = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
+_spec = importlib.util.spec_from_file_location("board", BENCH / "board.py")
+board = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+sys.modules["board"] = board
+_spec.loader.exec_module(board)  # type: ignore[union-attr]
+
+import aiohttp
+from aiohttp import web
+from pydantic import SecretStr
+from rich.console import Console
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from bot.channels import create_channel
+from bot.inbound import receive
+from core.crypto import Vault
+from core.db import database, migrate
+from core.models import User
+from core.settings import Settings
+from funnels import bookings, catalog, deals
+from funnels.models import BookingStatus, Deal, FieldKind
+from funnels.pipelines import list_stages
+from inbox.dialogs import Inbound, Sender
+from inbox.models import ChannelKind
+from triggers import tasks
+from web.app import create_app
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/funnelbox_bench"
+SECRET = "deal-page-bench-secret-key-2026"
+TARGET_MS = 200.0
+EVENT_COLUMNS = ("kind", "deal_id", "actor_id", "data", "created_at", "attempts")
+INBOX_TABLES = ("outbox", "message", "contact_identity", "dialog", "deal_intake", "channel")
+SUBJECT_NAME = "Mila Kowalski-Subject"
+
+
+async def seed(client: BaseDBAsyncClient, args: argparse.Namespace) -> None:
+    """The deals (bulk), their events (bulk), then the subject deal through the services."""
+    for table in ("task", "booking", *INBOX_TABLES):
+        await client.execute_script(f'DELETE FROM "{table}"')  # noqa: S608
+    await board.seed(client, args.deals, 10, args.seed)
+    rows = await client.execute_query_dict("SELECT id, stage_id, owner_id, created_at FROM deal")
+    events = []
+    for row in rows:
+        moment = row["created_at"]
+        for kind, data in (
+            ("deal.created", {"stage_id": row["stage_id"], "owner_id": row["owner_id"]}),
+            ("deal.contact_added", {"contact": "A customer"}),
+            ("deal.stage_changed", {"from_stage": "New", "to_stage": "Qualified"}),
+        ):
+            events.append((kind, row["id"], row["owner_id"], json.dumps(data), moment, 0))
+    for start, count in board.chunks(len(events), board.CHUNK):
+        await board.load(client, "event", EVENT_COLUMNS, events[start : start + count])
+    await subject_deal(args.messages)
+    await board.refresh_statistics(client)
+
+
+async def subject_deal(messages: int) -> Deal:
+    """A deal with a long chat and a full timeline, made the way the app makes them."""
+    owner = await User.get(email=f"seller1@{board.BENCH_DOMAIN}")
+    stages = await list_stages(pipeline_id=1)
+    channel = await create_channel(
+        actor=owner, vault=Vault(SECRET), kind=ChannelKind.TELEGRAM, name="Bench bot",
+        credentials={"token": "7001234567:AAbenchTokenNotRealAtAll_x"}, pipeline_id=1,
+        stage_id=stages[0].id,
+    )  # fmt: skip
+    sender = Sender(external_id="990001", name=SUBJECT_NAME)
+    for number in range(1, messages + 1):
+        text = f"Message {number}: is there a slot on Friday afternoon?"
+        inbound = Inbound(
+            sender=sender, chat_id="990001", external_id=f"990001:{number}", text=text
+        )
+        await receive(channel=channel, message=inbound)
+    deal = await Deal.get(dialog__contact__name=SUBJECT_NAME)
+    for contact_id in (1, 2):
+        await deals.add_contact(actor=owner, deal_id=deal.id, contact_id=contact_id)
+    custom = [
+        await catalog.create_custom_field(actor=owner, name=name, kind=kind)
+        for name, kind in (("Notes", FieldKind.TEXT), ("Source", FieldKind.TEXT),
+                           ("Birthday", FieldKind.DATE))
+    ]  # fmt: skip
+    tags = [(await catalog.create_tag(actor=owner, name=f"Tag {n}")).id for n in range(1, 9)]
+    for round_ in range(1, 13):
+        await deals.update_deal(
+            actor=owner, deal_id=deal.id, amount=Decimal(100 * round_), currency="EUR",
+            fields={custom[0].id: f"Note {round_}", custom[1].id: "Instagram",
+                    custom[2].id: date(1990, 1, round_)},
+            tag_ids=tags[: round_ % 8 + 1],
+        )  # fmt: skip
+        await deals.move_deal(actor=owner, deal_id=deal.id, stage_id=stages[round_ % 4].id)
+    for number in range(1, 9):
+        task = await tasks.create_task(
+            actor=owner, title=f"Follow-up {number}", deal_id=deal.id,
+            due_at=datetime.now(UTC) + timedelta(days=number),
+        )  # fmt: skip
+        if number % 2:
+            await tasks.complete_task(actor=owner, task_id=task.id)
+    await bookings.set_booking(
+        actor=owner, deal_id=deal.id, status=BookingStatus.CONFIRMED,
+        starts_at=datetime.now(UTC) + timedelta(days=3), timezone="Europe/Warsaw",
+        services=[{"title": "Colour", "cost": "80.00"}], staff="Anna",
+    )  # fmt: skip
+    return deal
+
+
+async def cases(http: aiohttp.ClientSession, base: str) -> list[board.Case]:
+    """What an owner's browser asks for around a deal, each one timed request."""
+    deal = await Deal.get(dialog__contact__name=SUBJECT_NAME)
+    contact_id = (await deal.dialog).contact_id  # type: ignore[union-attr]
+    plain = await Deal.filter(id__lt=deal.id).order_by("-id").offset(500).first()
+    assert plain is not None
+    htmx = {"HX-Request": "true"}
+
+    def get(path: str, headers: dict | None = None) -> Callable[[], Awaitable[int]]:
+        async def call() -> int:
+            async with http.get(base + path, headers=headers) as response:
+                body = await response.read()
+                assert response.status == 200, (path, response.status, body[:300])
+                return body.count(b'class="timeline-entry') or body.count(b'class="bubble ')
+
+        return call
+
+    paths = [
+        ("(a) deal page: 50 bubbles, timeline, tasks, booking", f"/deals/{deal.id}", None),
+        ("(b) the chat alone (switching contact, htmx)",
+         f"/deals/{deal.id}/chat?contact_id={contact_id}", htmx),
+        ("(c) a bulk-loaded deal's page (no chat)", f"/deals/{plain.id}", None),
+        ("(d) the customer's contact page", f"/contacts/{contact_id}", None),
+        ("(e) Create deal form for the customer", f"/deals/new?contact_id={contact_id}", None),
+        ("(f) contacts search 'kowalski'", "/contacts?q=kowalski", None),
+    ]  # fmt: skip
+    return [board.Case(label, get(path, headers), TARGET_MS) for label, path, headers in paths]
+
+
+async def run(args: argparse.Namespace) -> None:
+    console = Console(width=140, highlight=False)
+    console.print(f"command:  {shlex.join([sys.executable, *sys.argv])}  (cwd {os.getcwd()})")
+    console.print(f"machine:  {board.machine()}")
+    console.print(f"code:     {board.code_state()}")
+    await migrate(args.database_url)
+    settings = Settings(
+        database_url=args.database_url, secret_key=SecretStr(SECRET), intake_worker=False,
+        event_worker=False, outbox_worker=False,
+    )  # fmt: skip
+    async with database(args.database_url):
+        client = connections.get("default")
+        console.print(f"database: {await board.server(client)}")
+        held = await client.execute_query_dict("SELECT COUNT(*) AS n FROM deal")
+        if args.reuse and held[0]["n"] == args.deals + 1:
+            console.print(f"seeding:  reused {args.deals:,} deals and the subject deal")
+        else:
+            started = time.perf_counter()
+            await seed(client, args)
+            console.print(f"seeding:  {args.deals:,} deals and the subject deal in "
+                          f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+        runner = web.AppRunner(create_app(settings, own_database=False))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        base = "http://{}:{}".format(*runner.addresses[0][:2])
+        try:
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                login = {"email": f"seller1@{board.BENCH_DOMAIN}", "password": "bench-password"}
+                async with http.post(f"{base}/api/v1/auth/login", json=login) as response:
+                    assert response.status == 200, await response.text()
+                timed = await cases(http, base)
+                await board.wait_idle(args.wait_idle, console)
+                load_before = board.load_average()
+                timings = await board.time_cases(timed, args.runs)
+                console.print(
+                    f"load avg: {load_before} before timing, {board.load_average()} after"
+                )
+                board.report(console, timings, args.runs)
+        finally:
+            await runner.cleanup()
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--deals", type=int, default=100_000)
+    parser.add_argument("--messages", type=int, default=80, help="the subject's chat, default 80")
+    parser.add_argument("--database-url", default=DEFAULT_URL, help=f"default {DEFAULT_URL}")
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per case, default 30")
+    parser.add_argument("--reuse", action="store_true", help="keep a seed of the same size")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS")
+    args = parser.parse_args(argv)
+    if args.deals < 3 or args.messages < 1:
+        parser.error("need at least 3 deals and one message")
+    return args
+
+
+if __name__ == "__main__":
+    asyncio.run(run(parse_args()))
