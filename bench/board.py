@@ -47,6 +47,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+from aiohttp import web
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -65,9 +67,11 @@ from tortoise.log import db_client_logger
 from core.auth import create_user
 from core.db import database, migrate
 from core.models import Role
+from core.settings import Settings
 from funnels.catalog import create_lost_reason
 from funnels.pipelines import MAX_PIPELINES, create_pipeline, create_stage, list_stages
 from funnels.queries import DealFilter, DealPage, DealSort, StageColumn, board, list_deals
+from web.app import create_app
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/funnelbox_bench"
 #: Every user the benchmark creates has an address here; other users block the wipe.
@@ -662,6 +666,53 @@ def report(console: Console, timings: list[Timing], runs: int) -> None:
             "ok" if ok else "MISSED",
         )
     console.print(table)
+
+
+# -- pages over HTTP (bench/inbox.py, bench/deal_page.py) ------------------------------
+# The app runs in-process on a free port of 127.0.0.1 on the benchmark's open database
+# connection; a client signs in with the JSON login (the session cookie); each case is a GET.
+
+Call = Callable[[], Awaitable[int]]
+#: The pages to time, asked for once signed in: [(label, path, headers)].
+Paths = Callable[[], Awaitable[list[tuple[str, str, dict | None]]]]
+
+
+def getter(http: aiohttp.ClientSession, url: str, headers: dict | None, marks: list[bytes]) -> Call:
+    """One GET that must answer 200; it returns how often the first of ``marks`` found
+    in the body occurs (the rows the page drew)."""
+
+    async def call() -> int:
+        async with http.get(url, headers=headers) as response:
+            body = await response.read()
+            assert response.status == 200, (url, response.status, body[:300])
+            return next((n for n in (body.count(m) for m in marks) if n), 0)
+
+    return call
+
+
+async def time_pages(
+    settings: Settings, login: dict, paths: Paths, marks: list[bytes], args, console: Console
+) -> None:
+    """Serve, sign in, time every path (target ``args.target_ms``) and print the table."""
+    runner = web.AppRunner(create_app(settings, own_database=False))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = "http://{}:{}".format(*runner.addresses[0][:2])
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(f"{base}/api/v1/auth/login", json=login) as response:
+                assert response.status == 200, await response.text()
+            cases = [
+                Case(label, getter(http, base + path, headers, marks), args.target_ms)
+                for label, path, headers in await paths()
+            ]
+            await wait_idle(args.wait_idle, console)
+            load_before = load_average()
+            timings = await time_cases(cases, args.runs)
+            console.print(f"load avg: {load_before} before timing, {load_average()} after")
+            report(console, timings, args.runs)
+    finally:
+        await runner.cleanup()
 
 
 # -- main -------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -39,8 +39,6 @@ board = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
 sys.modules["board"] = board
 _spec.loader.exec_module(board)  # type: ignore[union-attr]
 
-import aiohttp
-from aiohttp import web
 from pydantic import SecretStr
 from rich.console import Console
 from tortoise import connections
@@ -58,7 +56,6 @@ from funnels.pipelines import list_stages
 from inbox.dialogs import Inbound, Sender
 from inbox.models import ChannelKind
 from triggers import tasks
-from web.app import create_app
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/funnelbox_bench"
 SECRET = "deal-page-bench-secret-key-2026"
@@ -137,24 +134,14 @@ async def subject_deal(messages: int) -> Deal:
     return deal
 
 
-async def cases(http: aiohttp.ClientSession, base: str) -> list[board.Case]:
-    """What an owner's browser asks for around a deal, each one timed request."""
+async def paths() -> list[tuple[str, str, dict | None]]:
+    """What an owner's browser asks for around a deal."""
     deal = await Deal.get(dialog__contact__name=SUBJECT_NAME)
     contact_id = (await deal.dialog).contact_id  # type: ignore[union-attr]
     plain = await Deal.filter(id__lt=deal.id).order_by("-id").offset(500).first()
     assert plain is not None
     htmx = {"HX-Request": "true"}
-
-    def get(path: str, headers: dict | None = None) -> Callable[[], Awaitable[int]]:
-        async def call() -> int:
-            async with http.get(base + path, headers=headers) as response:
-                body = await response.read()
-                assert response.status == 200, (path, response.status, body[:300])
-                return body.count(b'class="timeline-entry') or body.count(b'class="bubble ')
-
-        return call
-
-    paths = [
+    return [
         ("(a) deal page: 50 bubbles, timeline, tasks, booking", f"/deals/{deal.id}", None),
         ("(b) the chat alone (switching contact, htmx)",
          f"/deals/{deal.id}/chat?contact_id={contact_id}", htmx),
@@ -163,7 +150,6 @@ async def cases(http: aiohttp.ClientSession, base: str) -> list[board.Case]:
         ("(e) Create deal form for the customer", f"/deals/new?contact_id={contact_id}", None),
         ("(f) contacts search 'kowalski'", "/contacts?q=kowalski", None),
     ]  # fmt: skip
-    return [board.Case(label, get(path, headers), TARGET_MS) for label, path, headers in paths]
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -187,25 +173,9 @@ async def run(args: argparse.Namespace) -> None:
             await seed(client, args)
             console.print(f"seeding:  {args.deals:,} deals and the subject deal in "
                           f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-        runner = web.AppRunner(create_app(settings, own_database=False))
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        base = "http://{}:{}".format(*runner.addresses[0][:2])
-        try:
-            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-                login = {"email": f"seller1@{board.BENCH_DOMAIN}", "password": "bench-password"}
-                async with http.post(f"{base}/api/v1/auth/login", json=login) as response:
-                    assert response.status == 200, await response.text()
-                timed = await cases(http, base)
-                await board.wait_idle(args.wait_idle, console)
-                load_before = board.load_average()
-                timings = await board.time_cases(timed, args.runs)
-                console.print(
-                    f"load avg: {load_before} before timing, {board.load_average()} after"
-                )
-                board.report(console, timings, args.runs)
-        finally:
-            await runner.cleanup()
+        login = {"email": f"seller1@{board.BENCH_DOMAIN}", "password": "bench-password"}
+        marks = [b'class="timeline-entry', b'class="bubble ']
+        await board.time_pages(settings, login, paths, marks, args, console)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -218,6 +188,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS")
     args = parser.parse_args(argv)
+    args.target_ms = TARGET_MS
     if args.deals < 3 or args.messages < 1:
         parser.error("need at least 3 deals and one message")
     return args

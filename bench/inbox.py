@@ -28,7 +28,7 @@ import random
 import shlex
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -41,8 +41,6 @@ board = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
 sys.modules["board"] = board
 _spec.loader.exec_module(board)  # type: ignore[union-attr]
 
-import aiohttp
-from aiohttp import web
 from pydantic import SecretStr
 from rich.console import Console
 from tortoise import connections
@@ -57,7 +55,6 @@ from core.models import Role
 from core.settings import Settings
 from funnels.pipelines import create_pipeline, list_stages
 from inbox.models import ChannelKind
-from web.app import create_app
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/funnelbox_bench"
 SECRET = "inbox-bench-secret-key-2026"
@@ -162,9 +159,7 @@ def _spread(rng: random.Random, dialogs: int, messages: int) -> list[int]:
     return counts
 
 
-async def cases(
-    http: aiohttp.ClientSession, base: str, client: BaseDBAsyncClient
-) -> list[board.Case]:
+async def cases(client: BaseDBAsyncClient) -> list[tuple[str, str, dict | None]]:
     """What an operator's browser asks for, each one timed request."""
     middle = await client.execute_query_dict(
         'SELECT id, last_message_at FROM "dialog" ORDER BY last_message_at DESC, id DESC '
@@ -180,16 +175,6 @@ async def cases(
         f'SELECT id FROM "message" WHERE dialog_id = {dialog_id} ORDER BY id DESC LIMIT 1 OFFSET 49'  # noqa: S608
     )
     htmx = {"HX-Request": "true"}
-
-    def get(path: str, headers: dict | None = None) -> Callable[[], Awaitable[int]]:
-        async def call() -> int:
-            async with http.get(base + path, headers=headers) as response:
-                body = await response.read()
-                assert response.status == 200, (path, response.status, body[:300])
-                return body.count(b'class="dialog-item"') or body.count(b'class="bubble ')
-
-        return call
-
     earlier = f"/inbox/{dialog_id}/messages?before={newest[0]['id']}"
     paths = [
         ("(a) inbox page, first 50 dialogs", "/inbox", None),
@@ -207,7 +192,7 @@ async def cases(
         ("(i) search a phone ('+44 77 0000 12')", "/inbox/dialogs?q=%2B44+77+0000+12", None),
         ("(j) search common text ('parking')", "/inbox/dialogs?q=parking", None),
     ]
-    return [board.Case(label, get(path, headers), TARGET_MS) for label, path, headers in paths]
+    return paths
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -235,26 +220,9 @@ async def run(args: argparse.Namespace) -> None:
             await seed(client, args.dialogs, args.messages, args.seed)
             console.print(f"seeding:  {args.dialogs:,} dialogs, {args.messages:,} messages in "
                           f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-        runner = web.AppRunner(create_app(settings, own_database=False))
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        base = "http://{}:{}".format(*runner.addresses[0][:2])
-        jar = aiohttp.CookieJar(unsafe=True)
-        try:
-            async with aiohttp.ClientSession(cookie_jar=jar) as http:
-                login = {"email": f"operator2@{board.BENCH_DOMAIN}", "password": PASSWORD}
-                async with http.post(f"{base}/api/v1/auth/login", json=login) as response:
-                    assert response.status == 200, await response.text()
-                timed = await cases(http, base, client)
-                await board.wait_idle(args.wait_idle, console)
-                load_before = board.load_average()
-                timings = await board.time_cases(timed, args.runs)
-                console.print(
-                    f"load avg: {load_before} before timing, {board.load_average()} after"
-                )
-                board.report(console, timings, args.runs)
-        finally:
-            await runner.cleanup()
+        login = {"email": f"operator2@{board.BENCH_DOMAIN}", "password": PASSWORD}
+        marks = [b'class="dialog-item"', b'class="bubble ']
+        await board.time_pages(settings, login, lambda: cases(client), marks, args, console)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -267,6 +235,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS")
     args = parser.parse_args(argv)
+    args.target_ms = TARGET_MS
     if not 1 <= args.dialogs <= args.messages:
         parser.error("need at least one dialog and a message per dialog")
     return args

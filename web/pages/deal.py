@@ -100,10 +100,13 @@ async def _new_form(
 
 
 async def _choices() -> dict[str, Any]:
-    """What the form's selects and checkboxes offer."""
+    """What the form's selects and checkboxes offer (``users``: deactivated ones too, who
+    still name what they did in the timeline)."""
+    users = await list_users()
     return {
+        "users": users,
         "pipelines": await list_pipelines(),
-        "owners": [u for u in await list_users() if u.is_active],
+        "owners": [u for u in users if u.is_active],
         "custom_fields": await list_custom_fields(),
         "tags": await list_tags(),
         "lost_reasons": await list_lost_reasons(),
@@ -250,8 +253,7 @@ async def _details_context(
     values = {"task_due": tomorrow.replace(hour=10, minute=0).strftime("%Y-%m-%dT%H:%M")}
     values |= _values(view) | (typed or {})
     context = await _choices()
-    users = await list_users()
-    names = Names.of(users, context["pipelines"], context["lost_reasons"])
+    names = Names.of(context["users"], context["pipelines"], context["lost_reasons"])
     auto: list[Any] = []
     if deal.dialog_id is not None:
         latest = await dialogs.list_messages(dialog_id=deal.dialog_id, limit=AUTO_MESSAGES_SEEN)
