@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-inbox bench-ingest bench-triggers clean
+.PHONY: run demo test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-inbox bench-deal-page bench-ingest bench-triggers clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing Funnelbox with its dependencies (a minute or two the first time)"
@@ -83,6 +83,9 @@ bench-board: $(STAMP)
 
 bench-inbox: $(STAMP)
 	$(BIN)/python bench/inbox.py --dialogs 100000 --messages 1000000
+
+bench-deal-page: $(STAMP)
+	$(BIN)/python bench/deal_page.py --deals 100000
 
 bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest.py --deliveries 5000 --concurrency 32

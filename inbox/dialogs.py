@@ -340,6 +340,13 @@ async def list_contact_dialogs(*, contact_id: int) -> list[Dialog]:
     )
 
 
+async def list_bot_messages(*, dialog_id: int, since: datetime, limit: int = 200) -> list[Message]:
+    """What the bot (auto-messages, greetings) wrote in a dialog since ``since``, oldest
+    first: a deal's timeline shows its auto-messages."""
+    query = Message.filter(dialog_id=dialog_id, author=Author.BOT, created_at__gte=since)
+    return await query.order_by("id").limit(limit)
+
+
 async def find_message(*, channel_id: int, external_id: str) -> Message | None:
     """A message by the id the platform gave it."""
     return await Message.get_or_none(channel_id=channel_id, external_id=external_id)

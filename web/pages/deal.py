@@ -36,8 +36,6 @@ routes = web.RouteTableDef()
 DEAL = r"/deals/{deal_id:\d{1,9}}"
 #: The task service's field names as the task form names its inputs.
 TASK_FIELDS = {"title": "task_title", "due_at": "task_due", "assignee_id": "task_assignee_id"}
-#: Auto-messages the timeline looks for among the dialog's latest messages.
-AUTO_MESSAGES_SEEN = 200
 
 
 def _deal_id(request: web.Request) -> int:
@@ -254,10 +252,9 @@ async def _details_context(
     values |= _values(view) | (typed or {})
     context = await _choices()
     names = Names.of(context["users"], context["pipelines"], context["lost_reasons"])
-    auto: list[Any] = []
+    auto = []
     if deal.dialog_id is not None:
-        latest = await dialogs.list_messages(dialog_id=deal.dialog_id, limit=AUTO_MESSAGES_SEEN)
-        auto = [m for m in latest if m.created_at >= deal.created_at]
+        auto = await dialogs.list_bot_messages(dialog_id=deal.dialog_id, since=deal.created_at)
     return context | {
         "view": view,
         "deal": deal,

@@ -1,6 +1,6 @@
 """A deal's timeline as its page shows it: each event of the deal, newest first, with
-who did it and what changed in words (names instead of ids), and the auto-messages its
-stage triggers sent in the deal's dialog.
+who did it and what changed in words (names instead of ids), and what the bot wrote in
+the deal's dialog (its stage triggers' auto-messages, greetings).
 
 The events are the deal's rows of the event log (``funnels.queries.timeline``); the
 template turns each entry's ``kind`` and field keys into sentences in the reader's
@@ -13,7 +13,7 @@ from typing import Any
 
 from core.models import Event, User
 from funnels.models import LostReason, Pipeline
-from inbox.models import Author, Message
+from inbox.models import Message
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Entry:
     at: datetime
     #: The person who did it; ``None`` for the workspace's own doing (``by`` says which).
     who: str | None
-    #: ``person``, ``automation``, ``trigger`` or ``system``.
+    #: ``person``, ``automation``, ``trigger``, ``bot`` or ``system``.
     by: str
     #: What the entry is about: a stage, a contact's name, a task's title, a message.
     subject: str = ""
@@ -66,12 +66,11 @@ _IDS = {"owner_id": "person", "lost_reason_id": "reason", "stage_id": "stage"}
 
 
 def entries(events: list[Event], auto_messages: list[Message], names: Names) -> list[Entry]:
-    """The timeline, newest first."""
+    """The timeline, newest first; ``auto_messages`` are the bot's in the deal's dialog."""
     found = [_entry(e, names) for e in events if e.kind != "task.notified"]
     found += [
-        Entry("auto_message", m.created_at, None, "trigger", m.text or m.kind)
+        Entry("bot_message", m.created_at, None, "bot", m.text or m.kind)
         for m in auto_messages
-        if m.author == Author.BOT
     ]
     return sorted(found, key=lambda e: e.at, reverse=True)
 

@@ -10,13 +10,15 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
 from bot import channels
+from bot.inbound import Answer, receive
 from core.crypto import Vault
 from core.models import User
 from funnels import catalog, deals, pipelines
 from funnels.models import Deal, DealContact, FieldKind, Pipeline
 from funnels.queries import contact_deals
 from inbox import service as contacts
-from inbox.models import ChannelKind, Contact, Dialog
+from inbox.dialogs import Inbound, Sender
+from inbox.models import Channel, ChannelKind, Contact, Dialog
 from tests.conftest import SECRET_KEY, Backend
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.web.pages.conftest import DESKTOP, Troubles, customer_writes, open_page, sign_in
@@ -342,3 +344,20 @@ async def test_an_operator_gets_403_on_the_deal_and_contact_pages(
         await expect(page.get_by_role("heading", level=1)).to_have_text(
             "You do not have access to this page"
         )
+
+
+async def test_what_the_bot_wrote_in_the_deals_dialog_is_in_its_timeline(
+    page: Page, admin: User, channel: Channel
+) -> None:
+    await customer_writes(channel, "Ann", ["Hello"], user_id="903")
+    start = Inbound(sender=Sender(external_id="903", name="Ann"), chat_id="903",
+                    external_id="903:2", text="/start")  # fmt: skip
+    await receive(channel=channel, message=start, answer=Answer(text="Welcome to the salon!"))
+    deal = await Deal.get(dialog__contact__name="Ann")
+    await sign_in(page, admin)
+    await page.goto(f"/deals/{deal.id}")
+    said = page.locator(".timeline-bot_message")
+    await expect(said).to_have_count(1)
+    await expect(said).to_contain_text("The bot wrote to the customer: Welcome to the salon!")
+    created = page.locator(".timeline-deal-created")
+    await expect(created).to_contain_text("Funnelbox created the deal")
