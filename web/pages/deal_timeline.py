@@ -69,8 +69,7 @@ def entries(events: list[Event], auto_messages: list[Message], names: Names) -> 
     """The timeline, newest first; ``auto_messages`` are the bot's in the deal's dialog."""
     found = [_entry(e, names) for e in events if e.kind != "task.notified"]
     found += [
-        Entry("bot_message", m.created_at, None, "bot", m.text or m.kind)
-        for m in auto_messages
+        Entry("bot_message", m.created_at, None, "bot", m.text or m.kind) for m in auto_messages
     ]
     return sorted(found, key=lambda e: e.at, reverse=True)
 
