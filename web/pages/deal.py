@@ -70,7 +70,7 @@ async def create(request: web.Request) -> web.StreamResponse:
             actor=signed_in(request), contact_ids=values["contact_ids"], **place, **fields
         )
     except DomainError as exc:
-        chosen = [c for c in await _contacts(values["contact_ids"])]
+        chosen = await _contacts(values["contact_ids"])
         return await _new_form(request, values, chosen, error=exc)
     return see_other(f"/deals/{deal.id}")
 
