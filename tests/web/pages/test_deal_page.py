@@ -361,3 +361,35 @@ async def test_what_the_bot_wrote_in_the_deals_dialog_is_in_its_timeline(
     await expect(said).to_contain_text("The bot wrote to the customer: Welcome to the salon!")
     created = page.locator(".timeline-deal-created")
     await expect(created).to_contain_text("Funnelbox created the deal")
+
+
+async def test_the_contacts_list_searches_names_phones_and_e_mails_as_you_type(
+    page: Page, admin: User
+) -> None:
+    await contacts.create_contact(actor=admin, name="Mila Kowalski", phone="+48601234567")
+    await contacts.create_contact(actor=admin, name="Ravi Shah", email="ravi@example.com")
+    ann = await contacts.create_contact(actor=admin, name="Ann Lee")
+    pipeline = await sales(admin)
+    won = next(s for s in await pipelines.list_stages(pipeline_id=pipeline.id) if s.name == "Won")
+    for title, stage_id in (("Haircut", None), ("Colour", won.id)):
+        await deals.create_deal(
+            actor=admin, contact_ids=[ann.id], pipeline_id=pipeline.id, stage_id=stage_id,
+            title=title, amount=Decimal("25.00"), currency="EUR",
+        )  # fmt: skip
+    await sign_in(page, admin)
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts").click()
+    names = page.locator(".contact-row-name")
+    await expect(names).to_have_text(["Mila Kowalski", "Ravi Shah", "Ann Lee"])
+    search = page.get_by_label("Search contacts")
+    for typed, found in (("601 234", "Mila Kowalski"), ("ravi@", "Ravi Shah"), ("lee", "Ann Lee")):
+        await search.fill(typed)
+        await expect(names).to_have_text([found])
+    await expect(page).to_have_url(re.compile(r"/contacts\?q=lee$"))
+    await names.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Ann Lee")
+    for region, shown in (
+        ("Open deals", r"Haircut\s+New · €25.00"),
+        ("Closed deals", r"Colour\s+Won · €25.00"),
+    ):
+        chips = page.get_by_role("region", name=region).locator(".deal-chip")
+        await expect(chips).to_have_text([re.compile(shown)])
