@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from core.crypto import Vault
 from core.db import database, migrate
 from core.settings import Settings
+from funnels.pipelines import list_pipelines
 from inbox.dialog_list import list_dialogs
 from inbox.dialogs import list_messages
 from web import demo
@@ -46,12 +47,16 @@ async def prepare(url: str) -> dict[str, str]:
             await demo.fill(Vault(DEMO_SECRET))
         dialogs = (await list_dialogs(limit=10)).items
         sizes = {d.id: len(await list_messages(dialog_id=d.id)) for d in dialogs}
+        pipelines = await list_pipelines()
     pages = {
         "inbox": "/inbox",
         "inbox-mine": "/inbox?filter=mine",
-        "deals": "/deals",
+        "deals": "/deals/pipelines",
+        "deals-list": "/deals/list?sort=amount&order=desc",
         "settings": "/settings",
     }
+    if pipelines:
+        pages["deals-board"] = f"/deals/pipelines/{pipelines[0].id}"
     if sizes:  # the longest conversation shows the most
         pages["dialog"] = f"/inbox/{max(sizes, key=sizes.__getitem__)}"
     return pages

@@ -53,6 +53,12 @@ class Clock:
         skeleton = "EEEE, d MMMM" if local.year == today.year else "EEEE, d MMMM y"
         return format_date(local, skeleton, locale=self.locale)
 
+    def calendar_day(self, day: date, *, now: datetime) -> str:
+        """A calendar date (a deal's close date): "3 Dec" this year, else "3 Dec 2027"."""
+        if day.year == self.local(now).year:
+            return format_date(day, "d MMM", locale=self.locale)
+        return format_date(day, "medium", locale=self.locale)
+
     def local_date(self, moment: datetime) -> date:
         """The reader's calendar day of ``moment``: what day separators group by."""
         return self.local(moment).date()

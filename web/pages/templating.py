@@ -43,12 +43,14 @@ def setup(app: web.Application, settings: Settings) -> None:
         unread_cap=TOTAL_CAP,
         locale=settings.locale,
         money=lambda amount, currency: format_currency(amount, currency, locale=settings.locale),
+        today=lambda: clock.local(datetime.now(UTC)).date(),
     )
     env.filters.update(
         short_time=lambda moment: clock.short(moment, now=datetime.now(UTC)),
         absolute_time=clock.absolute,
         clock_time=clock.clock_time,
         day_label=lambda moment: clock.day(moment, now=datetime.now(UTC)),
+        calendar_day=lambda day: clock.calendar_day(day, now=datetime.now(UTC)),
         phone=readable_phone,
     )
 
