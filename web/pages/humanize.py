@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.support import NullTranslations
 
@@ -16,7 +17,8 @@ class Clock:
     """The reader's zone, language and catalog."""
 
     zone: ZoneInfo
-    locale: str
+    #: A parsed ``Locale`` in the app (babel parses text again on every call).
+    locale: Locale | str
     #: A locale without a catalog gets babel's NullTranslations, which keep the English.
     translations: NullTranslations
 
