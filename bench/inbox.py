@@ -42,7 +42,6 @@ sys.modules["board"] = board
 _spec.loader.exec_module(board)  # type: ignore[union-attr]
 
 import aiohttp
-from aiohttp import web
 from pydantic import SecretStr
 from rich.console import Console
 from tortoise import connections
@@ -235,26 +234,11 @@ async def run(args: argparse.Namespace) -> None:
             await seed(client, args.dialogs, args.messages, args.seed)
             console.print(f"seeding:  {args.dialogs:,} dialogs, {args.messages:,} messages in "
                           f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-        runner = web.AppRunner(create_app(settings, own_database=False))
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        base = "http://{}:{}".format(*runner.addresses[0][:2])
-        jar = aiohttp.CookieJar(unsafe=True)
-        try:
-            async with aiohttp.ClientSession(cookie_jar=jar) as http:
-                login = {"email": f"operator2@{board.BENCH_DOMAIN}", "password": PASSWORD}
-                async with http.post(f"{base}/api/v1/auth/login", json=login) as response:
-                    assert response.status == 200, await response.text()
-                timed = await cases(http, base, client)
-                await board.wait_idle(args.wait_idle, console)
-                load_before = board.load_average()
-                timings = await board.time_cases(timed, args.runs)
-                console.print(
-                    f"load avg: {load_before} before timing, {board.load_average()} after"
-                )
-                board.report(console, timings, args.runs)
-        finally:
-            await runner.cleanup()
+        login = {"email": f"operator2@{board.BENCH_DOMAIN}", "password": PASSWORD}
+        app = create_app(settings, own_database=False)
+        await board.time_over_http(
+            app, login, lambda http, base: cases(http, base, client), args, console
+        )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -38,7 +38,6 @@ sys.modules["board"] = board
 _spec.loader.exec_module(board)  # type: ignore[union-attr]
 
 import aiohttp
-from aiohttp import web
 from pydantic import SecretStr
 from rich.console import Console
 from tortoise import connections
@@ -121,25 +120,11 @@ async def run(args: argparse.Namespace) -> None:
                 f"seeding:  {args.deals:,} deals in {time.perf_counter() - started:.1f} s"
             )
         subject = await board.pick_subject(client)
-        runner = web.AppRunner(create_app(settings, own_database=False))
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        base = "http://{}:{}".format(*runner.addresses[0][:2])
-        try:
-            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-                login = {"email": f"seller1@{board.BENCH_DOMAIN}", "password": "bench-password"}
-                async with http.post(f"{base}/api/v1/auth/login", json=login) as response:
-                    assert response.status == 200, await response.text()
-                timed = await cases(http, base, subject)
-                await board.wait_idle(args.wait_idle, console)
-                load_before = board.load_average()
-                timings = await board.time_cases(timed, args.runs)
-                console.print(
-                    f"load avg: {load_before} before timing, {board.load_average()} after"
-                )
-                board.report(console, timings, args.runs)
-        finally:
-            await runner.cleanup()
+        login = {"email": f"seller1@{board.BENCH_DOMAIN}", "password": "bench-password"}
+        app = create_app(settings, own_database=False)
+        await board.time_over_http(
+            app, login, lambda http, base: cases(http, base, subject), args, console
+        )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -13,10 +13,11 @@ from core import tokens
 from core.models import Role, User
 from funnels import catalog, pipelines
 from funnels.deals import create_deal, get_deal
-from funnels.models import Pipeline, Stage
+from funnels.models import Deal, Pipeline, Stage
+from inbox.models import Channel
 from inbox.service import create_contact
 from tests.conftest import make_user
-from tests.web.pages.conftest import Troubles, sign_in
+from tests.web.pages.conftest import Troubles, customer_writes, sign_in
 from tests.web.pages.test_assignment import live
 
 
@@ -229,3 +230,15 @@ async def test_deals_opens_the_pipeline_last_looked_at(page: Page, admin: User) 
     await page.goto("/deals")
     await expect(page).to_have_url(re.compile(rf"/deals/pipelines/{other.id}$"))
     await expect(page.get_by_role("heading", name="New 10%")).to_be_visible()
+
+
+async def test_a_card_of_a_dialog_shows_its_last_message_and_unread_count(
+    page: Page, admin: User, channel: Channel
+) -> None:
+    await customer_writes(channel, "Mila Kowalski", ["Hi", "Is Friday free?"], user_id="811")
+    [deal] = await Deal.filter(title="Mila Kowalski")
+    await sign_in(page, admin)
+    await page.goto(f"/deals/pipelines/{deal.pipeline_id}")
+    card = page.get_by_role("listitem", name="Mila Kowalski")
+    await expect(card.locator(".deal-card-last")).to_have_text("Is Friday free?")
+    await expect(card.locator(".unread-badge")).to_have_text("2 unread")
