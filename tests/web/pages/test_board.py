@@ -12,7 +12,7 @@ from playwright.async_api import Locator, Page, expect
 from core import tokens
 from core.models import Role, User
 from funnels import catalog, pipelines
-from funnels.deals import create_deal, get_deal
+from funnels.deals import create_deal, get_deal, move_deal
 from funnels.models import Deal, Pipeline, Stage
 from inbox.models import Channel
 from inbox.service import create_contact
@@ -242,3 +242,18 @@ async def test_a_card_of_a_dialog_shows_its_last_message_and_unread_count(
     card = page.get_by_role("listitem", name="Mila Kowalski")
     await expect(card.locator(".deal-card-last")).to_have_text("Is Friday free?")
     await expect(card.locator(".unread-badge")).to_have_text("2 unread")
+
+
+async def test_a_refetch_keeps_the_board_where_it_was_scrolled(phone: Page, admin: User) -> None:
+    """At phone width one column shows at a time: a live refetch must not swipe back."""
+    sales = await make_board(admin)
+    deal_id = (await Deal.filter(title="Ann").first().values_list("id", flat=True)) or 0
+    await sign_in(phone, admin)
+    await live(phone, f"/deals/pipelines/{sales.pipeline.id}")
+    offer = column(phone, sales.offer)
+    await offer.scroll_into_view_if_needed()
+    left = await phone.locator("[data-board]").evaluate("board => board.scrollLeft")
+    assert left > 0
+    await move_deal(actor=admin, deal_id=int(deal_id), stage_id=sales.offer.id)  # in-process bus
+    await expect(offer.get_by_role("listitem", name="Ann")).to_be_visible()
+    assert await phone.locator("[data-board]").evaluate("board => board.scrollLeft") == left

@@ -27,6 +27,25 @@ function toast(text) {
   element.hideLater = setTimeout(() => { element.hidden = true; }, 6000);
 }
 
+/** Where the board and each column are scrolled to, so a refetch leaves the reader there
+ * (a column's cards loaded on scroll come back as its first page). */
+function scrollPositions() {
+  const columns = {};
+  for (const list of document.querySelectorAll("[data-board] [data-cards]")) {
+    columns[list.dataset.stageId] = list.scrollTop;
+  }
+  return { left: board()?.scrollLeft ?? 0, columns };
+}
+
+function restoreScroll({ left, columns }) {
+  const element = board();
+  if (!element) return;
+  element.scrollLeft = left;
+  for (const list of element.querySelectorAll("[data-cards]")) {
+    list.scrollTop = columns[list.dataset.stageId] ?? 0;
+  }
+}
+
 /** Fetch the board again (same filters), one fetch at a time; a request made while one
  * is in flight runs once it is done. */
 async function refresh() {
@@ -37,12 +56,14 @@ async function refresh() {
   refreshing = true;
   do {
     again = false;
+    const scrolled = scrollPositions();
     await window.htmx.ajax("GET", location.pathname + location.search, {
       source: "[data-board]",
       target: "[data-board]",
       select: "[data-board]",
       swap: "outerHTML",
     });
+    restoreScroll(scrolled);
   } while (again);
   refreshing = false;
 }
