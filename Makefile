@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-inbox bench-deal-page bench-ingest bench-triggers clean
+.PHONY: run demo test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-pages bench-inbox bench-deal-page bench-ingest bench-triggers clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing Funnelbox with its dependencies (a minute or two the first time)"
@@ -80,6 +80,9 @@ screenshots: $(STAMP) browser
 # Benchmarks want PostgreSQL; see the README's Performance section for the figures.
 bench-board: $(STAMP)
 	$(BIN)/python bench/board.py --deals 1000000
+
+bench-pages: $(STAMP)
+	$(BIN)/python bench/pages.py --deals 100000
 
 bench-inbox: $(STAMP)
 	$(BIN)/python bench/inbox.py --dialogs 100000 --messages 1000000

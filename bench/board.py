@@ -549,6 +549,35 @@ async def build_cases(subject: Subject) -> list[Case]:
     ]
 
 
+async def time_over_http(
+    app: web.Application,
+    login: dict[str, str],
+    build: Callable[[aiohttp.ClientSession, str], Awaitable[list[Case]]],
+    args: argparse.Namespace,
+    console: Console,
+) -> None:
+    """Serve ``app`` on 127.0.0.1, sign in with ``login``, time the cases ``build`` makes
+    for that session and base URL (``args.runs`` rounds, after ``args.wait_idle``), report.
+
+    What ``bench/inbox.py`` and ``bench/pages.py`` share: pages timed over real HTTP."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = "http://{}:{}".format(*runner.addresses[0][:2])
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(f"{base}/api/v1/auth/login", json=login) as response:
+                assert response.status == 200, await response.text()
+            timed = await build(http, base)
+            await wait_idle(args.wait_idle, console)
+            load_before = load_average()
+            timings = await time_cases(timed, args.runs)
+            console.print(f"load avg: {load_before} before timing, {load_average()} after")
+            report(console, timings, args.runs)
+    finally:
+        await runner.cleanup()
+
+
 # -- query capture and EXPLAIN ----------------------------------------------------------
 
 
@@ -694,25 +723,14 @@ async def time_pages(
     settings: Settings, login: dict, paths: Paths, marks: list[bytes], args, console: Console
 ) -> None:
     """Serve, sign in, time every path (target ``args.target_ms``) and print the table."""
-    runner = web.AppRunner(create_app(settings, own_database=False))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    base = "http://{}:{}".format(*runner.addresses[0][:2])
-    try:
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-            async with http.post(f"{base}/api/v1/auth/login", json=login) as response:
-                assert response.status == 200, await response.text()
-            cases = [
-                Case(label, getter(http, base + path, headers, marks), args.target_ms)
-                for label, path, headers in await paths()
-            ]
-            await wait_idle(args.wait_idle, console)
-            load_before = load_average()
-            timings = await time_cases(cases, args.runs)
-            console.print(f"load avg: {load_before} before timing, {load_average()} after")
-            report(console, timings, args.runs)
-    finally:
-        await runner.cleanup()
+
+    async def build(http: aiohttp.ClientSession, base: str) -> list[Case]:
+        return [
+            Case(label, getter(http, base + path, headers, marks), args.target_ms)
+            for label, path, headers in await paths()
+        ]
+
+    await time_over_http(create_app(settings, own_database=False), login, build, args, console)
 
 
 # -- main -------------------------------------------------------------------------------

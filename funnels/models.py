@@ -154,6 +154,8 @@ class Deal(Model):
     field_values: fields.ReverseRelation["DealFieldValue"]
     #: Not a column: the contacts in order, loaded by ``funnels.queries`` for a page.
     contact_list: list[Contact]
+    #: Not a column either: the tags, loaded by ``funnels.queries.attach_tags`` for a page.
+    tag_list: list["Tag"]
 
     class Meta:
         table = "deal"

@@ -6,7 +6,7 @@ either direction: a page first walks the filled rows, then the empty ones by id.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -69,7 +69,8 @@ _SORTS = {
 
 @dataclass
 class DealFilter:
-    """What the deal list can be narrowed to (the guide's filter bar, plus reference)."""
+    """What the deal list and the board can be narrowed to (the guide's filter bar, plus
+    reference and a tag)."""
 
     title: str | None = None
     pipeline_id: int | None = None
@@ -80,6 +81,7 @@ class DealFilter:
     created_to: date | None = None
     close_from: date | None = None
     close_to: date | None = None
+    tag_id: int | None = None
 
     def apply(self, query: QuerySet[Deal]) -> QuerySet[Deal]:
         """Narrow ``query``; date ranges are inclusive whole days in UTC."""
@@ -88,6 +90,7 @@ class DealFilter:
             "stage_id": self.stage_id,
             "owner_id": self.owner_id,
             "reference": self.reference,
+            "tags__id": self.tag_id,
         }
         query = query.filter(**{k: v for k, v in exact.items() if v is not None})
         if self.title:
@@ -176,6 +179,18 @@ async def _load(query: QuerySet[Deal]) -> list[Deal]:
     return await query.select_related("stage", "owner")
 
 
+async def attach_tags(deals: list[Deal]) -> None:
+    """Give each deal a ``tag_list`` (by name), with one query for all of them."""
+    by_deal: dict[int, list[Tag]] = {d.id: [] for d in deals}
+    rows = await Tag.filter(deals__id__in=list(by_deal)).values_list(
+        "deals__id", "id", "name", "color"
+    )
+    for deal_id, tag_id, name, color in rows:
+        by_deal[deal_id].append(Tag(id=tag_id, name=name, color=color))
+    for deal in deals:
+        deal.tag_list = by_deal[deal.id]
+
+
 async def attach_contacts(deals: list[Deal]) -> None:
     """Give each deal a ``contact_list`` in deal order, with one query for all of them."""
     by_deal: dict[int, list[Contact]] = {d.id: [] for d in deals}
@@ -215,14 +230,18 @@ class StageColumn:
     next_cursor: str | None = None
 
 
-async def board(*, pipeline_id: int, cards: int = 20) -> list[StageColumn]:
+async def board(
+    *, pipeline_id: int, cards: int = 20, filters: DealFilter | None = None
+) -> list[StageColumn]:
     """Every stage of a pipeline with its deal count, per-currency total and weighted
-    total (amount x probability), and its newest ``cards`` deals."""
+    total (amount x probability), and its newest ``cards`` deals; ``filters`` narrow the
+    deals counted and shown (the pipeline stays this one)."""
+    filters = replace(filters or DealFilter(), pipeline_id=pipeline_id)
     if not 0 <= cards <= MAX_PAGE:
         raise ValidationFailed(f"cards must be between 0 and {MAX_PAGE}", field="cards")
     await get_pipeline(pipeline_id=pipeline_id)
     columns = {s.id: StageColumn(stage=s) for s in await list_stages(pipeline_id=pipeline_id)}
-    for row in await _stage_sums(pipeline_id):
+    for row in await _stage_sums(filters):
         column = columns[row["stage_id"]]
         column.count += row["n"]
         if row["currency"] is not None and row["amount"] is not None:
@@ -232,17 +251,26 @@ async def board(*, pipeline_id: int, cards: int = 20) -> list[StageColumn]:
     for column in columns.values():
         column.totals.sort(key=lambda t: t.currency)
         if cards and column.count:
-            page = await _select_page(
-                DealFilter(stage_id=column.stage.id), DealSort.CREATED_AT, True, None, cards
+            page = await stage_cards(
+                filters=filters, stage_id=column.stage.id, cursor=None, limit=cards
             )
             column.deals, column.next_cursor = page.items, page.next_cursor
     await attach_contacts([deal for column in columns.values() for deal in column.deals])
     return list(columns.values())
 
 
-async def _stage_sums(pipeline_id: int) -> list[dict[str, Any]]:
+async def stage_cards(
+    *, filters: DealFilter, stage_id: int, cursor: str | None, limit: int = 20
+) -> DealPage:
+    """A board column's cards, newest first, after ``cursor``: what scrolling a column
+    to its end loads. Contacts are attached by the caller, once for every column."""
+    narrowed = replace(filters, stage_id=stage_id)
+    return await _select_page(narrowed, DealSort.CREATED_AT, True, cursor, limit)
+
+
+async def _stage_sums(filters: DealFilter) -> list[dict[str, Any]]:
     """Per stage and currency: the deal count ``n`` and the exact total ``amount``."""
-    query = Deal.filter(pipeline_id=pipeline_id).group_by("stage_id", "currency")
+    query = filters.apply(Deal.all()).group_by("stage_id", "currency")
     if Deal._meta.db.capabilities.dialect == "postgres":
         rows = await query.annotate(n=COUNT_ALL, total=SUM_NUMERIC).values(
             "stage_id", "currency", "n", "total"

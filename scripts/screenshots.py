@@ -19,6 +19,7 @@ from core.crypto import Vault
 from core.db import database, migrate
 from core.settings import Settings
 from funnels.models import Deal
+from funnels.pipelines import list_pipelines
 from inbox.dialog_list import list_dialogs
 from inbox.dialogs import list_messages
 from web import demo
@@ -52,12 +53,16 @@ async def prepare(url: str) -> dict[str, str]:
         by_size = sorted(sizes, key=sizes.__getitem__, reverse=True)
         found = await Deal.filter(dialog_id__in=by_size, amount__not_isnull=True)
         deal = min(found, key=lambda d: by_size.index(d.dialog_id or 0), default=None)
+        pipelines = await list_pipelines()
     pages = {
         "inbox": "/inbox",
         "inbox-mine": "/inbox?filter=mine",
-        "deals": "/deals",
+        "deals": "/deals/pipelines",
+        "deals-list": "/deals/list?sort=amount&order=desc",
         "settings": "/settings",
     }
+    if pipelines:
+        pages["deals-board"] = f"/deals/pipelines/{pipelines[0].id}"
     if longest is not None:  # the longest conversation shows the most
         pages["dialog"] = f"/inbox/{longest}"
     pages["contacts"] = "/contacts"

@@ -95,9 +95,9 @@ def _view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
         kwargs: dict[str, Any] = {name: _path_int(request, name) for name in endpoint.path_params}
         if endpoint.query is not None:
             query = checked_text(dict(request.query))
-            kwargs["query"] = _parse(endpoint.query, query, location="query")
+            kwargs["query"] = parse_input(endpoint.query, query, location="query")
         if endpoint.body is not None:
-            kwargs["body"] = _parse(endpoint.body, await json_body(request), location="body")
+            kwargs["body"] = parse_input(endpoint.body, await json_body(request), location="body")
         result = await endpoint.handler(request, **kwargs)
         if isinstance(result, web.StreamResponse):
             return result
@@ -196,7 +196,8 @@ def json_response(data: Any, *, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda obj: json.dumps(obj) + "\n")
 
 
-def _parse(model: type[BaseModel], data: Any, *, location: str) -> BaseModel:
+def parse_input(model: type[BaseModel], data: Any, *, location: str) -> BaseModel:
+    """``data`` as ``model``, or a :class:`ValidationFailed` naming the first bad field."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -260,6 +260,7 @@ class DealQuery(Input):
     created_to: date | None = None
     close_from: date | None = None
     close_to: date | None = None
+    tag_id: Id | None = None
     sort: DealSort = DealSort.CREATED_AT
     order: Annotated[str, StringConstraints(pattern=r"^(asc|desc)$")] = "asc"
     cursor: Annotated[str, StringConstraints(max_length=500)] | None = None

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from core.models import User
-from funnels import deals, pipelines
+from funnels import catalog, deals, pipelines
 from funnels.models import Deal
-from funnels.queries import DealFilter, DealSort, board, list_deals
+from funnels.queries import DealFilter, DealSort, attach_tags, board, list_deals
 from inbox.service import create_contact
 from tests.conftest import Api
 
@@ -138,6 +138,40 @@ async def test_board_counts_and_sums_per_currency_with_weighting(world) -> None:
         newest = sorted(in_stage, key=lambda d: (d.created_at, d.id), reverse=True)[:3]
         assert [d.id for d in column.deals] == [d.id for d in newest]
         assert (column.next_cursor is not None) == (len(in_stage) > 3)
+
+
+async def test_board_filters_narrow_counts_sums_and_cards(world, owner: User) -> None:
+    sales = world["sales"].id
+    wanted = DealFilter(owner_id=owner.id, title="haircut", pipeline_id=world["other"].id)
+    columns = await board(pipeline_id=sales, cards=50, filters=wanted)  # the board's pipeline
+    for column in columns:
+        in_stage = await Deal.filter(
+            stage_id=column.stage.id, owner_id=owner.id, title__contains="haircut"
+        )
+        assert column.count == len(in_stage)
+        assert {d.id for d in column.deals} == {d.id for d in in_stage}
+        expected: dict[str, Decimal] = {}
+        for d in in_stage:
+            if d.amount is not None:
+                expected[d.currency] = expected.get(d.currency, Decimal(0)) + d.amount
+        assert {t.currency: t.amount for t in column.totals} == expected
+    assert sum(c.count for c in columns) > 0
+
+
+async def test_tag_filter_and_tags_of_a_page(world, admin: User) -> None:
+    vip = await catalog.create_tag(actor=admin, name="VIP")
+    cold = await catalog.create_tag(actor=admin, name="Cold")
+    first, second, third = (await list_deals(limit=3)).items
+    await deals.update_deal(actor=admin, deal_id=first.id, tag_ids=[vip.id, cold.id])
+    await deals.update_deal(actor=admin, deal_id=third.id, tag_ids=[vip.id])
+    page = await list_deals(filters=DealFilter(tag_id=vip.id), limit=50)
+    assert [d.id for d in page.items] == [first.id, third.id]
+    await attach_tags([first, second, third])
+    assert [[t.name for t in d.tag_list] for d in (first, second, third)] == [
+        ["Cold", "VIP"],
+        [],
+        ["VIP"],
+    ]
 
 
 async def test_board_sums_cents_exactly(admin: User, db) -> None:

@@ -1,4 +1,5 @@
-"""Deals, for owners and admins: the first visit asks for a pipeline, later visits list them."""
+"""Deals, for owners and admins: the first visit asks for a pipeline, later visits open
+the pipeline last looked at; ``/deals/pipelines`` lists them and makes new ones."""
 
 from typing import Any
 
@@ -10,17 +11,31 @@ from funnels.pipeline_setup import create_pipeline_with_stages
 from funnels.pipelines import list_pipelines
 from web.api import ADMINS
 from web.pages.access import page, see_other, signed_in
+from web.pages.board import LAST_PIPELINE
 from web.pages.templating import render
 
 routes = web.RouteTableDef()
 #: What the first-visit form suggests; every row can be changed or emptied.
 SUGGESTED_STAGES = [("New", 10), ("Qualified", 30), ("Proposal", 60), ("", "")]
+NEW_FORM = {"name": "", "stages": SUGGESTED_STAGES}
 
 
 @routes.get("/deals")
 @page(ADMINS)
-async def deals(request: web.Request) -> web.Response:
-    return await _render(request, form={"name": "", "stages": SUGGESTED_STAGES})
+async def deals(request: web.Request) -> web.StreamResponse:
+    """The prompt while there is no pipeline; then the board last looked at (else the first)."""
+    pipelines = await list_pipelines()
+    if not pipelines:
+        return await _render(request, form=NEW_FORM)
+    last = request.cookies.get(LAST_PIPELINE, "")
+    chosen = next((p for p in pipelines if str(p.id) == last), pipelines[0])
+    return see_other(f"/deals/pipelines/{chosen.id}")
+
+
+@routes.get("/deals/pipelines")
+@page(ADMINS)
+async def pipeline_list(request: web.Request) -> web.Response:
+    return await _render(request, form=NEW_FORM)
 
 
 @routes.post("/deals/pipelines")
@@ -32,11 +47,13 @@ async def create(request: web.Request) -> web.StreamResponse:
     rows = _rows(form)
     try:
         stages = [(stage, _probability(raw)) for stage, raw in rows if stage.strip()]
-        await create_pipeline_with_stages(actor=signed_in(request), name=name, stages=stages)
+        pipeline = await create_pipeline_with_stages(
+            actor=signed_in(request), name=name, stages=stages
+        )
     except DomainError as exc:
         error = {"field": exc.field, "message": exc.message}
         return await _render(request, form={"name": name, "stages": rows}, error=error)
-    return see_other("/deals")
+    return see_other(f"/deals/pipelines/{pipeline.id}")
 
 
 async def _render(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.support import NullTranslations
 
@@ -16,7 +17,8 @@ class Clock:
     """The reader's zone, language and catalog."""
 
     zone: ZoneInfo
-    locale: str
+    #: A parsed ``Locale`` in the app (babel parses text again on every call).
+    locale: Locale | str
     #: A locale without a catalog gets babel's NullTranslations, which keep the English.
     translations: NullTranslations
 
@@ -52,6 +54,12 @@ class Clock:
             return self.translations.gettext("Yesterday")
         skeleton = "EEEE, d MMMM" if local.year == today.year else "EEEE, d MMMM y"
         return format_date(local, skeleton, locale=self.locale)
+
+    def calendar_day(self, day: date, *, now: datetime) -> str:
+        """A calendar date (a deal's close date): "3 Dec" this year, else "3 Dec 2027"."""
+        if day.year == self.local(now).year:
+            return format_date(day, "d MMM", locale=self.locale)
+        return format_date(day, "medium", locale=self.locale)
 
     def local_date(self, moment: datetime) -> date:
         """The reader's calendar day of ``moment``: what day separators group by."""

@@ -9,6 +9,7 @@ import aiohttp_jinja2
 import jinja2
 import phonenumbers
 from aiohttp import web
+from babel import Locale
 from babel.numbers import format_currency
 from babel.support import Translations
 
@@ -28,7 +29,10 @@ CLOCK = web.AppKey("clock", Clock)
 def setup(app: web.Application, settings: Settings) -> None:
     """Install the environment; the catalog of ``settings.locale`` translates every page."""
     translations = Translations.load(str(TRANSLATIONS), [settings.locale], domain="messages")
-    app[CLOCK] = clock = Clock(ZoneInfo(settings.timezone), settings.locale, translations)
+    # parsed once: babel parses a locale given as text again on every call, which made
+    # formatting most of the time a board of a hundred cards took to render
+    locale = Locale.parse(settings.locale)
+    app[CLOCK] = clock = Clock(ZoneInfo(settings.timezone), locale, translations)
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -42,13 +46,15 @@ def setup(app: web.Application, settings: Settings) -> None:
         CSRF_FIELD=CSRF_FIELD,
         unread_cap=TOTAL_CAP,
         locale=settings.locale,
-        money=lambda amount, currency: format_currency(amount, currency, locale=settings.locale),
+        money=lambda amount, currency: format_currency(amount, currency, locale=locale),
+        today=lambda: clock.local(datetime.now(UTC)).date(),
     )
     env.filters.update(
         short_time=lambda moment: clock.short(moment, now=datetime.now(UTC)),
         absolute_time=clock.absolute,
         clock_time=clock.clock_time,
         day_label=lambda moment: clock.day(moment, now=datetime.now(UTC)),
+        calendar_day=lambda day: clock.calendar_day(day, now=datetime.now(UTC)),
         phone=readable_phone,
     )
 

@@ -1,0 +1,143 @@
+"""Benchmark of the deals pages at scale: the kanban and the deal list at 100,000 deals.
+
+It migrates the database, seeds ``--deals`` deals over ``--pipelines`` pipelines with
+``bench/board.py``'s seed (users, pipelines and stages through the services, deals and
+contacts bulk-loaded), starts the app on 127.0.0.1 (background workers off) and times,
+over real HTTP with an owner's session, what an admin's browser asks for::
+
+    .venv/bin/python bench/pages.py --deals 100000
+    .venv/bin/python bench/pages.py --deals 5000 --database-url sqlite:///tmp/pages.sqlite3
+
+Figures are whole request times seen by a client on loopback (the server's work, the
+page rendered, plus about a millisecond of client), median and p95 of ``--runs``
+interleaved rounds after three warm-up runs. ``--reuse`` keeps an earlier seed of the
+same size; the database is wiped otherwise (it refuses one holding users it did not
+create). Timing, reporting and seeding helpers are ``bench/board.py``'s.
+"""
+
+# ruff: noqa: E402 (the imports after the sys.path fix below must come after it)
+
+import argparse
+import asyncio
+import importlib.util
+import os
+import re
+import shlex
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+# bench/inbox.py would shadow the inbox package for everything imported below.
+BENCH = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
+_spec = importlib.util.spec_from_file_location("board", BENCH / "board.py")
+board = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+sys.modules["board"] = board
+_spec.loader.exec_module(board)  # type: ignore[union-attr]
+
+import aiohttp
+from pydantic import SecretStr
+from rich.console import Console
+from tortoise import connections
+
+from core.db import database, migrate
+from core.settings import Settings
+from web.app import create_app
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/funnelbox_bench"
+SECRET = "pages-bench-secret-key-2026"
+TARGET_MS = 200.0
+NEXT_PAGE = re.compile(rb'href="(/deals/list\?[^"]*cursor=[^"]*)" rel="next"')
+MORE_CARDS = re.compile(rb'hx-get="(/deals/pipelines/\d+/stages/\d+/cards\?[^"]*)"')
+
+
+def counted(body: bytes) -> int:
+    """Cards on a board, or rows of a list: what the page showed."""
+    return body.count(b'class="deal-card"') or body.count(b"<tr data-deal-id=")
+
+
+async def cases(http: aiohttp.ClientSession, base: str, subject: board.Subject) -> list[board.Case]:
+    """The kanban (plain, filtered), a column's next cards, the list (sorts, filters, page 2)."""
+
+    async def fetch(path: str) -> bytes:
+        async with http.get(base + path) as response:
+            body = await response.read()
+            assert response.status == 200, (path, response.status, body[:300])
+            return body
+
+    def get(path: str) -> Callable[[], Awaitable[int]]:
+        async def call() -> int:
+            return counted(await fetch(path))
+
+        return call
+
+    kanban = f"/deals/pipelines/{subject.pipeline_id}"
+    more = MORE_CARDS.search(await fetch(kanban))
+    page_two = NEXT_PAGE.search(await fetch("/deals/list?sort=amount&order=desc"))
+    assert more and page_two, "the pages lost their 'more' links"
+    unescape = lambda raw: raw.decode().replace("&amp;", "&")  # noqa: E731
+    paths = [
+        (f"(a) kanban, {subject.pipeline_deals:,} deals in the pipeline", kanban),
+        (f"(b) kanban, owner filter ({subject.owner_deals:,} deals)",
+         f"{kanban}?owner_id={subject.owner_id}"),
+        (f"(c) kanban, title search '{board.SEARCH_COMMON}'",
+         f"{kanban}?title={board.SEARCH_COMMON}"),
+        ("(d) a column's next 20 cards (scroll)", unescape(more.group(1))),
+        ("(e) list, newest first, page 1", "/deals/list?sort=created_at&order=desc"),
+        ("(f) list, amount desc, page 2 (cursor)", unescape(page_two.group(1))),
+        ("(g) list, pipeline + owner filter",
+         f"/deals/list?pipeline_id={subject.pipeline_id}&owner_id={subject.owner_id}"),
+        (f"(h) list, title search '{board.SEARCH_RARE}'",
+         "/deals/list?title=" + board.SEARCH_RARE.replace(" ", "+")),
+    ]  # fmt: skip
+    return [board.Case(label, get(path), TARGET_MS) for label, path in paths]
+
+
+async def run(args: argparse.Namespace) -> None:
+    console = Console(width=140, highlight=False)
+    console.print(f"command:  {shlex.join([sys.executable, *sys.argv])}  (cwd {os.getcwd()})")
+    console.print(f"machine:  {board.machine()}")
+    console.print(f"code:     {board.code_state()}")
+    console.print(f"software: Python {sys.version.split()[0]}, aiohttp {version('aiohttp')}, "
+                  f"tortoise-orm {version('tortoise-orm')}")  # fmt: skip
+    await migrate(args.database_url)
+    settings = Settings(
+        database_url=args.database_url, secret_key=SecretStr(SECRET), intake_worker=False,
+        event_worker=False, outbox_worker=False,
+    )  # fmt: skip
+    async with database(args.database_url):
+        client = connections.get("default")
+        console.print(f"database: {await board.server(client)}")
+        held = await client.execute_query_dict("SELECT COUNT(*) AS n FROM deal")
+        if args.reuse and held[0]["n"] == args.deals:
+            console.print(f"seeding:  reused {args.deals:,} deals")
+        else:
+            started = time.perf_counter()
+            await board.seed(client, args.deals, args.pipelines, args.seed)
+            console.print(
+                f"seeding:  {args.deals:,} deals in {time.perf_counter() - started:.1f} s"
+            )
+        subject = await board.pick_subject(client)
+        login = {"email": f"seller1@{board.BENCH_DOMAIN}", "password": "bench-password"}
+        app = create_app(settings, own_database=False)
+        await board.time_over_http(
+            app, login, lambda http, base: cases(http, base, subject), args, console
+        )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--deals", type=int, default=100_000)
+    parser.add_argument("--pipelines", type=int, default=10)
+    parser.add_argument("--database-url", default=DEFAULT_URL, help=f"default {DEFAULT_URL}")
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per case, default 30")
+    parser.add_argument("--reuse", action="store_true", help="keep a seed of the same size")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(run(parse_args()))
