@@ -240,7 +240,7 @@ async def test_delete_asks_first_and_says_it_cannot_be_undone(page: Page, admin:
     await expect(page.get_by_text("Deleted deals cannot be recovered.")).to_be_visible()
     assert await Deal.filter(id=deal.id).exists()
     await confirm.click()
-    await expect(page).to_have_url(re.compile(r"/deals$"))
+    await expect(page).to_have_url(re.compile(r"/deals/pipelines/\d+$"))
     assert not await Deal.filter(id=deal.id).exists()
 
 
