@@ -50,7 +50,7 @@ class Contact(Model):
 
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200)
-    phone = fields.CharField(max_length=20, null=True, db_index=True)
+    phone = fields.CharField(max_length=20, null=True, unique=True)
     email = fields.CharField(max_length=254, null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
