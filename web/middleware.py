@@ -17,6 +17,7 @@ from core.errors import (
     NotFound,
     PermissionDenied,
     Unauthenticated,
+    Unavailable,
     ValidationFailed,
 )
 from core.tokens import resolve_token
@@ -64,6 +65,7 @@ STATUS = {
     NotFound: 404,
     Conflict: 409,
     ValidationFailed: 422,
+    Unavailable: 502,
 }
 
 
