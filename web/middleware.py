@@ -22,7 +22,7 @@ from core.errors import (
 )
 from core.tokens import resolve_token
 from web.api import json_response
-from web.keys import USER
+from web.keys import CREDENTIAL, USER
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -120,9 +120,11 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("use Authorization: Bearer <token>", field="Authorization")
         request[USER] = await resolve_token(token.strip())
+        request[CREDENTIAL] = token.strip()
     elif cookie := request.cookies.get(SESSION_COOKIE):
         with contextlib.suppress(Unauthenticated):
             request[USER] = await resolve_token(cookie)
+            request[CREDENTIAL] = cookie
     return await handler(request)
 
 
