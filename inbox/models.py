@@ -140,6 +140,25 @@ class DialogRead(Model):
         unique_together = (("user", "dialog"),)
 
 
+class ReadBaseline(Model):
+    """Where the unread counts of one user start, a message id.
+
+    Customer messages up to ``message_id`` came before the user joined, so a new
+    colleague does not inherit the whole history as unread. Made on the first count
+    (``inbox.unread``): the newest message from before the user was created. Users who
+    existed before the table count from 0, as they did.
+    """
+
+    id = fields.IntField(primary_key=True)
+    user: fields.OneToOneRelation = fields.OneToOneField(
+        "funnelbox.User", related_name=False, on_delete=fields.CASCADE
+    )
+    message_id: int = fields.BigIntField()
+
+    class Meta:
+        table = "read_baseline"
+
+
 class Direction(StrEnum):
     """Inbound from the customer, outbound to the customer, or a note the team keeps on
     the dialog (never queued, never sent: no outbox row is ever made for one)."""

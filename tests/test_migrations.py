@@ -201,10 +201,10 @@ async def test_dialogs_learn_their_newest_customer_message(tmp_path: Path) -> No
 async def test_duplicate_phones_stay_with_the_oldest_contact(tmp_path: Path) -> None:
     """0019 makes phones unique: of contacts sharing a phone the oldest keeps it, a later
     one keeps its dialog and everything else, with a ``contact.updated`` event saying why;
-    the table is not rebuilt (its dialogs stay)."""
+    the table is not rebuilt (its dialogs stay). Existing users count unread from 0."""
 
     def fill(conn: sqlite3.Connection) -> None:
-        insert(CHANNEL)(conn)
+        insert(USER, CHANNEL)(conn)
         for contact_id, name, phone in [
             (2, "Bo", "+447700900123"),
             (3, "Bo again", "+447700900123"),
@@ -226,6 +226,7 @@ async def test_duplicate_phones_stay_with_the_oldest_contact(tmp_path: Path) -> 
     with sqlite3.connect(path) as conn:
         phones = conn.execute("SELECT id, phone FROM contact ORDER BY id").fetchall()
         dialogs = conn.execute("SELECT id, contact_id FROM dialog").fetchall()
+        baselines = conn.execute("SELECT user_id, message_id FROM read_baseline").fetchall()
         events = conn.execute(
             "SELECT kind, json_extract(data, '$.contact_id'), json_extract(data, '$.changes')"
             " FROM event"
@@ -240,4 +241,5 @@ async def test_duplicate_phones_stay_with_the_oldest_contact(tmp_path: Path) -> 
         (2, "+447700900123"), (3, None), (4, "+447700900456"), (5, None), (6, None)
     ]  # fmt: skip
     assert dialogs == [(9, 3)]
+    assert baselines == [(7, 0)]
     assert events == [("contact.updated", 3, '{"phone":{"from":"+447700900123","to":null}}')]

@@ -26,6 +26,7 @@ from funnels.pipelines import list_stages
 from inbox.dialogs import Inbound, Sender, backdate, set_delivery
 from inbox.models import Channel, ChannelKind, Contact, DeliveryStatus, Dialog, Message
 from inbox.outgoing import send_text
+from inbox.unread import count_from_start
 from triggers.tasks import create_task
 from web.demo.people import SCRIPTED, Customer, generated
 
@@ -58,6 +59,8 @@ async def fill(vault: Vault, *, customers: int = 300, seed: int = 2026) -> User:
         )
         for email, name in TEAM
     ]
+    for member in (owner, *team):  # the team was there all along: the history is unread
+        await count_from_start(reader=member)
     bookings = await create_pipeline_with_stages(
         actor=owner,
         name="Bookings",

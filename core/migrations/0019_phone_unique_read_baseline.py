@@ -1,4 +1,6 @@
-"""One phone is one contact, held by a unique index on ``contact.phone`` (NULLs allowed).
+"""One phone is one contact, held by a unique index; unread counts get a per-user start.
+
+``contact.phone`` gets a unique index (NULLs allowed).
 
 Until now only the service checked it, so a database may hold duplicates: two concurrent
 creates, or contacts from before the check. Merging contacts is a person's decision (their
@@ -10,6 +12,10 @@ keeps it) and logged, so a person can find them and merge by hand.
 On SQLite the index is swapped in place: Tortoise's SQLite editor would rebuild the table,
 and its DROP TABLE cascades to every identity, dialog and deal link of every contact.
 
+``read_baseline`` holds where each user's unread counts start (a new user does not see
+the whole history as unread). Every existing user gets 0, so their counts stay as they
+were; later users get theirs on their first count (``inbox.unread``).
+
 Depends on 0016_dialog_assignment; the integrator renumbers the chain.
 """
 
@@ -17,10 +23,14 @@ import logging
 from typing import Any
 
 from tortoise import fields, migrations
+from tortoise.fields.base import OnDelete
 from tortoise.migrations import operations as ops
 from tortoise.migrations.schema_editor.base import BaseSchemaEditor
 
 log = logging.getLogger("funnelbox.migrations")
+EXISTING_USERS_COUNT_FROM_0 = (
+    'INSERT INTO "read_baseline" ("user_id", "message_id") SELECT "id", 0 FROM "user"'
+)
 
 
 async def free_duplicate_phones(apps: Any, schema_editor: Any) -> None:
@@ -75,4 +85,15 @@ class Migration(migrations.Migration):
             name='phone',
             field=fields.CharField(null=True, unique=True, max_length=20),
         ),
+        ops.CreateModel(
+            name='ReadBaseline',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('user', fields.OneToOneField('funnelbox.User', source_field='user_id', db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.CASCADE)),
+                ('message_id', fields.BigIntField()),
+            ],
+            options={'table': 'read_baseline', 'app': 'funnelbox', 'pk_attr': 'id', 'table_description': 'Where the unread counts of one user start, a message id.'},
+            bases=['Model'],
+        ),
+        ops.RunSQL(EXISTING_USERS_COUNT_FROM_0),
     ]
