@@ -8,9 +8,11 @@ which would lose an update if the process died in between).
 import logging
 from typing import Any
 
+import aiohttp
 from aiogram import Bot, Dispatcher, F, Router, types
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import AiogramError, TelegramBadRequest, TelegramNotFound
 from aiogram.filters import CommandStart
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
@@ -20,6 +22,7 @@ from pydantic import ValidationError
 from bot.inbound import Answer, receive, receive_edit
 from bot.staff import on_link
 from core.crypto import Vault
+from core.errors import NotFound, Unavailable
 from core.phones import normalize_phone
 from inbox.dialogs import Inbound, Sender
 from inbox.models import Channel
@@ -27,6 +30,8 @@ from inbox.models import Channel
 log = logging.getLogger(__name__)
 DEFAULT_GREETING = "Hello! Write your question here and we will answer shortly."
 SHARE_PHONE = "Share my phone number"
+#: How long a media download may take before the caller gets a 502 (aiogram's is 30 s).
+DOWNLOAD_SECONDS = 15
 
 
 def build_dispatcher(storage: BaseStorage | None = None, vault: Vault | None = None) -> Dispatcher:
@@ -205,7 +210,22 @@ async def poll(dispatcher: Dispatcher, bot: Bot, channel: Channel) -> None:
 
 
 async def download(bot: Bot, file_id: str) -> bytes:
-    """A customer's photo, document or voice note, fetched from Telegram when asked for."""
-    buffer = await bot.download(file_id)
+    """A customer's photo, document or voice note, fetched from Telegram when asked for.
+
+    A file Telegram refuses (expired, unknown) is :class:`NotFound`; Telegram down, slow
+    or answering nonsense is :class:`Unavailable` (502), never a crash of ours.
+    """
+    try:
+        buffer = await bot.download(file_id, timeout=DOWNLOAD_SECONDS)
+    except (TelegramBadRequest, TelegramNotFound) as exc:
+        raise NotFound(
+            f"Telegram no longer serves this file: {exc.message}", field="message_id"
+        ) from None
+    except (AiogramError, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("media download from Telegram failed: %s: %s", type(exc).__name__, exc)
+        raise Unavailable(
+            "Telegram could not be reached or gave an unreadable answer; try again later",
+            field="message_id",
+        ) from None
     assert buffer is not None  # download() returns the buffer when no destination is given
     return buffer.read()

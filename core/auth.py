@@ -9,6 +9,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
+from tortoise.exceptions import IntegrityError
 
 from core.errors import Conflict, NotFound, PermissionDenied, Unauthenticated, ValidationFailed
 from core.events import change
@@ -49,13 +50,17 @@ async def create_user(
     email = normalize_email(email)
     name = _checked_name(name)
     _check_password(password)
+    taken = Conflict(f"a user with e-mail {email} already exists", field="email")
     if await User.filter(email=email).exists():
-        raise Conflict(f"a user with e-mail {email} already exists", field="email")
-    async with change(actor) as batch:
-        user = await User.create(
-            email=email, name=name, role=role, password_hash=_hasher.hash(password)
-        )
-        await batch.record("user.created", user_id=user.id, email=email, role=role.value)
+        raise taken
+    try:
+        async with change(actor) as batch:
+            user = await User.create(
+                email=email, name=name, role=role, password_hash=_hasher.hash(password)
+            )
+            await batch.record("user.created", user_id=user.id, email=email, role=role.value)
+    except IntegrityError:  # a concurrent create took the e-mail after the check
+        raise taken from None
     return user
 
 

@@ -38,6 +38,13 @@ class LimitReached(Conflict):
     code = "limit_reached"
 
 
+class Unavailable(DomainError):
+    """A service outside ours (a messenger's API) could not be reached or answered
+    something unreadable: nothing the caller sent was wrong, and a later try may work."""
+
+    code = "upstream_unavailable"
+
+
 class PermissionDenied(DomainError):
     """The user is known but their role does not allow the action."""
 

@@ -42,6 +42,11 @@ class Unset(Enum):
 UNSET: Final = Unset.UNSET
 
 Subscriber = Callable[[Event], Awaitable[None]]
+#: Events of per-user UI state that only open pages react to: the row is written (the
+#: audit trail, and the live catch-up replays from the table) already dispatched, so the
+#: durable dispatcher never claims them; :class:`core.dispatch.EventDispatcher` refuses
+#: consumers for them.
+LIVE_ONLY = frozenset({"dialog.read"})
 _subscribers: list[Subscriber] = []
 _current_batch: ContextVar["EventBatch | None"] = ContextVar("event_batch", default=None)
 
@@ -87,7 +92,7 @@ class EventBatch:
             deal_id=deal_id,
             actor=self.actor,
             data=jsonable(data),
-            next_attempt_at=datetime.now(UTC),
+            next_attempt_at=None if kind in LIVE_ONLY else datetime.now(UTC),
         )
         self.events.append(event)
         return event

@@ -50,7 +50,7 @@ class Contact(Model):
 
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200)
-    phone = fields.CharField(max_length=20, null=True, db_index=True)
+    phone = fields.CharField(max_length=20, null=True, unique=True)
     email = fields.CharField(max_length=254, null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -138,6 +138,25 @@ class DialogRead(Model):
     class Meta:
         table = "dialog_read"
         unique_together = (("user", "dialog"),)
+
+
+class ReadBaseline(Model):
+    """Where the unread counts of one user start, a message id.
+
+    Customer messages up to ``message_id`` came before the user joined, so a new
+    colleague does not inherit the whole history as unread. Made on the first count
+    (``inbox.unread``): the newest message from before the user was created. Users who
+    existed before the table count from 0, as they did.
+    """
+
+    id = fields.IntField(primary_key=True)
+    user: fields.OneToOneRelation = fields.OneToOneField(
+        "funnelbox.User", related_name=False, on_delete=fields.CASCADE
+    )
+    message_id: int = fields.BigIntField()
+
+    class Meta:
+        table = "read_baseline"
 
 
 class Direction(StrEnum):

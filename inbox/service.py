@@ -1,9 +1,13 @@
 """Contacts: the only code that writes ``Contact`` rows."""
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from core.auth import normalize_email
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -70,7 +74,8 @@ async def create_contact(
     values = _clean(name=name, phone=phone, email=email, region=region)
     async with change(actor) as batch:
         await _phone_is_free(values.get("phone"))
-        contact = await Contact.create(**values)
+        async with _phone_held(values.get("phone")):
+            contact = await Contact.create(**values)
         await batch.record("contact.created", contact_id=contact.id, name=contact.name)
     return contact
 
@@ -89,7 +94,8 @@ async def update_contact(
     async with change(actor) as batch:
         contact = await get_contact(contact_id=contact_id)
         await _phone_is_free(values.get("phone"), but=contact.id)
-        await batch.save(contact, values, "contact.updated", contact_id=contact.id)
+        async with _phone_held(values.get("phone")):
+            await batch.save(contact, values, "contact.updated", contact_id=contact.id)
     return contact
 
 
@@ -97,6 +103,19 @@ async def find_by_phone(phone: str) -> Contact | None:
     """The contact with this E.164 phone: one person is one contact, so the inbox and the
     booking sync find the same one."""
     return await Contact.filter(phone=phone).order_by("id").first()
+
+
+@asynccontextmanager
+async def _phone_held(phone: str | None) -> AsyncIterator[None]:
+    """The write inside, in a savepoint: when a concurrent change took the phone after our
+    check, the database's unique index refuses the row, and the caller gets the same 409
+    naming the holder instead of a bare conflict (the change it is part of stays usable)."""
+    try:
+        async with in_transaction():
+            yield
+    except IntegrityError:
+        await _phone_is_free(phone)
+        raise
 
 
 async def _phone_is_free(phone: str | None, *, but: int | None = None) -> None:

@@ -24,6 +24,7 @@ OWNER = {
     "Message": "inbox/dialogs.py",
     "Outbox": "inbox/dialogs.py",
     "DialogRead": "inbox/unread.py",
+    "ReadBaseline": "inbox/unread.py",
     "Pipeline": "funnels/pipelines.py",
     "Stage": "funnels/pipelines.py",
     "Deal": "funnels/deals.py",

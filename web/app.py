@@ -199,7 +199,8 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
     app[EVENTS] = dispatcher = EventDispatcher(table)
 
     async def wake(event: Event) -> None:
-        dispatcher.pump.wake()
+        if event.next_attempt_at is not None:  # not a live-only event: there is work
+            dispatcher.pump.wake()
 
     unsubscribe = subscribe(wake)
     if app[SETTINGS].event_worker:

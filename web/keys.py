@@ -34,6 +34,8 @@ LIVE = web.AppKey("live", Bus)
 #: The open live sockets, closed on shutdown.
 SOCKETS = web.AppKey("live_sockets", set[web.WebSocketResponse])
 USER = web.RequestKey("user", User)
+#: The bearer token or session cookie ``USER`` was resolved from (the live socket re-checks it).
+CREDENTIAL = web.RequestKey("credential", str)
 
 
 def vault(request: web.Request) -> Vault:

@@ -17,11 +17,12 @@ from core.errors import (
     NotFound,
     PermissionDenied,
     Unauthenticated,
+    Unavailable,
     ValidationFailed,
 )
 from core.tokens import resolve_token
 from web.api import json_response
-from web.keys import USER
+from web.keys import CREDENTIAL, USER
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -64,6 +65,7 @@ STATUS = {
     NotFound: 404,
     Conflict: 409,
     ValidationFailed: 422,
+    Unavailable: 502,
 }
 
 
@@ -118,9 +120,11 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("use Authorization: Bearer <token>", field="Authorization")
         request[USER] = await resolve_token(token.strip())
+        request[CREDENTIAL] = token.strip()
     elif cookie := request.cookies.get(SESSION_COOKIE):
         with contextlib.suppress(Unauthenticated):
             request[USER] = await resolve_token(cookie)
+            request[CREDENTIAL] = cookie
     return await handler(request)
 
 

@@ -6,6 +6,7 @@ from bot.models import InboundDelivery
 from core.models import Event
 from funnels.models import Deal
 from inbox.models import Contact, Dialog, Message, Outbox
+from tests.asserts import assert_error
 from tests.bot.conftest import drain
 from tests.conftest import Api
 from tests.fakes.telegram import FakeTelegram, TelegramUser
@@ -201,6 +202,25 @@ async def test_attachments_are_fetched_on_demand(
     await deliver(anon, telegram_channel, fake_telegram.text_update(ALICE, "no file"))
     text = await Message.filter(kind="text").first()
     assert (await api.get(f"/api/v1/messages/{text.id}/media"))[0] == 404
+
+
+async def test_media_from_a_telegram_that_fails_is_an_error_shape_never_a_500(
+    anon: Api, api: Api, telegram_channel: dict, fake_telegram: FakeTelegram
+) -> None:
+    """Telegram refusing the file is a 404, answering garbage or being down a 502; each is
+    the JSON error shape naming the message."""
+    await deliver(anon, telegram_channel, fake_telegram.photo_update(ALICE, b"\xff\xd8 jpeg"))
+    media = f"/api/v1/messages/{(await Message.get()).id}/media"
+    fake_telegram.fail_next("getFile", status=400, description="Bad Request: wrong file_id")
+    status, body = await api.get(media)
+    assert_error(status, body, 404, "not_found", "message_id")
+    assert "wrong file_id" in body["error"]["message"]
+    fake_telegram.fail_next("getFile", status=500, description="Internal Server Error")
+    assert_error(*await api.get(media), 502, "upstream_unavailable", "message_id")
+    fake_telegram.garble("getFile")
+    assert_error(*await api.get(media), 502, "upstream_unavailable", "message_id")
+    await fake_telegram.close()  # down: nothing listens on its port any more
+    assert_error(*await api.get(media), 502, "upstream_unavailable", "message_id")
 
 
 async def test_an_update_aiogram_cannot_read_is_parked_with_its_reason_not_dropped(

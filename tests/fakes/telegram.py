@@ -168,6 +168,7 @@ class FakeTelegram(FakeServer):
         self.chats: dict[int, JsonDict] = {}
         self.messages: dict[tuple[int, int], JsonDict] = {}
         self._failures: defaultdict[str, deque[TelegramError]] = defaultdict(deque)
+        self._garbled: set[str] = set()
         self._message_ids: defaultdict[int, itertools.count[int]] = defaultdict(
             lambda: itertools.count(1)
         )
@@ -213,6 +214,11 @@ class FakeTelegram(FakeServer):
                     retry_after,
                 )
             )
+
+    def garble(self, method: str) -> None:
+        """Answer every later call of ``method`` with an HTML page, as a broken proxy in
+        front of the Bot API would: status 200, not JSON."""
+        self._garbled.add(method.lower())
 
     def calls_to(self, method: str) -> list[TelegramCall]:
         return [call for call in self.calls if call.method.lower() == method.lower()]
@@ -340,6 +346,8 @@ class FakeTelegram(FakeServer):
                 raise TelegramError(404, "Not Found")
             if failures := self._failures[method.lower()]:
                 raise failures.popleft()
+            if method.lower() in self._garbled:
+                return web.Response(text="<html>upstream gone</html>", content_type="text/html")
             result = await handler(self.bots[token], params)
         except TelegramError as error:
             return error.response()

@@ -1,5 +1,6 @@
 """Contacts over the API: E.164 phones, e-mail checks, partial edits, search, pages, events."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 
@@ -8,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tortoise.exceptions import IntegrityError
 
 from core.errors import ValidationFailed
 from core.models import Event, User
@@ -110,6 +112,43 @@ async def test_one_phone_is_one_contact(api: Api) -> None:
     status, _ = await api.patch(f"{CONTACTS}/{ann['id']}", json={"phone": "+14155552671"})
     assert status == 200  # a contact keeps its own phone
     assert await Contact.all().count() == 2
+
+
+async def test_concurrent_creates_with_one_phone_make_one_contact(api: Api) -> None:
+    """The service's check cannot see a create that has not committed yet: the database's
+    unique index decides, and each loser gets the same 409 naming the winner."""
+    answers = await asyncio.gather(
+        *(api.post(CONTACTS, json={"name": f"Ann {n}", "phone": "+14155552671"}) for n in range(8))
+    )
+    created = [body for status, body in answers if status == 201]
+    assert len(created) == 1, answers
+    winner = created[0]
+    for status, body in answers:
+        if status != 201:
+            assert_error(status, body, 409, "conflict", "phone")
+            assert f"contact {winner['id']} ({winner['name']})" in body["error"]["message"]
+    assert await Contact.filter(phone="+14155552671").count() == 1
+    assert await Event.filter(kind="contact.created").count() == 1
+
+
+async def test_concurrent_edits_to_one_phone_leave_it_with_one_contact(api: Api) -> None:
+    ids = [(await create(api, name=f"Bo {n}"))["id"] for n in range(6)]
+    answers = await asyncio.gather(
+        *(api.patch(f"{CONTACTS}/{i}", json={"phone": "+14155552671"}) for i in ids)
+    )
+    assert sorted(status for status, _ in answers) == [200] + [409] * 5, answers
+    for status, body in answers:
+        if status != 200:
+            assert_error(status, body, 409, "conflict", "phone")
+    assert await Contact.filter(phone="+14155552671").count() == 1
+
+
+async def test_the_database_itself_refuses_a_second_contact_with_a_phone(db) -> None:
+    await Contact.create(name="Ann", phone="+14155552671")
+    await Contact.create(name="No phone")
+    await Contact.create(name="No phone either")  # many contacts have none
+    with pytest.raises(IntegrityError):
+        await Contact.create(name="Annie", phone="+14155552671")
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Sign-in, sessions, bearer tokens, roles and the user directory, over real HTTP."""
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
@@ -603,6 +604,17 @@ async def test_duplicate_email_gives_409(api: Api, admin: User, email: str) -> N
     )
     assert_error(status, body, 409, "conflict", "email")
     assert await User.all().count() == 1
+
+
+async def test_concurrent_creates_of_one_email_make_one_user(api: Api, admin: User) -> None:
+    """The unique index decides a race the check cannot see; the losers get the same 409."""
+    new = {"email": "new@example.com", "role": "operator", "password": "long enough"}
+    answers = await asyncio.gather(*(api.post("/api/v1/users", json=new) for _ in range(6)))
+    assert sorted(status for status, _ in answers) == [201] + [409] * 5, answers
+    for status, body in answers:
+        if status == 409:
+            assert_error(status, body, 409, "conflict", "email")
+    assert await User.filter(email="new@example.com").count() == 1
 
 
 @pytest.mark.parametrize(

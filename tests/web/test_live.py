@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from core import tokens
+from core.auth import set_password
 from core.events import change
 from core.live import replay
 from core.models import Role, TokenKind, User
@@ -22,7 +23,7 @@ from tests.fakes.whatsapp import FakeGraph, signed
 from triggers.tasks import complete_task, create_task, delete_task
 from web.app import create_app
 from web.keys import LIVE
-from web.live.socket import BEHIND
+from web.live.socket import BEHIND, CHECK_SECONDS, SIGNED_OUT
 from web.middleware import SESSION_COOKIE
 
 # the channel fixtures of the bot tests: a WhatsApp channel on a fake Graph API
@@ -261,3 +262,54 @@ async def _served(settings: Settings) -> AsyncIterator[TestClient]:
         yield client
     finally:
         await client.close()
+
+
+async def closed_with(ws: aiohttp.ClientWebSocketResponse, within: float) -> int | None:
+    """The close code the server sends within ``within`` s, skipping other messages."""
+    async with asyncio.timeout(within):
+        while (await ws.receive()).type != aiohttp.WSMsgType.CLOSE:
+            pass
+    return ws.close_code
+
+
+async def test_a_logout_elsewhere_closes_the_sessions_socket(
+    anon: Api, operator: User, admin: User
+) -> None:
+    """Logouts are no event: the socket notices on its next check of the session."""
+    session = await tokens.issue_token(user=operator, kind=TokenKind.SESSION)
+    cookie = {"Cookie": f"{SESSION_COOKIE}={session}"}
+    ws = await anon.client.ws_connect("/ws", headers=cookie)
+    other = await connect(anon.client, operator)  # another session of the same user
+    status, _ = await anon.post(
+        "/api/v1/auth/logout", headers={"Authorization": f"Bearer {session}"}
+    )
+    assert status == 204
+    assert await closed_with(ws, CHECK_SECONDS + WAIT) == SIGNED_OUT
+    await marker(admin, "Still here")
+    assert kinds(await until(other, "contact.created"))[-1] == "contact.created"
+    with pytest.raises(aiohttp.WSServerHandshakeError):  # and it cannot come back
+        await anon.client.ws_connect("/ws", headers=cookie)
+    await other.close()
+
+
+@pytest.mark.parametrize("how", ["deactivate", "setpassword"])
+async def test_revoking_events_close_the_users_sockets_at_once(
+    anon: Api, owner: User, operator: User, second_operator: User, how: str
+) -> None:
+    """A deactivation or a new password ends every session of the user: their sockets
+    close on the event, well before the periodic check, and a colleague's stays open."""
+    api = await anon.as_user(owner)
+    theirs = await connect(api.client, operator)
+    colleagues = await connect(api.client, second_operator)
+    await asyncio.sleep(0.1)  # the socket's watch is running
+    started = asyncio.get_running_loop().time()
+    if how == "deactivate":
+        status, _ = await api.post(f"/api/v1/users/{operator.id}/deactivate")
+        assert status == 200
+    else:
+        await set_password(actor=None, user=operator, password="a new password 123")
+    assert await closed_with(theirs, WAIT) == SIGNED_OUT
+    assert asyncio.get_running_loop().time() - started < CHECK_SECONDS
+    await marker(owner, "Still open")
+    assert kinds(await until(colleagues, "contact.created"))[-1] == "contact.created"
+    await colleagues.close()

@@ -26,6 +26,7 @@ from funnels.pipelines import list_stages
 from inbox.dialogs import Inbound, Sender, backdate, set_delivery
 from inbox.models import Channel, ChannelKind, Contact, DeliveryStatus, Dialog, Message
 from inbox.outgoing import send_text
+from inbox.unread import count_from_start
 from triggers.tasks import create_task
 from web.demo.people import SCRIPTED, Customer, generated
 
@@ -58,6 +59,8 @@ async def fill(vault: Vault, *, customers: int = 300, seed: int = 2026) -> User:
         )
         for email, name in TEAM
     ]
+    for member in (owner, *team):  # the team was there all along: the history is unread
+        await count_from_start(reader=member)
     bookings = await create_pipeline_with_stages(
         actor=owner,
         name="Bookings",
@@ -126,7 +129,7 @@ async def _conversation(channel: Channel, operator: User, chat: str, customer: C
             key = f"{chat}:{index}"
             inbound = Inbound(sender=sender, chat_id=chat, external_id=key, text=line.text)
             if line.photo:
-                inbound.kind, inbound.payload = "photo", {"file_id": f"demo-photo-{key}"}
+                inbound.kind, inbound.payload = "image", {"file_id": f"demo-photo-{key}"}
             await receive(channel=channel, message=inbound)
             message = await Message.get(channel_id=channel.id, external_id=key)
         stamped.append((message, now - line.ago))

@@ -5,28 +5,43 @@ upgrade; the route table refuses anonymous callers with 401 before any upgrade).
 socket first says hello with the newest event id, replays what the client missed when
 it says where it stopped (``?after=<last event id seen>``, see ``core.live`` for the
 overlap and why), then streams what the bus brings. Close codes tell ``live.js`` what
-to do: :data:`BEHIND` means "reconnect now and catch up", anything else "reconnect
-with backoff".
+to do: :data:`BEHIND` means "reconnect now and catch up", :data:`SIGNED_OUT` "the
+session ended: reload (which leads to the login)", anything else "reconnect with backoff".
+
+A session can end while its socket is open: a logout elsewhere, a new password, the
+user's deactivation, a revoked token, expiry. Logouts and expiry are no events, so the
+socket re-checks its credential every :data:`CHECK_SECONDS`, and at once when the bus
+brings an event that revokes credentials.
 """
 
 import asyncio
 import contextlib
+import logging
 
 from aiohttp import WSCloseCode, web
 from pydantic import BaseModel, Field
 
 from core.bus import Message
-from core.errors import ValidationFailed
+from core.errors import Unauthenticated, ValidationFailed
 from core.live import last_id, replay
+from core.tokens import resolve_token
 from web.api import EVERYONE, actor
-from web.keys import LIVE, SOCKETS
+from web.keys import CREDENTIAL, LIVE, SOCKETS
 from web.live.feed import Behind, Feed
 from web.live.visibility import visible
 from web.routes import api
 
+log = logging.getLogger(__name__)
+
 #: Private-use close code: messages may have been lost, reconnect at once with ``after``.
 BEHIND = 4000
+#: Private-use close code: the socket's session or token no longer holds.
+SIGNED_OUT = 4001
 HEARTBEAT_SECONDS = 25.0
+#: How often an open socket asks whether its credential still holds.
+CHECK_SECONDS = 5.0
+#: Events after which some credentials stop working: the sockets check theirs at once.
+REVOKING = frozenset({"token.revoked", "user.deactivated", "user.password_changed"})
 
 
 class LiveQuery(BaseModel):
@@ -54,22 +69,46 @@ async def live_socket(request: web.Request, query: LiveQuery) -> web.StreamRespo
     if not ws.can_prepare(request).ok:
         raise ValidationFailed("GET /ws expects a WebSocket upgrade", field="Upgrade")
     feed = Feed(actor(request))
-    stop_listening = request.app[LIVE].listen(feed)  # before catch-up: nothing falls between
+    bus = request.app[LIVE]
+    stop_listening = bus.listen(feed)  # before catch-up: nothing falls between
+    revoked = asyncio.Event()
+    stop_watching = bus.listen(lambda m: revoked.set() if m and m["kind"] in REVOKING else None)
     sockets = request.app[SOCKETS]
-    reader: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = []
     try:
         await ws.prepare(request)
         sockets.add(ws)
-        reader = asyncio.create_task(_read_until_closed(ws, feed))
+        tasks.append(asyncio.create_task(_read_until_closed(ws, feed)))
+        tasks.append(asyncio.create_task(_end_with_session(ws, feed, request[CREDENTIAL], revoked)))
         await _stream(ws, feed, query.after)
     except ConnectionResetError:
         pass  # the client left while we were sending
     finally:
         stop_listening()
+        stop_watching()
         sockets.discard(ws)
-        if reader is not None:
-            reader.cancel()
+        for task in tasks:
+            task.cancel()
     return ws
+
+
+async def _end_with_session(
+    ws: web.WebSocketResponse, feed: Feed, credential: str, revoked: asyncio.Event
+) -> None:
+    """Close the socket with :data:`SIGNED_OUT` once ``credential`` stops resolving."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(revoked.wait(), CHECK_SECONDS)
+        revoked.clear()
+        try:
+            await resolve_token(credential)
+        except Unauthenticated:
+            feed.close()
+            with contextlib.suppress(ConnectionResetError):
+                await ws.close(code=SIGNED_OUT, message=b"signed out")
+            return
+        except Exception:  # the database is away: the next round asks again
+            log.warning("live socket: could not check the session", exc_info=True)
 
 
 async def _read_until_closed(ws: web.WebSocketResponse, feed: Feed) -> None:

@@ -19,6 +19,8 @@ from web.routes import api
     roles=EVERYONE,
 )
 async def message_media(request: web.Request, *, message_id: int) -> web.Response:
+    """Fetched from Telegram when asked for. A file Telegram refuses (expired, unknown) is
+    a 404; Telegram down, slow or answering garbage is a 502 ``upstream_unavailable``."""
     message = await get_message(message_id=message_id)
     channel = await channels.get_channel(channel_id=message.channel_id)
     file_id = message.payload.get("file_id")

@@ -1,9 +1,11 @@
 """Signing in and out through the login page, in a real browser."""
 
+import asyncio
 import re
 
 from playwright.async_api import Page, expect
 
+from core.auth import set_password
 from core.models import User
 from tests.web.pages.conftest import Troubles, sign_in
 
@@ -52,3 +54,17 @@ async def test_login_only_returns_to_this_site(page: Page, admin: User) -> None:
     await page.get_by_label("Password").fill("correct horse battery")
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(re.compile(r"/inbox$"))
+
+
+async def test_a_page_whose_session_ends_elsewhere_goes_to_the_login(
+    page: Page, operator: User
+) -> None:
+    """A new password set on the command line ends the session: the open inbox's live
+    socket is closed as signed out, and the page reloads to the login."""
+    hello = asyncio.Event()  # the socket is open once the server's hello arrived
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda _: hello.set()))
+    await sign_in(page, operator)
+    await expect(page).to_have_url(re.compile(r"/inbox$"))
+    await asyncio.wait_for(hello.wait(), 10)
+    await set_password(actor=None, user=operator, password="a brand new password")
+    await expect(page).to_have_url(re.compile(r"/login\?next=/inbox$"), timeout=10_000)

@@ -6,12 +6,17 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
+from bot import channels
+from bot.inbound import receive
 from core.crypto import Vault
 from core.models import User
+from funnels import pipelines
 from inbox import outgoing
-from inbox.models import Channel, Dialog, Message
+from inbox.dialogs import Inbound, Sender
+from inbox.models import Channel, ChannelKind, Dialog, Message
 from tests.conftest import SECRET_KEY, Backend
-from tests.fakes.telegram import FakeTelegram, TelegramUser
+from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram, TelegramUser
+from tests.processes import free_port
 from tests.web.pages.conftest import DESKTOP, Troubles, customer_writes, open_page, sign_in
 from web.app import create_app
 
@@ -152,3 +157,30 @@ async def test_a_telegram_update_appears_in_the_open_inbox_without_reload(
             await expect(page.locator(".dialog-item")).to_have_count(2)
             assert await page.evaluate("window.marker") == "no reload"
             assert await page.get_by_label("Reply to Mila").input_value() == "draft in progress"
+
+
+async def test_a_photo_telegram_cannot_serve_shows_as_a_placeholder(
+    page: Page, troubles: Troubles, operator: User, admin: User
+) -> None:
+    """Telegram down: the media endpoint answers 502 and the bubble says the photo is not
+    available, keeping its caption, instead of a broken image."""
+    pipeline = await pipelines.create_pipeline(actor=admin, name="Photos", initial_stage="New")
+    stage = (await pipelines.list_stages(pipeline_id=pipeline.id))[0]
+    down = await channels.create_channel(
+        actor=admin, vault=Vault(SECRET_KEY.get_secret_value()), kind=ChannelKind.TELEGRAM,
+        name="Down bot", credentials={"token": DEFAULT_TOKEN}, pipeline_id=pipeline.id,
+        stage_id=stage.id, api_base_url=f"http://127.0.0.1:{free_port()}",  # nothing listens
+    )  # fmt: skip
+    photo = Inbound(
+        sender=Sender(external_id="801", name="Mila"), chat_id="801", external_id="801:1",
+        kind="image", text="my nails", payload={"file_id": "photo-1", "mime_type": "image/jpeg"},
+    )  # fmt: skip
+    await receive(channel=down, message=photo)
+    troubles.allow_status(502)  # Chromium logs the image's failed load
+    await sign_in(page, operator)
+    await page.locator(".dialog-item").first.click()
+    bubble = page.locator(".bubble").first
+    missing = bubble.locator(".bubble-photo-missing")
+    await expect(missing).to_have_text("Photo (no longer available)")
+    await expect(bubble.locator("img")).to_have_count(0)
+    await expect(bubble).to_contain_text("my nails")

@@ -10,9 +10,12 @@
 // back online), sending the last event id it saw as ?after= so the server replays
 // what was missed. The replay overlaps a little (ids can commit out of order across
 // processes), so ids already seen are dropped here. While the socket is down, every
-// [data-live-banner] element is shown ("offline, reconnecting").
+// [data-live-banner] element is shown ("offline, reconnecting"). When the session ends
+// elsewhere (a logout, a new password, a deactivation) the server closes the socket
+// with SIGNED_OUT and the page reloads, which shows the login.
 
 const BEHIND = 4000; // the server's close code for "reconnect now and catch up"
+const SIGNED_OUT = 4001; // "the session ended": reloading leads to the login page
 const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 30000;
 const REMEMBERED_IDS = 2000; // more than the replay's overlap can bring back
@@ -71,6 +74,10 @@ function connect() {
   socket.addEventListener("message", (message) => receive(JSON.parse(message.data)));
   socket.addEventListener("close", (closed) => {
     socket = null;
+    if (closed.code === SIGNED_OUT) {
+      location.reload();
+      return;
+    }
     showBanner(true);
     retry = setTimeout(connect, backoff(closed.code));
     attempts += 1;
