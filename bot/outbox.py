@@ -26,6 +26,7 @@ from bot.senders import (
 )
 from core.crypto import Vault
 from core.events import EventBatch, subscribe
+from core.files import FileStore
 from core.models import Event
 from core.queue import POLICIES, Done, Dropped, Outcome, Park, Policy, Pump, Queue, Retry, soonest
 from inbox.dialogs import set_delivery
@@ -68,6 +69,7 @@ class OutboxWorker:
         http_session: ClientSession,
         buckets: TokenBucket,
         *,
+        files: FileStore,
         policy: Policy = POLICIES["outbox"],
         poll_seconds: float = 1.0,
     ) -> None:
@@ -76,8 +78,8 @@ class OutboxWorker:
         self._vault = vault
         self._buckets = buckets
         self._transports: dict[ChannelKind, Transport] = {
-            ChannelKind.TELEGRAM: TelegramTransport(bots),
-            ChannelKind.WHATSAPP: WhatsAppTransport(http_session),
+            ChannelKind.TELEGRAM: TelegramTransport(bots, files),
+            ChannelKind.WHATSAPP: WhatsAppTransport(http_session, files),
         }
         self.queue = Queue(
             Outbox, policy, where={"message__channel__is_active": True},
