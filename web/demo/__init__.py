@@ -126,7 +126,7 @@ async def _conversation(channel: Channel, operator: User, chat: str, customer: C
             key = f"{chat}:{index}"
             inbound = Inbound(sender=sender, chat_id=chat, external_id=key, text=line.text)
             if line.photo:
-                inbound.kind, inbound.payload = "photo", {"file_id": f"demo-photo-{key}"}
+                inbound.kind, inbound.payload = "image", {"file_id": f"demo-photo-{key}"}
             await receive(channel=channel, message=inbound)
             message = await Message.get(channel_id=channel.id, external_id=key)
         stamped.append((message, now - line.ago))

@@ -18,6 +18,7 @@ from core.errors import ValidationFailed
 from core.models import User
 from funnels.queries import contact_deals
 from inbox import dialog_list, dialogs
+from inbox.attachments import LIMITS
 from inbox.dialog_list import Shown
 from inbox.models import Author, Dialog, Direction, Message
 from inbox.previews import last_messages
@@ -111,6 +112,7 @@ async def _render(request: web.Request, *, dialog: Dialog | None) -> web.Respons
     if dialog is not None:
         context["bubbles"], context["earlier"] = await _bubbles(request, dialog)
         context["channel"] = channels[dialog.channel_id]
+        context["file_limits"] = LIMITS[context["channel"].kind]
         context |= await _assignment_context(request, dialog)
         context |= await _panel_context(signed_in(request), dialog)
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
