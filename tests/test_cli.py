@@ -220,7 +220,7 @@ def test_demo_fills_an_empty_database_and_refuses_a_used_one(
         kinds = {k for (k,) in db.execute('SELECT DISTINCT "kind" FROM "channel"')}
         pipelines = db.execute('SELECT COUNT(*) FROM "pipeline"').fetchone()[0]
         currencies = {c for (c,) in db.execute('SELECT DISTINCT "currency" FROM "deal"') if c}
-        photos = db.execute("SELECT COUNT(*) FROM \"message\" WHERE kind = 'photo'").fetchone()
+        photos = db.execute("SELECT COUNT(*) FROM \"message\" WHERE kind = 'image'").fetchone()
     assert count["dialog"] == 12 and count["message"] > 12 and count["deal"] >= 12
     assert count["task"] > 0 and count["tag"] == 3 and count["user"] == 3
     assert kinds == {"telegram", "whatsapp"} and pipelines == 2
