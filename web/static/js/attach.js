@@ -42,8 +42,12 @@ function attach(form, file) {
   }
   if (file) files.set(form, file);
   else files.delete(form);
+  const messages = form.closest("section")?.querySelector("[data-messages]");
+  const atBottom =
+    messages && messages.scrollHeight - messages.scrollTop - messages.clientHeight < 4;
   const chip = form.querySelector("[data-attached]");
   chip.hidden = !file;
+  if (atBottom) messages.scrollTop = messages.scrollHeight; // the chip takes room from them
   chip.querySelector("[data-attached-name]").textContent = file?.name ?? "";
   const box = form.elements.text;
   box.required = !file; // a file may go without a caption
