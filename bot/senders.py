@@ -37,6 +37,14 @@ from inbox.models import Channel, Message
 
 #: Seconds a send may take before it is abandoned and retried (shorter than a claim).
 SEND_TIMEOUT = 10
+#: The same for a photo or document, whose upload takes longer (50 MB in 25 s is 16 Mbit/s).
+MEDIA_TIMEOUT = 25
+FILE_KINDS = ("image", "document")
+
+
+def timeout(message: Message) -> float:
+    """How long sending ``message`` may take: longer for a file than for text."""
+    return MEDIA_TIMEOUT if message.kind in FILE_KINDS else SEND_TIMEOUT
 
 
 def retry(reason: str, after_seconds: float | None = None) -> Retry:
@@ -138,18 +146,18 @@ class TelegramTransport:
                     reply_markup=message.payload.get("reply_markup"),
                     request_timeout=SEND_TIMEOUT,
                 )
-            elif message.kind in ("image", "document"):
+            elif message.kind in FILE_KINDS:
                 file = attachment(self._files, message)
                 if isinstance(file, Park):
                     return file
                 caption = message.text or None
                 if message.kind == "image":
                     sent = await bot.send_photo(
-                        chat, file, caption=caption, request_timeout=SEND_TIMEOUT
+                        chat, file, caption=caption, request_timeout=MEDIA_TIMEOUT
                     )
                 else:
                     sent = await bot.send_document(
-                        chat, file, caption=caption, request_timeout=SEND_TIMEOUT
+                        chat, file, caption=caption, request_timeout=MEDIA_TIMEOUT
                     )
             else:
                 return Park(f"{message.kind} messages cannot be sent to Telegram")
@@ -201,7 +209,10 @@ class WhatsAppTransport:
         self, channel: Channel, credentials: dict[str, Any], chat_id: str, message: Message
     ) -> Outcome:
         client = GraphClient(
-            self._session, channel.api_base_url, credentials["access_token"], timeout=SEND_TIMEOUT
+            self._session,
+            channel.api_base_url,
+            credentials["access_token"],
+            timeout=timeout(message),
         )
         number = credentials["phone_number_id"]
         try:
@@ -212,7 +223,7 @@ class WhatsAppTransport:
                 wamid = await client.send_template(
                     number, chat_id, template["name"], template["language"], template["parameters"]
                 )
-            elif message.kind in ("image", "document"):
+            elif message.kind in FILE_KINDS:
                 file = attachment(self._files, message)
                 if isinstance(file, Park):
                     return file

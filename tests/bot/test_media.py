@@ -7,13 +7,16 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiohttp import FormData
 
 from bot.outbox import OutboxWorker
+from bot.senders import MEDIA_TIMEOUT
 from core.models import Event
 from inbox.attachments import LARGEST, MB
 from inbox.models import Message, Outbox
 from tests.asserts import assert_error
+from tests.bot.conftest import MakeWorker
 from tests.bot.test_outbox import CHAT, WA_ID, make_due, open_chat
 from tests.conftest import Api, Backend
 from tests.fakes.telegram import FakeTelegram
@@ -290,3 +293,11 @@ async def test_a_file_gone_from_the_store_fails_the_message(
     await worker.run_once()
     message = await Message.get(id=queued["id"])
     assert (message.status, message.error) == ("failed", "the file is no longer kept")
+
+
+async def test_the_outbox_lease_outlasts_a_file_send(make_worker: MakeWorker) -> None:
+    """A file may take MEDIA_TIMEOUT to upload: a lease shorter than that (and the
+    margin) would let a second worker send it again while the first still uploads."""
+    with pytest.raises(ValueError, match="lease must exceed 27"):
+        make_worker(lease=timedelta(seconds=MEDIA_TIMEOUT + 1))
+    assert make_worker()  # the outbox's own policy (30 s) leaves room
