@@ -1,16 +1,17 @@
 """A small client of the WhatsApp Cloud API (Meta's Graph API) on a shared aiohttp session.
 
 Only what the outbox, the template picker and the Conversions API sender need: send a
-text or a template, list the account's templates, post conversion events. Errors come
-back in Graph's envelope
+text, a template or uploaded media, list the account's templates, post conversion
+events. Errors come back in Graph's envelope
 (``{"error": {"message", "type", "code", "error_subcode", "error_data": {"details"}}}``)
 and are raised as :class:`GraphError`, which keeps the code the caller decides by.
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession, ClientTimeout
+from aiohttp import ClientSession, ClientTimeout, FormData
 
 #: Templates per page when listing (Graph's maximum is higher, its default 25).
 PAGE_SIZE = 100
@@ -85,6 +86,40 @@ class GraphClient:
             template["components"] = [{"type": "body", "parameters": body}]
         return await self._send(phone_number_id, to, "template", template)
 
+    async def upload_media(
+        self, phone_number_id: str, path: Path | str, file_name: str, mime_type: str
+    ) -> str:
+        """Upload a file to the number's media (multipart, as Meta documents); the media id."""
+        with open(path, "rb") as file:  # noqa: ASYNC230  (aiohttp streams it from here)
+            form = FormData()
+            form.add_field("messaging_product", "whatsapp")
+            form.add_field("type", mime_type)
+            form.add_field("file", file, filename=file_name, content_type=mime_type)
+            answer = await self._call("POST", f"{self._base}/{phone_number_id}/media", data=form)
+        media_id = answer.get("id")
+        if not media_id:
+            raise GraphError(200, None, "the upload's answer carries no media id")
+        return str(media_id)
+
+    async def send_media(
+        self,
+        phone_number_id: str,
+        to: str,
+        kind: str,
+        media_id: str,
+        *,
+        caption: str = "",
+        file_name: str | None = None,
+    ) -> str:
+        """Send uploaded media as an ``image`` or ``document`` message; returns the wamid.
+        A document carries the file name the customer sees."""
+        content: dict[str, Any] = {"id": media_id}
+        if caption:
+            content["caption"] = caption
+        if file_name:
+            content["filename"] = file_name
+        return await self._send(phone_number_id, to, kind, content)
+
     async def list_templates(self, waba_id: str) -> list[Template]:
         """Every template of the business account, following Graph's ``paging.next``."""
         found: list[Template] = []
@@ -133,11 +168,13 @@ class GraphClient:
         url: str,
         *,
         json: dict[str, Any] | None = None,
+        data: FormData | None = None,
         params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         async with self._session.request(
-            method, url, json=json, params=params, headers=self._headers, timeout=self._timeout
-        ) as response:
+            method, url, json=json, data=data, params=params, headers=self._headers,
+            timeout=self._timeout,
+        ) as response:  # fmt: skip
             try:
                 body = await response.json(content_type=None)
             except ValueError:  # an HTML error page from a proxy, say

@@ -17,15 +17,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.ratelimit import TokenBucket
 from bot.senders import (
-    SEND_TIMEOUT,
+    MEDIA_TIMEOUT,
     BotSource,
     Limit,
     TelegramTransport,
     Transport,
     WhatsAppTransport,
+    timeout,
 )
 from core.crypto import Vault
 from core.events import EventBatch, subscribe
+from core.files import FileStore
 from core.models import Event
 from core.queue import POLICIES, Done, Dropped, Outcome, Park, Policy, Pump, Queue, Retry, soonest
 from inbox.dialogs import set_delivery
@@ -51,7 +53,7 @@ class OutboxWorker:
     platform's reason).
 
     A worker that dies leaves its leases to expire; other workers then claim those rows
-    again. A send starts only while its lease has more than the send timeout left (else
+    again. A send starts only while its lease has more than its timeout left (else
     it is put off without counting an attempt), so a live worker is never overtaken.
 
     The one window that cannot be closed: if the process dies after the platform
@@ -68,16 +70,17 @@ class OutboxWorker:
         http_session: ClientSession,
         buckets: TokenBucket,
         *,
+        files: FileStore,
         policy: Policy = POLICIES["outbox"],
         poll_seconds: float = 1.0,
     ) -> None:
-        if policy.lease.total_seconds() <= SEND_TIMEOUT + CLAIM_MARGIN:
-            raise ValueError(f"the lease must exceed {SEND_TIMEOUT + CLAIM_MARGIN} s")
+        if policy.lease.total_seconds() <= MEDIA_TIMEOUT + CLAIM_MARGIN:
+            raise ValueError(f"the lease must exceed {MEDIA_TIMEOUT + CLAIM_MARGIN} s")
         self._vault = vault
         self._buckets = buckets
         self._transports: dict[ChannelKind, Transport] = {
-            ChannelKind.TELEGRAM: TelegramTransport(bots),
-            ChannelKind.WHATSAPP: WhatsAppTransport(http_session),
+            ChannelKind.TELEGRAM: TelegramTransport(bots, files),
+            ChannelKind.WHATSAPP: WhatsAppTransport(http_session, files),
         }
         self.queue = Queue(
             Outbox, policy, where={"message__channel__is_active": True},
@@ -126,7 +129,7 @@ class OutboxWorker:
         transport = self._transports[channel.kind]
         lease_end = row.next_attempt_at
         assert lease_end is not None, "a claimed row is pending until its lease ends"
-        wait = await self._pace(transport.limits(channel, chat_id), lease_end)
+        wait = await self._pace(transport.limits(channel, chat_id), lease_end, timeout(message))
         if wait is not None:
             return Retry(
                 "waiting for the rate limit", at=_now() + timedelta(seconds=wait), counts=False
@@ -134,13 +137,13 @@ class OutboxWorker:
         credentials = self._vault.open(channel.credentials)
         return await transport.send(channel, credentials, chat_id, message)
 
-    async def _pace(self, limits: list[Limit], lease_end: datetime) -> float | None:
+    async def _pace(self, limits: list[Limit], lease_end: datetime, seconds: float) -> float | None:
         """Take a token from each bucket, sleeping while the lease lasts; the seconds to
         put the send off when it cannot start in time (None: go ahead)."""
         for limit in limits:
             while True:
                 wait = await self._buckets.acquire(limit.key, limit.rate, limit.burst)
-                if not _in_time(lease_end, wait):
+                if not _in_time(lease_end, wait, seconds):
                     return wait
                 if not wait:
                     break
@@ -178,6 +181,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _in_time(lease_end: datetime, wait: float) -> bool:
-    """Whether a send starting in ``wait`` seconds ends before the lease does."""
-    return _now() + timedelta(seconds=wait + SEND_TIMEOUT + CLAIM_MARGIN) < lease_end
+def _in_time(lease_end: datetime, wait: float, seconds: float) -> bool:
+    """Whether a send starting in ``wait`` seconds and taking up to ``seconds`` ends
+    before the lease does."""
+    return _now() + timedelta(seconds=wait + seconds + CLAIM_MARGIN) < lease_end

@@ -26,14 +26,25 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
+from aiogram.types import FSInputFile
 from aiohttp import ClientError, ClientSession
 
 from bot.graph import GraphClient, GraphError
+from core.errors import NotFound
+from core.files import FileStore
 from core.queue import Done, Outcome, Park, Retry
 from inbox.models import Channel, Message
 
 #: Seconds a send may take before it is abandoned and retried (shorter than a claim).
 SEND_TIMEOUT = 10
+#: The same for a photo or document, whose upload takes longer (50 MB in 25 s is 16 Mbit/s).
+MEDIA_TIMEOUT = 25
+FILE_KINDS = ("image", "document")
+
+
+def timeout(message: Message) -> float:
+    """How long sending ``message`` may take: longer for a file than for text."""
+    return MEDIA_TIMEOUT if message.kind in FILE_KINDS else SEND_TIMEOUT
 
 
 def retry(reason: str, after_seconds: float | None = None) -> Retry:
@@ -90,15 +101,28 @@ _TELEGRAM_TRANSIENT = (
 )
 
 
+def attachment(files: FileStore, message: Message) -> FSInputFile | Park:
+    """The stored file of a photo or document message, named as the operator's was, or
+    why it cannot be sent (the file is gone from the store)."""
+    try:
+        path = files.path(message.payload["sha256"])
+    except NotFound as exc:
+        return Park(exc.message)
+    return FSInputFile(path, filename=message.payload.get("file_name") or path.name)
+
+
 class TelegramTransport:
-    """Sends through the real aiogram client, one ``Bot`` per channel.
+    """Sends through the real aiogram client, one ``Bot`` per channel: text with
+    sendMessage, photos with sendPhoto, other files with sendDocument (uploaded as
+    multipart from the file store).
 
     Telegram asks bots to stay near 30 messages a second overall and one a second per
     chat (20 a minute in groups, whose ids are negative).
     """
 
-    def __init__(self, bots: BotSource) -> None:
+    def __init__(self, bots: BotSource, files: FileStore) -> None:
         self._bots = bots
+        self._files = files
 
     def limits(self, channel: Channel, chat_id: str) -> list[Limit]:
         bot = channel.external_id
@@ -112,16 +136,31 @@ class TelegramTransport:
     async def send(
         self, channel: Channel, credentials: dict[str, Any], chat_id: str, message: Message
     ) -> Outcome:
-        if message.kind != "text":
-            return Park(f"{message.kind} messages cannot be sent to Telegram")
         bot = self._bots.get(channel, credentials["token"])
+        chat: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
         try:
-            sent = await bot.send_message(
-                chat_id=int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
-                text=message.text,
-                reply_markup=message.payload.get("reply_markup"),
-                request_timeout=SEND_TIMEOUT,
-            )
+            if message.kind == "text":
+                sent = await bot.send_message(
+                    chat_id=chat,
+                    text=message.text,
+                    reply_markup=message.payload.get("reply_markup"),
+                    request_timeout=SEND_TIMEOUT,
+                )
+            elif message.kind in FILE_KINDS:
+                file = attachment(self._files, message)
+                if isinstance(file, Park):
+                    return file
+                caption = message.text or None
+                if message.kind == "image":
+                    sent = await bot.send_photo(
+                        chat, file, caption=caption, request_timeout=MEDIA_TIMEOUT
+                    )
+                else:
+                    sent = await bot.send_document(
+                        chat, file, caption=caption, request_timeout=MEDIA_TIMEOUT
+                    )
+            else:
+                return Park(f"{message.kind} messages cannot be sent to Telegram")
         except TelegramRetryAfter as exc:
             return retry(exc.message, float(exc.retry_after))
         except _TELEGRAM_PERMANENT as exc:
@@ -146,14 +185,18 @@ _WHATSAPP_TRANSIENT = frozenset({1, 2, 131000, 131016, 131057, 133004})
 
 
 class WhatsAppTransport:
-    """Sends text and templates through :class:`bot.graph.GraphClient`.
+    """Sends text, templates and media through :class:`bot.graph.GraphClient`; a photo
+    or document is first uploaded to the number's media (``POST /{number}/media``), then
+    sent as an ``image`` or ``document`` message of that media id. A retry uploads again:
+    nothing but the send's outcome is recorded between attempts.
 
     The Cloud API allows 80 messages a second per number and, per customer, one every
     6 seconds with bursts of up to 45 borrowed from the future.
     """
 
-    def __init__(self, session: ClientSession) -> None:
+    def __init__(self, session: ClientSession, files: FileStore) -> None:
         self._session = session
+        self._files = files
 
     def limits(self, channel: Channel, chat_id: str) -> list[Limit]:
         number = channel.external_id
@@ -166,7 +209,10 @@ class WhatsAppTransport:
         self, channel: Channel, credentials: dict[str, Any], chat_id: str, message: Message
     ) -> Outcome:
         client = GraphClient(
-            self._session, channel.api_base_url, credentials["access_token"], timeout=SEND_TIMEOUT
+            self._session,
+            channel.api_base_url,
+            credentials["access_token"],
+            timeout=timeout(message),
         )
         number = credentials["phone_number_id"]
         try:
@@ -177,6 +223,17 @@ class WhatsAppTransport:
                 wamid = await client.send_template(
                     number, chat_id, template["name"], template["language"], template["parameters"]
                 )
+            elif message.kind in FILE_KINDS:
+                file = attachment(self._files, message)
+                if isinstance(file, Park):
+                    return file
+                media_id = await client.upload_media(
+                    number, file.path, file.filename or "file", message.payload["mime_type"]
+                )
+                wamid = await client.send_media(
+                    number, chat_id, message.kind, media_id, caption=message.text,
+                    file_name=file.filename if message.kind == "document" else None,
+                )  # fmt: skip
             else:
                 return Park(f"{message.kind} messages cannot be sent to WhatsApp yet")
         except GraphError as exc:

@@ -54,8 +54,8 @@ class Policy:
 
 
 #: Every queue's lease and attempt limit, in one place. The outbox's lease must outlast
-#: a send (``bot.senders.SEND_TIMEOUT``); retries back off exponentially (:func:`backoff`),
-#: so the outbox's 12 attempts span about 40 minutes.
+#: its longest send (``bot.senders.MEDIA_TIMEOUT``, a file's); retries back off
+#: exponentially (:func:`backoff`), so the outbox's 12 attempts span about 40 minutes.
 POLICIES: Mapping[str, Policy] = {
     "intake": Policy(lease=timedelta(seconds=60), max_attempts=8, batch=200, thread="thread"),
     "events": Policy(lease=timedelta(seconds=60), max_attempts=8, batch=200, thread="deal_id"),

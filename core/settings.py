@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         default=True,
         description="Send queued messages and Conversions API events from this process.",
     )
+    media_dir: str = Field(
+        default="media",
+        description="Directory where files operators send are kept (by their SHA-256).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO",
         description="What the console shows: INFO is requests, sends, failures and sync runs;"

@@ -11,11 +11,16 @@ row names its ``purpose`` and the layer that owns the purpose registers a check 
 here (:func:`register_check`); the worker asks :func:`unwanted` before each send.
 """
 
+import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import IO
 
 from core.errors import ValidationFailed
 from core.events import change
+from core.files import FileStore
 from core.models import User
+from inbox.attachments import CAPTION_MAX, HEAD, display_name, mime_type, sort_file
 from inbox.dialogs import check_service_window, get_dialog, queue
 from inbox.models import Author, Dialog, Message, Outbox
 
@@ -58,6 +63,48 @@ async def send_text(*, actor: User, dialog_id: int, text: str) -> Message:
         return await queue(
             batch, dialog=dialog, author=Author.OPERATOR, author_user=actor, text=text
         )
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as the client sent it: its bytes (a seekable file), name and declared type."""
+
+    file: IO[bytes]
+    file_name: str
+    content_type: str | None = None
+
+
+async def send_file(
+    *, actor: User, dialog_id: int, store: FileStore, upload: Upload, caption: str = ""
+) -> Message:
+    """An operator's photo or document, with ``caption`` (may be empty).
+
+    The platform's types and sizes are checked first (``inbox.attachments``), then the
+    file is kept in ``store`` under its SHA-256 and queued like any reply, so the outbox
+    sends it with the same order, pacing, retries and statuses. The message's ``kind``
+    is ``image`` or ``document``; its ``payload`` holds ``sha256``, ``size``,
+    ``mime_type`` and the ``file_name`` shown to people.
+    """
+    if len(caption) > CAPTION_MAX:
+        raise ValidationFailed(
+            f"a caption may be at most {CAPTION_MAX} characters", field="caption"
+        )
+    dialog = await _dialog(dialog_id)
+    if dialog.channel.kind == "whatsapp":
+        check_service_window(dialog)
+    name = display_name(upload.file_name)
+    declared = mime_type(upload.content_type, name)
+    upload.file.seek(0)
+    head = upload.file.read(HEAD)
+    size = upload.file.seek(0, os.SEEK_END)
+    kind = sort_file(dialog.channel.kind, mime_type=declared, size=size, head=head)
+    sha256, size = store.put(upload.file)
+    payload = {"sha256": sha256, "size": size, "mime_type": declared, "file_name": name}
+    async with change(actor) as batch:
+        return await queue(
+            batch, dialog=dialog, author=Author.OPERATOR, author_user=actor, text=caption,
+            kind=kind, payload=payload,
+        )  # fmt: skip
 
 
 async def send_template(

@@ -21,6 +21,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from core import auth, tokens
 from core.db import migrate, open_database
+from core.files import FileStore
 from core.models import Role, User
 from core.settings import Settings
 from web.app import create_app
@@ -42,10 +43,17 @@ class Backend:
     name: str
     url: str
     redis_url: str | None
+    #: Where the apps under test keep the files operators send.
+    media_dir: Path
+
+    @property
+    def files(self) -> FileStore:
+        return FileStore(self.media_dir)
 
     def settings(self, **overrides: Any) -> Settings:
         """The application's settings; tests drive the workers themselves."""
         values: dict[str, Any] = {
+            "media_dir": str(self.media_dir),
             "outbox_worker": False,
             "intake_worker": False,
             "event_worker": False,
@@ -65,10 +73,11 @@ def sqlite_dir() -> Iterator[Path]:
 @pytest.fixture(scope="session", params=BACKENDS)
 async def backend(request: pytest.FixtureRequest, sqlite_dir: Path) -> AsyncIterator[Backend]:
     """Each backend is migrated from scratch with the committed migrations, then opened."""
+    media = sqlite_dir / f"media-{request.param}"
     if request.param == "sqlite":
-        chosen = Backend("sqlite", f"sqlite://{sqlite_dir / 'test.sqlite3'}", None)
+        chosen = Backend("sqlite", f"sqlite://{sqlite_dir / 'test.sqlite3'}", None, media)
     else:
-        chosen = Backend("postgres", POSTGRES_URL, REDIS_URL or None)
+        chosen = Backend("postgres", POSTGRES_URL, REDIS_URL or None, media)
         await _reset_postgres(POSTGRES_URL)
         if REDIS_URL:
             await _reset_redis(REDIS_URL)

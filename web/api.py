@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
@@ -40,6 +41,8 @@ class Endpoint:
     response: Any
     status: int
     tag: str
+    #: A multipart form (a file upload) instead of a JSON body.
+    form: type[BaseModel] | None = None
 
     @property
     def path_params(self) -> list[str]:
@@ -70,21 +73,32 @@ class Api:
         query: type[BaseModel] | None = None,
         response: Any = None,
         status: int = 200,
+        form: type[BaseModel] | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Declare an endpoint; ``roles=None`` makes it public."""
+        """Declare an endpoint; ``roles=None`` makes it public. An endpoint with a ``form``
+        takes ``multipart/form-data`` up to the application's ``client_max_size``."""
 
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
-                Endpoint(method, path, handler, summary, roles, body, query, response, status, tag)
+                Endpoint(
+                    method, path, handler, summary, roles, body, query, response, status, tag, form
+                )
             )
             return handler
 
         return register
 
     def install(self, app: web.Application) -> None:
-        """Add every endpoint to the aiohttp router."""
+        """Add every endpoint to the aiohttp router; note which take uploads."""
+        app[UPLOADS] = frozenset((e.method, e.path) for e in self.endpoints if e.form is not None)
         for endpoint in self.endpoints:
             app.router.add_route(endpoint.method, endpoint.path, _view(endpoint))
+
+
+#: The (method, path) of the endpoints that take a file, and so a body past BODY_LIMIT.
+UPLOADS = web.AppKey("uploads", frozenset[tuple[str, str]])
+#: The largest body of any other request: JSON, webhooks, page forms.
+BODY_LIMIT = 1024**2
 
 
 def _view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -98,6 +112,8 @@ def _view(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
             kwargs["query"] = parse_input(endpoint.query, query, location="query")
         if endpoint.body is not None:
             kwargs["body"] = parse_input(endpoint.body, await json_body(request), location="body")
+        if endpoint.form is not None:
+            kwargs["form"] = parse_input(endpoint.form, await form_body(request), location="body")
         result = await endpoint.handler(request, **kwargs)
         if isinstance(result, web.StreamResponse):
             return result
@@ -149,6 +165,22 @@ async def json_body(request: web.Request, *, repair: bool = False) -> Any:
     except RecursionError:  # deeper than Python's parser goes: far past MAX_DEPTH
         raise _too_deep() from None
     return checked_text(data, repair=repair)
+
+
+async def form_body(request: web.Request) -> dict[str, Any]:
+    """A multipart form's fields (text checked like JSON text; files as aiohttp keeps
+    them, in a temporary file), or a 400 when the body is not such a form."""
+    if request.content_type != "multipart/form-data":
+        raise ValidationFailed(
+            "send the file as multipart/form-data", field="body", code="malformed_form"
+        )
+    try:
+        form = await request.post()
+    except (ValueError, HttpProcessingError) as exc:  # a broken multipart body
+        raise ValidationFailed(
+            f"malformed multipart body: {exc}", field="body", code="malformed_form"
+        ) from None
+    return {key: checked_text(value, path=(key,)) for key, value in form.items()}
 
 
 #: How deep a request's JSON may nest (the deepest real body is a rule: 10 levels).
@@ -229,7 +261,7 @@ def openapi_document(endpoints: Iterable[Endpoint], *, version: str) -> dict[str
     endpoints = list(endpoints)
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = []
     for e in endpoints:
-        models += [(m, "validation") for m in (e.body, e.query) if m is not None]
+        models += [(m, "validation") for m in (e.body, e.query, e.form) if m is not None]
     _, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
@@ -271,13 +303,10 @@ def _operation(e: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             op["parameters"].append(
                 {"name": name, "in": "query", "required": name in required, "schema": prop}
             )
-    if e.body is not None:
-        op["requestBody"] = {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{e.body.__name__}"}}
-            },
-        }
+    for model, content in ((e.body, "application/json"), (e.form, "multipart/form-data")):
+        if model is not None:
+            schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+            op["requestBody"] = {"required": True, "content": {content: {"schema": schema}}}
     if e.roles is not None:
         op["security"] = [{"bearer": []}, {"session": []}]
     return op
@@ -303,4 +332,5 @@ def _responses(e: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     codes = ["400", "422"] + (["401", "403"] if e.roles is not None else [])
     codes += ["404"] if e.path_params else []
     codes += ["409"] if e.method in {"POST", "PATCH", "PUT", "DELETE"} else []
+    codes += ["413"] if e.form is not None else []
     return responses | dict.fromkeys(codes, error)

@@ -20,10 +20,12 @@ from core.crypto import Vault
 from core.db import database
 from core.dispatch import EventDispatcher
 from core.events import subscribe
+from core.files import FileStore
 from core.live import message
 from core.models import Event
 from core.queue import Pump
 from core.settings import Settings
+from inbox.attachments import LARGEST
 from triggers.consumers import consumers
 from web import middleware, pages
 from web.keys import (
@@ -31,6 +33,7 @@ from web.keys import (
     CONVERSIONS,
     DISPATCHER,
     EVENTS,
+    FILES,
     HTTP,
     INTAKE,
     LIVE,
@@ -62,6 +65,9 @@ from web.routes import (  # noqa: F401  (importing a route module registers its 
     webhooks,
 )
 
+#: What a file upload carries besides the file: the form's boundaries, headers, caption.
+UPLOAD_OVERHEAD = 64 * 1024
+
 
 def create_app(settings: Settings, *, own_database: bool = True) -> web.Application:
     """A ready-to-run application for ``settings``.
@@ -72,12 +78,17 @@ def create_app(settings: Settings, *, own_database: bool = True) -> web.Applicat
     app = web.Application(
         middlewares=[
             middleware.errors,
+            middleware.body_limit,
             page_errors,
             middleware.authentication,
             middleware.csrf,
-        ]
+        ],
+        # the largest file a channel takes, with room for the form around it; every
+        # other request is held to middleware.BODY_LIMIT
+        client_max_size=LARGEST + UPLOAD_OVERHEAD,
     )
     app[SETTINGS] = settings
+    app[FILES] = FileStore(settings.media_dir)
     app[PUMPS] = {}
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     if secret is not None:
@@ -164,7 +175,7 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
     if app[SETTINGS].outbox_worker and VAULT in app:
         redis = app.get(REDIS)
         buckets: TokenBucket = RedisBuckets(redis) if redis is not None else MemoryBuckets()
-        worker = OutboxWorker(app[VAULT], app[BOTS], session, buckets)
+        worker = OutboxWorker(app[VAULT], app[BOTS], session, buckets, files=app[FILES])
         worker.start(app[SCHEDULER])
         app[PUMPS][worker.pump.name] = worker.pump
     yield

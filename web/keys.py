@@ -13,6 +13,7 @@ from core.bus import Bus
 from core.crypto import Vault
 from core.dispatch import EventDispatcher
 from core.errors import ValidationFailed
+from core.files import FileStore
 from core.models import User
 from core.queue import Pump
 from core.settings import Settings
@@ -31,6 +32,8 @@ TEMPLATES = web.AppKey("templates", TemplateCache)
 CONVERSIONS = web.AppKey("conversions", ConversionSender)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 LIVE = web.AppKey("live", Bus)
+#: Files operators send (``FUNNELBOX_MEDIA_DIR``).
+FILES = web.AppKey("files", FileStore)
 #: The open live sockets, closed on shutdown.
 SOCKETS = web.AppKey("live_sockets", set[web.WebSocketResponse])
 USER = web.RequestKey("user", User)

@@ -21,7 +21,7 @@ from core.errors import (
     ValidationFailed,
 )
 from core.tokens import resolve_token
-from web.api import json_response
+from web.api import BODY_LIMIT, UPLOADS, json_response
 from web.keys import CREDENTIAL, USER
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 
 def status_of(error: DomainError) -> int:
     """The HTTP status of a domain error, for the API and the pages alike."""
-    if error.code == "malformed_json":
+    if error.code in ("malformed_json", "malformed_form"):
         return 400
     for cls in type(error).__mro__:
         if cls in STATUS:
@@ -96,6 +96,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except IntegrityError:
         # a unique key lost a race with a concurrent request that passed the same checks
         return error_response(409, "conflict", "this conflicts with a concurrent change")
+    except web.HTTPRequestEntityTooLarge as exc:  # its text names the limit and the size
+        return error_response(413, "too_large", exc.text or exc.reason, "body")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -104,6 +106,18 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "something went wrong on our side")
+
+
+@web.middleware
+async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Hold every request but a file upload to :data:`web.api.BODY_LIMIT`: the
+    application's ``client_max_size`` is the largest upload, which no JSON body, webhook
+    or page form needs."""
+    resource = request.match_info.route.resource
+    path = resource.canonical if resource is not None else ""
+    if (request.method, path) in request.app[UPLOADS]:
+        return await handler(request)
+    return await handler(request.clone(client_max_size=BODY_LIMIT))
 
 
 @web.middleware

@@ -3,8 +3,18 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AliasPath, BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from aiohttp.web import FileField
+from pydantic import (
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    computed_field,
+)
 
+from inbox.attachments import CAPTION_MAX
 from inbox.dialog_list import Shown
 from inbox.models import Author, ChannelKind, DeliveryStatus, Direction
 from inbox.unread import TOTAL_CAP
@@ -204,3 +214,19 @@ class CannedReplyOut(BaseModel):
 
 class RenderedOut(BaseModel):
     text: str = Field(description="The canned reply filled for this dialog; nothing was sent.")
+
+
+class MediaForm(Input):
+    """A photo or document for the customer, as ``multipart/form-data``."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    file: Annotated[
+        FileField,
+        WithJsonSchema({"type": "string", "format": "binary"}),
+        Field(
+            description="The file, with its name and Content-Type. Telegram: photos (JPEG, "
+            "PNG, WebP) up to 10 MB, any document up to 50 MB. WhatsApp: JPEG or PNG photos "
+            "up to 5 MB, PDF, text, Word, Excel or PowerPoint documents up to 100 MB."
+        ),
+    ]
+    caption: Annotated[str, StringConstraints(max_length=CAPTION_MAX)] = ""

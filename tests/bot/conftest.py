@@ -1,10 +1,23 @@
-"""Channels under test: a pipeline to land deals in and fake messenger servers."""
+"""Channels under test: a pipeline to land deals in, fake messenger servers, and outbox
+workers driven by hand."""
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from typing import Any
 
 import pytest
+from aiohttp import ClientSession
+from redis.asyncio import Redis
 
+from bot.outbox import OutboxWorker
+from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
+from bot.telegram import Bots
+from core.crypto import Vault
 from core.models import User
+from core.queue import POLICIES
 from funnels import pipelines
-from tests.conftest import Api
+from tests.conftest import SECRET_KEY, Api, Backend
 from tests.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.fakes.whatsapp import FakeGraph
 from web.keys import INTAKE
@@ -79,3 +92,37 @@ async def whatsapp_channel(api: Api, inbox_stage: dict, fake_graph: FakeGraph) -
 async def drain(client: Api) -> int:
     """Process every accepted webhook delivery, as the intake pump would in the background."""
     return await client.client.server.app[INTAKE].pump.drain()
+
+
+VAULT = Vault(SECRET_KEY.get_secret_value())
+MakeWorker = Callable[..., OutboxWorker]
+
+
+@pytest.fixture
+async def make_worker(db: Backend) -> AsyncIterator[MakeWorker]:
+    """Workers as the app builds them: buckets in Redis under CI (one namespace per test,
+    shared by the test's workers as by processes), in memory otherwise."""
+    bots, session = Bots(), ClientSession()
+    redis = Redis.from_url(db.redis_url) if db.redis_url else None
+    prefix = f"test:{uuid.uuid4().hex}:"
+
+    def make(poll_seconds: float = 1.0, **policy: Any) -> OutboxWorker:
+        buckets: TokenBucket = (
+            RedisBuckets(redis, prefix=prefix) if redis is not None else MemoryBuckets()
+        )
+        options = replace(POLICIES["outbox"], **policy)
+        return OutboxWorker(
+            VAULT, bots, session, buckets, files=db.files, policy=options,
+            poll_seconds=poll_seconds,
+        )  # fmt: skip
+
+    yield make
+    await bots.close()
+    await session.close()
+    if redis is not None:
+        await redis.aclose()
+
+
+@pytest.fixture
+async def worker(make_worker: MakeWorker) -> OutboxWorker:
+    return make_worker()

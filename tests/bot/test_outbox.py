@@ -6,69 +6,30 @@ time is moved by editing ``next_attempt_at`` (a leased row's is when its lease e
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from redis.asyncio import Redis
 
 from bot.graph import GraphError
 from bot.outbox import OutboxWorker
-from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
 from bot.senders import classify
-from bot.telegram import Bots
-from core.crypto import Vault
 from core.events import change, subscribe
 from core.models import Event, User
-from core.queue import POLICIES, Park, Retry, backoff
+from core.queue import Park, Retry, backoff
 from inbox.dialogs import Sender, identify, open_dialog, queue
 from inbox.models import Author, Dialog, Message, Outbox, OutboxState
 from inbox.outgoing import register_check, send_text
-from tests.conftest import SECRET_KEY, Api, Backend
+from tests.bot.conftest import MakeWorker
+from tests.conftest import Api, Backend
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.whatsapp import FakeGraph
 from web.app import create_app
 
-VAULT = Vault(SECRET_KEY.get_secret_value())
 CHAT = 5001
 WA_ID = "16505551234"
-
-MakeWorker = Callable[..., OutboxWorker]
-
-
-@pytest.fixture
-async def make_worker(db: Backend) -> AsyncIterator[MakeWorker]:
-    """Workers as the app builds them: buckets in Redis under CI (one namespace per test,
-    shared by the test's workers as by processes), in memory otherwise."""
-    bots, session = Bots(), ClientSession()
-    redis = Redis.from_url(db.redis_url) if db.redis_url else None
-    prefix = f"test:{uuid.uuid4().hex}:"
-
-    def make(poll_seconds: float = 1.0, **policy: Any) -> OutboxWorker:
-        buckets: TokenBucket = (
-            RedisBuckets(redis, prefix=prefix) if redis is not None else MemoryBuckets()
-        )
-        options = replace(POLICIES["outbox"], **policy)
-        return OutboxWorker(
-            VAULT, bots, session, buckets, policy=options, poll_seconds=poll_seconds
-        )
-
-    yield make
-    await bots.close()
-    await session.close()
-    if redis is not None:
-        await redis.aclose()
-
-
-@pytest.fixture
-async def worker(make_worker: MakeWorker) -> OutboxWorker:
-    return make_worker()
 
 
 async def open_chat(channel: dict, chat_id: str, *, inbound_hours_ago: float | None = 0) -> Dialog:

@@ -9,8 +9,11 @@ from aiohttp import web
 class FakeServer:
     """Runs ``self.app`` on an ephemeral loopback port; use as ``async with Fake() as fake``."""
 
+    #: The largest request body accepted: past every platform's file limit.
+    MAX_BODY = 200 * 1024**2
+
     def __init__(self) -> None:
-        self.app = web.Application()
+        self.app = web.Application(client_max_size=self.MAX_BODY)
         self._runner: web.AppRunner | None = None
         self.url = ""
 

@@ -115,6 +115,8 @@ class TelegramFile:
     file_path: str
     content: bytes
     mime_type: str
+    #: The name it was sent or uploaded with.
+    file_name: str = "file.bin"
 
     def as_file(self) -> JsonDict:
         """The Bot API File object."""
@@ -234,6 +236,7 @@ class FakeTelegram(FakeServer):
             file_path=f"{kind}/file_{serial}{PurePosixPath(name).suffix}",
             content=content,
             mime_type=mime_type,
+            file_name=name,
         )
         self.files[stored.file_id] = stored
         return stored
@@ -409,7 +412,7 @@ class FakeTelegram(FakeServer):
         )
         fields = {
             **document.ref(),
-            "file_name": PurePosixPath(document.file_path).name,
+            "file_name": document.file_name,
             "mime_type": document.mime_type,
         }
         content = _compact(document=fields, caption=params.get("caption"))

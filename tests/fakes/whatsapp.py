@@ -5,6 +5,7 @@ Paths are those of https://graph.facebook.com, so a client only swaps its base U
 ``fake.url``::
 
     POST /{version}/{phone_number_id}/messages       send text, template, media, reaction
+    POST /{version}/{phone_number_id}/media          upload media (multipart), get its id
     GET  /{version}/{waba_id}/message_templates      list templates (paged)
     GET  /{version}/{media_id}                       media URL metadata
     GET  /whatsapp_business/attachments/?mid=...     media download (the metadata's url)
@@ -148,6 +149,8 @@ class GraphMedia:
     id: str
     content: bytes
     mime_type: str
+    #: The name an upload gave the file (none for a customer's media).
+    file_name: str | None = None
 
     @property
     def sha256(self) -> str:
@@ -205,6 +208,7 @@ class FakeGraph(FakeServer):
             version + "/{node}/message_templates", self._message_templates, name="templates"
         )
         router.add_post(version + "/{node}/events", self._events, name="events")
+        router.add_post(version + "/{node}/media", self._upload, name="upload")
         router.add_get(version + "/{node}", self._media_url, name="media")
         router.add_get("/whatsapp_business/attachments/", self._download, name="download")
         self.app.middlewares.append(self._guard)
@@ -220,8 +224,9 @@ class FakeGraph(FakeServer):
         subcode: int | None = None,
         times: int = 1,
     ) -> None:
-        """Answer the next ``times`` requests to ``endpoint`` (messages, templates, media,
-        download, events) with Meta's error ``code``; ``details`` overrides its error_data."""
+        """Answer the next ``times`` requests to ``endpoint`` (messages, templates, upload,
+        media, download, events) with Meta's error ``code``; ``details`` overrides its
+        error_data."""
         if endpoint not in {route.name for route in self.app.router.routes()}:
             raise ValueError(f"no endpoint named {endpoint!r}")
         error = ERRORS[code] if details is None else replace(ERRORS[code], details=details)
@@ -315,6 +320,19 @@ class FakeGraph(FakeServer):
                 "messages": [message],
             }
         )
+
+    async def _upload(self, request: web.Request, body: JsonDict) -> web.Response:
+        """Media upload: multipart with ``messaging_product``, ``type`` and ``file``."""
+        self._expect_node(request, self.phone_number_id, "post")
+        if body.get("messaging_product") != "whatsapp":
+            raise _missing("messaging_product")
+        mime_type = _require(body, "type")
+        file = body.get("file")
+        if not isinstance(file, web.FileField):
+            raise _missing("file")
+        media = GraphMedia(str(next(self._ids)), file.file.read(), mime_type, file.filename)
+        self.media[media.id] = media
+        return web.json_response({"id": media.id})
 
     async def _message_templates(self, request: web.Request, body: JsonDict) -> web.Response:
         """Paged like the Graph API: opaque cursors, and ``next`` only while more remain."""

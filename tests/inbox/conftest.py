@@ -5,7 +5,7 @@ from tests.bot.conftest import (  # noqa: F401
     fake_graph,
     fake_telegram,
     inbox_stage,
+    make_worker,
     telegram_channel,
     whatsapp_channel,
 )
-from tests.bot.test_outbox import make_worker  # noqa: F401

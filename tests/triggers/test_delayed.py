@@ -10,12 +10,14 @@ from bot.outbox import OutboxWorker
 from bot.ratelimit import MemoryBuckets
 from bot.telegram import Bots
 from core.crypto import Vault
+from core.files import FileStore
 from funnels.models import Deal
 from inbox.dialogs import Inbound, Sender
 from inbox.models import Author, Channel, DeliveryStatus, Message, Outbox
 from tests.conftest import SECRET_KEY, Api
 from tests.fakes.telegram import FakeTelegram
 from tests.triggers.test_triggers import add_trigger, move
+from web.keys import FILES
 
 
 async def _won_with(api: Api, channel: dict, inbox_stage: dict, config: dict) -> dict[str, int]:
@@ -31,10 +33,12 @@ async def _won_with(api: Api, channel: dict, inbox_stage: dict, config: dict) ->
     return {"deal": deal_id, **stages}
 
 
-async def _send_due(fake: FakeTelegram) -> None:
+async def _send_due(fake: FakeTelegram, files: FileStore) -> None:
     bots, session = Bots(), ClientSession()
     try:
-        worker = OutboxWorker(Vault(SECRET_KEY.get_secret_value()), bots, session, MemoryBuckets())
+        worker = OutboxWorker(
+            Vault(SECRET_KEY.get_secret_value()), bots, session, MemoryBuckets(), files=files
+        )
         await worker.run_once()
     finally:
         await bots.close()
@@ -53,10 +57,10 @@ async def test_a_delayed_message_waits_then_goes_out(
     row = await Outbox.get(message_id=message.id)
     late = row.next_attempt_at - datetime.now(UTC)
     assert timedelta(minutes=119) < late <= timedelta(minutes=120)
-    await _send_due(fake_telegram)
+    await _send_due(fake_telegram, api.client.server.app[FILES])
     assert fake_telegram.calls_to("sendMessage") == []
     await Outbox.filter(id=row.id).update(next_attempt_at=datetime.now(UTC))
-    await _send_due(fake_telegram)
+    await _send_due(fake_telegram, api.client.server.app[FILES])
     assert [c.params["text"] for c in fake_telegram.calls_to("sendMessage")] == ["How was it?"]
     assert (await Message.get(id=message.id)).status == DeliveryStatus.SENT
 
@@ -71,7 +75,7 @@ async def test_a_message_due_after_the_deal_moved_on_is_dropped(
     ids = await _won_with(api, telegram_channel, inbox_stage, config)
     await move(api, ids["deal"], ids["Lost"])
     await Outbox.all().update(next_attempt_at=datetime.now(UTC))
-    await _send_due(fake_telegram)
+    await _send_due(fake_telegram, api.client.server.app[FILES])
     assert fake_telegram.calls_to("sendMessage") == []
     dropped = await Message.get(author=Author.BOT, text="Review us!")
     assert dropped.status == DeliveryStatus.FAILED

@@ -17,6 +17,7 @@ from inbox.models import Author, Channel, DeliveryStatus, Dialog, Message
 from tests.conftest import SECRET_KEY, Api
 from tests.fakes.whatsapp import FakeGraph
 from tests.triggers.test_triggers import add_trigger, move
+from web.keys import FILES
 
 WA_ID = "16505550777"
 
@@ -53,7 +54,9 @@ async def test_closed_window_sends_the_approved_template(
     bots, session = Bots(), ClientSession()
     try:
         vault = Vault(SECRET_KEY.get_secret_value())
-        await OutboxWorker(vault, bots, session, MemoryBuckets()).run_once()
+        await OutboxWorker(
+            vault, bots, session, MemoryBuckets(), files=api.client.server.app[FILES]
+        ).run_once()
     finally:
         await bots.close()
         await session.close()

@@ -18,6 +18,7 @@ from core.errors import ValidationFailed
 from core.models import User
 from funnels.queries import contact_deals
 from inbox import dialog_list, dialogs
+from inbox.attachments import LIMITS
 from inbox.dialog_list import Shown
 from inbox.models import Author, Dialog, Direction, Message
 from inbox.previews import last_messages
@@ -122,7 +123,12 @@ async def conversation_context(request: web.Request, dialog: Dialog) -> dict[str
     its latest messages, channel and assignment; the deal page shows it too."""
     bubbles, earlier = await _bubbles(request, dialog)
     channel = next(c for c in await list_channels() if c.id == dialog.channel_id)
-    context = {"bubbles": bubbles, "earlier": earlier, "channel": channel}
+    context = {
+        "bubbles": bubbles,
+        "earlier": earlier,
+        "channel": channel,
+        "file_limits": LIMITS[channel.kind],
+    }
     return context | await _assignment_context(request, dialog)
 
 

@@ -1,14 +1,42 @@
-"""Attachments of inbound messages, fetched from the messenger on demand."""
+"""Attachments: the files operators send, and those of inbound messages, fetched from
+the messenger on demand."""
+
+from urllib.parse import quote
 
 from aiohttp import web
 
 from bot import channels, telegram
 from core.errors import NotFound, ValidationFailed
+from inbox import outgoing
 from inbox.dialogs import get_message
 from inbox.models import ChannelKind
-from web.api import EVERYONE
-from web.keys import BOTS, vault
+from web.api import EVERYONE, actor
+from web.keys import BOTS, FILES, vault
 from web.routes import api
+from web.schemas_inbox import MediaForm, MessageOut
+
+
+@api.route(
+    "POST",
+    "/api/v1/dialogs/{dialog_id}/media",
+    summary="Send the customer a photo or document (multipart: file, caption)",
+    tag="inbox",
+    roles=EVERYONE,
+    form=MediaForm,
+    response=MessageOut,
+    status=201,
+)
+async def send_media(request: web.Request, *, dialog_id: int, form: MediaForm) -> MessageOut:
+    """Checked against the channel's types and sizes before anything is queued (422 with
+    field `file`), kept by its SHA-256, then sent by the outbox like a reply: kind `image`
+    (Telegram sendPhoto, a WhatsApp image) or `document`, the caption as the text. On
+    WhatsApp outside the 24-hour window it is refused like text (409 `window_closed`)."""
+    upload = outgoing.Upload(form.file.file, form.file.filename, form.file.content_type)
+    message = await outgoing.send_file(
+        actor=actor(request), dialog_id=dialog_id, store=request.app[FILES], upload=upload,
+        caption=form.caption,
+    )  # fmt: skip
+    return MessageOut.model_validate(message)
 
 
 @api.route(
@@ -18,10 +46,22 @@ from web.routes import api
     tag="inbox",
     roles=EVERYONE,
 )
-async def message_media(request: web.Request, *, message_id: int) -> web.Response:
-    """Fetched from Telegram when asked for. A file Telegram refuses (expired, unknown) is
-    a 404; Telegram down, slow or answering garbage is a 502 ``upstream_unavailable``."""
+async def message_media(request: web.Request, *, message_id: int) -> web.StreamResponse:
+    """Our own files from the media directory; a customer's fetched from Telegram when
+    asked for. A file Telegram refuses (expired, unknown) is a 404; Telegram down, slow or
+    answering garbage is a 502 ``upstream_unavailable``."""
     message = await get_message(message_id=message_id)
+    if sha256 := message.payload.get("sha256"):  # a file we sent: ours to serve
+        path = request.app[FILES].path(sha256)
+        name = message.payload.get("file_name") or sha256
+        disposition = "inline" if message.kind == "image" else "attachment"
+        return web.FileResponse(
+            path,
+            headers={
+                "Content-Type": message.payload.get("mime_type") or "application/octet-stream",
+                "Content-Disposition": _disposition(disposition, name),
+            },
+        )
     channel = await channels.get_channel(channel_id=message.channel_id)
     file_id = message.payload.get("file_id")
     if channel.kind != ChannelKind.TELEGRAM:
@@ -35,3 +75,8 @@ async def message_media(request: web.Request, *, message_id: int) -> web.Respons
     content = await telegram.download(bot, file_id)
     mime = message.payload.get("mime_type") or "application/octet-stream"
     return web.Response(body=content, content_type=mime)
+
+
+def _disposition(kind: str, name: str) -> str:
+    """``Content-Disposition`` with the file's name in RFC 5987 form (any language)."""
+    return f"{kind}; filename*=UTF-8''{quote(name, safe='')}"

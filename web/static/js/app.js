@@ -2,6 +2,7 @@
 // Sending goes to the JSON API with the page's CSRF token; htmx then reloads the conversation.
 
 import "./assignment.js";
+import { attachment, upload } from "./attach.js";
 import "./canned_settings.js";
 import "./compose.js";
 import { currentSearch } from "./history.js";
@@ -10,19 +11,22 @@ import "./media.js";
 import "./panel.js";
 import "./unread.js";
 
-/** Post the reply (or the note, in Note mode), then fetch the conversation again so the
- * new bubble shows its status. */
+/** Post the reply (or the note, in Note mode; or the attached file with the text as its
+ * caption), then fetch the conversation again so the new bubble shows its status. */
 async function sendReply(form) {
   const text = form.elements.text.value.trim();
   const error = form.querySelector("[data-reply-error]");
-  if (!text) return;
+  const file = attachment(form);
+  if (!text && !file) return;
   const kind = form.elements.mode?.value === "note" ? "notes" : "messages";
-  const response = await fetch(`/api/v1/dialogs/${form.dataset.dialogId}/${kind}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-    body: JSON.stringify({ text }),
-    credentials: "same-origin",
-  });
+  const response = file
+    ? await upload(form, file, text)
+    : await fetch(`/api/v1/dialogs/${form.dataset.dialogId}/${kind}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+        body: JSON.stringify({ text }),
+        credentials: "same-origin",
+      });
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     error.textContent = body.error?.message ?? response.statusText;

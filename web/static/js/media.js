@@ -16,3 +16,19 @@ document.addEventListener(
   },
   true, // error events do not bubble: listen on the way down
 );
+
+// A photo that loads after the conversation scrolled to its newest message (one just
+// sent, say) pushes that message down: keep a reader who was at the bottom there.
+document.addEventListener(
+  "load",
+  (event) => {
+    const photo = event.target;
+    if (!(photo instanceof HTMLImageElement) || !photo.matches(".bubble-photo")) return;
+    const messages = photo.closest("[data-messages]");
+    const before = messages.scrollHeight - photo.offsetHeight; // its height before it loaded
+    if (before - messages.scrollTop - messages.clientHeight < 4) {
+      messages.scrollTop = messages.scrollHeight;
+    }
+  },
+  true, // load events do not bubble either
+);
