@@ -41,6 +41,19 @@ function sync(panel) {
   }
 }
 
+// The picker takes room from the messages above it: one read to its end stays there.
+const messagesOf = (picker) => picker.closest("section")?.querySelector("[data-messages]");
+document.addEventListener("htmx:beforeSwap", (event) => {
+  if (!event.target.matches?.("[data-template-picker]")) return;
+  const list = messagesOf(event.target);
+  event.target.atEnd = !!list && list.scrollHeight - list.scrollTop - list.clientHeight < 8;
+});
+document.addEventListener("htmx:afterSwap", (event) => {
+  if (!event.target.matches?.("[data-template-picker]") || !event.target.atEnd) return;
+  const list = messagesOf(event.target);
+  list.scrollTop = list.scrollHeight;
+});
+
 const syncAll = () => document.querySelectorAll("[data-window]").forEach(sync);
 document.addEventListener("DOMContentLoaded", syncAll);
 document.addEventListener("htmx:afterSettle", syncAll);
