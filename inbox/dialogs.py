@@ -307,10 +307,18 @@ async def get_dialog(*, dialog_id: int) -> Dialog:
     return dialog
 
 
+def window_ends(dialog: Dialog) -> datetime | None:
+    """When WhatsApp's 24-hour customer-service window closes (closed already when in the
+    past); ``None`` when the customer never wrote, so only a template may go first."""
+    if dialog.last_inbound_at is None:
+        return None
+    return dialog.last_inbound_at + SERVICE_WINDOW
+
+
 def window_open(dialog: Dialog, *, at: datetime | None = None) -> bool:
     """Whether WhatsApp's 24-hour customer-service window is open at ``at`` (now)."""
-    at = at or datetime.now(UTC)
-    return dialog.last_inbound_at is not None and at - dialog.last_inbound_at <= SERVICE_WINDOW
+    ends = window_ends(dialog)
+    return ends is not None and (at or datetime.now(UTC)) <= ends
 
 
 def check_service_window(dialog: Dialog, *, now: datetime | None = None) -> None:

@@ -5,6 +5,8 @@
 An empty database is migrated and filled with the demo workspace (``funnelbox demo``) first;
 a database with users needs ``--email`` and ``--password`` of an account to sign in as.
 The app runs in-process on a free port of 127.0.0.1 with its background workers off.
+The demo's WhatsApp number has made-up credentials, so Meta would list no templates for
+it: the app's template cache is given :data:`TEMPLATES` instead, as Meta would list them.
 """
 
 import argparse
@@ -15,6 +17,8 @@ from aiohttp import web
 from playwright.async_api import Browser, ViewportSize, async_playwright
 from pydantic import SecretStr
 
+from bot.channels import list_channels
+from bot.graph import Template
 from core.crypto import Vault
 from core.db import database, migrate
 from core.settings import Settings
@@ -22,12 +26,29 @@ from funnels.models import Deal
 from funnels.pipelines import list_pipelines
 from inbox.dialog_list import list_dialogs
 from inbox.dialogs import list_messages
+from inbox.models import ChannelKind, Dialog
 from web import demo
 from web.app import create_app
+from web.keys import TEMPLATES as TEMPLATE_CACHE
 
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
 DEMO_SECRET = "screenshots-demo-secret-key"  # noqa: S105 (seals the demo's fake credentials)
+#: The dialog past WhatsApp's 24-hour window that the screenshots show.
+OUTSIDE_WINDOW = "Grace O'Neill"
+TEMPLATES = [
+    Template("1", "appointment_reminder", "en_GB", "APPROVED", "UTILITY", [
+        {"type": "BODY", "text": "Hello {{1}}, a reminder of your appointment on {{2}}. "
+         "Reply here to move it.", "example": {"body_text": [["Grace", "Friday at 10:00"]]}},
+    ]),
+    Template("2", "autumn_offer", "en_GB", "APPROVED", "MARKETING", [
+        {"type": "BODY", "text": "Hi {{1}}! This autumn balayage is 15% off until the end of "
+         "October. Write to us to book.", "example": {"body_text": [["Grace"]]}},
+    ]),
+    Template("3", "we_miss_you", "en_GB", "APPROVED", "MARKETING", [
+        {"type": "BODY", "text": "It's been a while! Your next visit comes with a free treatment."},
+    ]),
+]  # fmt: skip
 
 
 def parse() -> argparse.Namespace:
@@ -54,6 +75,7 @@ async def prepare(url: str) -> dict[str, str]:
         found = await Deal.filter(dialog_id__in=by_size, amount__not_isnull=True)
         deal = min(found, key=lambda d: by_size.index(d.dialog_id or 0), default=None)
         pipelines = await list_pipelines()
+        window = await Dialog.get_or_none(contact__name=OUTSIDE_WINDOW)
     pages = {
         "inbox": "/inbox",
         "inbox-mine": "/inbox?filter=mine",
@@ -70,12 +92,31 @@ async def prepare(url: str) -> dict[str, str]:
         pages["deal"] = f"/deals/{deal.id}"
         contact_id = next(d.contact_id for d in dialogs if d.id == deal.dialog_id)
         pages["contact"] = f"/contacts/{contact_id}"
+    if window is not None:
+        pages["dialog-window"] = f"/inbox/{window.id}"
     return pages
 
 
+async def give_templates(app: web.Application) -> None:
+    """Fill the started app's template cache for the demo's WhatsApp numbers with
+    :data:`TEMPLATES` (keyed ``channel id:business account id``, as bot.templates does)."""
+    vault = Vault(DEMO_SECRET)
+
+    async def listed() -> list[Template]:
+        return TEMPLATES
+
+    for channel in await list_channels():
+        if channel.kind == ChannelKind.WHATSAPP:
+            waba_id = vault.open(channel.credentials)["waba_id"]
+            key = f"{channel.id}:{waba_id}"
+            await app[TEMPLATE_CACHE].get(key, listed)
+
+
 async def serve(settings: Settings) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(create_app(settings))
+    app = create_app(settings)
+    runner = web.AppRunner(app)
     await runner.setup()
+    await give_templates(app)
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     host, port = runner.addresses[0][:2]
     return runner, f"http://{host}:{port}"
@@ -97,6 +138,7 @@ async def shoot(
         await page.wait_for_url("**/inbox")
         for name, path in pages.items():
             await page.goto(path)
+            await page.wait_for_load_state("networkidle")  # the fragments pages fetch
             target = args.out / f"{name}-{label}.png"
             await page.screenshot(path=target)
             print(f"{target}  {path} at {width} px")

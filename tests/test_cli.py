@@ -221,10 +221,27 @@ def test_demo_fills_an_empty_database_and_refuses_a_used_one(
         pipelines = db.execute('SELECT COUNT(*) FROM "pipeline"').fetchone()[0]
         currencies = {c for (c,) in db.execute('SELECT DISTINCT "currency" FROM "deal"') if c}
         photos = db.execute("SELECT COUNT(*) FROM \"message\" WHERE kind = 'image'").fetchone()
+        notes = db.execute("SELECT COUNT(*) FROM \"message\" WHERE direction = 'note'").fetchone()
+        assigned, unassigned = db.execute(
+            'SELECT COUNT("assignee_id"), COUNT(*) - COUNT("assignee_id") FROM "dialog"'
+        ).fetchone()
+        readers = db.execute('SELECT COUNT(DISTINCT "user_id") FROM "dialog_read"').fetchone()
+        unread = db.execute(  # dialogs with a customer message above the owner's marker
+            'SELECT COUNT(*) FROM "dialog" d LEFT JOIN "dialog_read" r ON r."dialog_id" = d."id" '
+            'AND r."user_id" = 1 WHERE d."last_inbound_id" > COALESCE(r."message_id", 0)'
+        ).fetchone()
+        closed = db.execute(  # WhatsApp dialogs whose customer last wrote over a day ago
+            'SELECT COUNT(*) FROM "dialog" d JOIN "channel" c ON c."id" = d."channel_id" '
+            "WHERE c.\"kind\" = 'whatsapp' AND d.\"last_inbound_at\" < datetime('now', '-1 day')"
+        ).fetchone()
+        canned = db.execute('SELECT COUNT(*) FROM "canned_reply"').fetchone()
     assert count["dialog"] == 12 and count["message"] > 12 and count["deal"] >= 12
     assert count["task"] > 0 and count["tag"] == 3 and count["user"] == 3
     assert kinds == {"telegram", "whatsapp"} and pipelines == 2
     assert currencies == {"EUR", "GBP"} and photos[0] > 0
+    assert notes[0] >= 4 and canned[0] >= 5 and closed[0] >= 2
+    assert assigned >= 5 and unassigned >= 1 and readers[0] == 3
+    assert 0 < unread[0] < count["dialog"]
     again = run(env, "demo")
     assert again.returncode == 1
     assert "already holds data" in again.stderr

@@ -1,11 +1,14 @@
 """The demo workspace (``funnelbox demo``): a salon's team, two pipelines, channels on
-Telegram and WhatsApp, a few hundred customers with their conversations (photos among
-them), deals across the stages in euros and pounds, tags and tasks.
+Telegram and WhatsApp, a few hundred customers with their conversations (photos and the
+team's private notes among them; a few WhatsApp ones past the 24-hour window), dialogs
+assigned to the team (some to nobody) and read up to half a day ago (the newest unread),
+canned replies, deals across the stages in euros and pounds, tags and tasks.
 
 Everything goes through the service functions the app uses (users, pipelines, channels,
-the intake's ``receive``, the outbox's ``send_text``, delivery statuses, deals, tags,
-tasks), except the clock: the services stamp a message with the time it is stored, so the
-conversations are moved back to when the script says with ``inbox.dialogs.backdate``.
+the intake's ``receive``, the outbox's ``send_text``, notes, delivery statuses,
+assignment, read markers, canned replies, deals, tags, tasks), except the clock: the
+services stamp a message with the time it is stored, so the conversations are moved back
+to when the script says with ``inbox.dialogs.backdate``.
 The same seed makes the same workspace.
 """
 
@@ -23,18 +26,40 @@ from funnels import catalog, deals
 from funnels.models import Deal, Pipeline, Stage, StageKind
 from funnels.pipeline_setup import create_pipeline_with_stages
 from funnels.pipelines import list_stages
+from inbox.assignment import assign
 from inbox.dialogs import Inbound, Sender, backdate, set_delivery
 from inbox.models import Channel, ChannelKind, Contact, DeliveryStatus, Dialog, Message
+from inbox.notes import add_note
 from inbox.outgoing import send_text
-from inbox.unread import count_from_start
+from inbox.unread import count_from_start, mark_read
+from triggers.canned import create_reply
 from triggers.tasks import create_task
-from web.demo.people import SCRIPTED, Customer, generated
+from web.demo.people import SCRIPTED, Customer, Line, generated
 
 OWNER_EMAIL = "owner@example.com"
 DEMO_PASSWORD = "demo password 2026"  # noqa: S105 (a throwaway demo account)
-TEAM = [("leo@example.com", "Leo Hart"), ("nina@example.com", "Nina Okafor")]
+TEAM = {"leo": ("leo@example.com", "Leo Hart"), "nina": ("nina@example.com", "Nina Okafor")}
 TAGS = [("VIP", "#b7791f"), ("New client", "#2f855a"), ("Colour", "#6b46c1")]
 TASKS = ["Call back about the booking", "Send the price list", "Confirm the colour shade"]
+#: Canned replies: shortcut, title, text (templates with the auto-messages' fields).
+CANNED = [
+    ("hours", "Opening hours",
+     "Hello {{ contact.name }}! We're open Tuesday to Saturday 9:00-19:00, Sundays 10:00-16:00."),
+    ("prices", "Price list",
+     "Haircut from €35, colour refresh from €60, balayage from €120, manicure €28. "
+     "Shall I look for a slot?"),
+    ("address", "How to find us",
+     "We're at 14 Elm Street, two minutes from the garage. Ring the bell marked Lumen."),
+    ("booked", "Booking confirmed",
+     "All set, {{ contact.name }}! Your booking is saved. Write here if anything changes."),
+    ("cancel", "Cancellation policy",
+     "Moving or cancelling is free up to 24 hours before; later we charge half the price."),
+    ("gift", "Gift cards",
+     "Gift cards come in any amount from €20, valid for a year. Pick one up at the desk or "
+     "we send it by e-mail."),
+]  # fmt: skip
+#: Dialogs whose customer wrote longer ago than this are read by the owner and the assignee.
+CAUGHT_UP = timedelta(hours=12)
 
 
 async def is_empty() -> bool:
@@ -53,13 +78,13 @@ async def fill(vault: Vault, *, customers: int = 300, seed: int = 2026) -> User:
     owner = await auth.create_user(
         actor=None, email=OWNER_EMAIL, role=Role.OWNER, password=DEMO_PASSWORD, name="Dana Wright"
     )
-    team = [
-        await auth.create_user(
+    team = {"owner": owner} | {
+        key: await auth.create_user(
             actor=owner, email=email, role=Role.OPERATOR, password=DEMO_PASSWORD, name=name
         )
-        for email, name in TEAM
-    ]
-    for member in (owner, *team):  # the team was there all along: the history is unread
+        for key, (email, name) in TEAM.items()
+    }
+    for member in team.values():  # the team was there all along: the history is unread
         await count_from_start(reader=member)
     bookings = await create_pipeline_with_stages(
         actor=owner,
@@ -72,12 +97,20 @@ async def fill(vault: Vault, *, customers: int = 300, seed: int = 2026) -> User:
     stages = await list_stages(pipeline_id=bookings.id)
     kinds = await _channels(owner, vault, stages[0].id, bookings.id)
     people = generated(max(customers - len(SCRIPTED), 0), rng) + SCRIPTED[:customers][::-1]
+    operators = [team[key] for key in TEAM]
     for number, customer in enumerate(people, start=1):
-        await _conversation(kinds[customer.channel], rng.choice(team), f"9{number:05d}", customer)
+        assignee = team[customer.assignee] if customer.assignee else None
+        writer = assignee or operators[number % len(operators)]
+        dialog = await _conversation(kinds[customer.channel], writer, f"9{number:05d}", customer)
+        if assignee is not None:
+            await assign(actor=owner, dialog_id=dialog.id, assignee_id=assignee.id)
+    await _catch_up(owner, list(team.values()))
+    for shortcut, title, text in CANNED:
+        await create_reply(actor=owner, shortcut=shortcut, title=title, text=text)
     tags = [await catalog.create_tag(actor=owner, name=n, color=c) for n, c in TAGS]
     await _spread_deals(owner, rng, stages, tags)
     await _gift_cards(owner, rng, await list_stages(pipeline_id=gifts.id))
-    await _tasks(owner, team, rng)
+    await _tasks(owner, operators, rng)
     return owner
 
 
@@ -109,22 +142,20 @@ async def _channels(owner: User, vault: Vault, stage_id: int, pipeline_id: int) 
     return {"telegram": telegram, "whatsapp": whatsapp}
 
 
-async def _conversation(channel: Channel, operator: User, chat: str, customer: Customer) -> None:
+async def _conversation(channel: Channel, operator: User, chat: str, customer: Customer) -> Dialog:
+    """The customer's messages, the operator's replies (read up to then) and notes."""
     phone = customer.phone.replace(" ", "") if customer.phone else None
     sender = Sender(external_id=chat, name=customer.name, phone=phone)
     now, stamped = datetime.now(UTC), []
     for index, line in enumerate(customer.lines):
-        if line.ours:
+        if line.note or line.ours:
             dialog = await Dialog.get(channel_id=channel.id, chat_id=chat)
-            message = await send_text(actor=operator, dialog_id=dialog.id, text=line.text)
-            async with change(None) as batch:
-                await set_delivery(
-                    batch,
-                    message=message,
-                    status=DeliveryStatus(line.status),
-                    external_id=f"demo-{chat}-{index}",
-                    error=line.error,
-                )
+            await mark_read(actor=operator, dialog_id=dialog.id)  # read before answering
+            message = await (
+                add_note(actor=operator, dialog_id=dialog.id, text=line.text)
+                if line.note
+                else _reply(operator, dialog, line, f"demo-{chat}-{index}")
+            )
         else:
             key = f"{chat}:{index}"
             inbound = Inbound(sender=sender, chat_id=chat, external_id=key, text=line.text)
@@ -137,6 +168,33 @@ async def _conversation(channel: Channel, operator: User, chat: str, customer: C
     async with change(None) as batch:
         for message, at in stamped:
             await backdate(batch, message=message, at=at)
+    return await Dialog.get(channel_id=channel.id, chat_id=chat)
+
+
+async def _reply(operator: User, dialog: Dialog, line: Line, external_id: str) -> Message:
+    """An operator's reply, with the fate the platform gave it."""
+    message = await send_text(actor=operator, dialog_id=dialog.id, text=line.text)
+    async with change(None) as batch:
+        await set_delivery(
+            batch,
+            message=message,
+            status=DeliveryStatus(line.status),
+            external_id=external_id,
+            error=line.error,
+        )
+    return message
+
+
+async def _catch_up(owner: User, team: list[User]) -> None:
+    """The owner and each dialog's assignee have read what customers wrote until half a
+    day ago; what came since shows as unread (for the owner, in every dialog)."""
+    by_id = {user.id: user for user in team}
+    cutoff = datetime.now(UTC) - CAUGHT_UP
+    for dialog in await Dialog.filter(last_inbound_at__lt=cutoff).order_by("id"):
+        await mark_read(actor=owner, dialog_id=dialog.id)
+        assignee = by_id.get(dialog.assignee_id)  # type: ignore[attr-defined]
+        if assignee is not None and assignee.id != owner.id:
+            await mark_read(actor=assignee, dialog_id=dialog.id)
 
 
 async def _spread_deals(owner: User, rng: random.Random, stages: list[Stage], tags: list) -> None:

@@ -8,7 +8,18 @@ from pathlib import Path
 from aiohttp import web
 
 from core.settings import Settings
-from web.pages import auth, board, contacts, deal, deal_list, deals, inbox, settings, templating
+from web.pages import (
+    auth,
+    board,
+    contacts,
+    deal,
+    deal_list,
+    deals,
+    inbox,
+    settings,
+    templating,
+    window,
+)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -17,5 +28,5 @@ def install(app: web.Application, settings_: Settings) -> None:
     """Templates, the static files under ``/static/`` and every page route."""
     templating.setup(app, settings_)
     app.router.add_static("/static/", STATIC, name="static")
-    for module in (auth, inbox, deals, board, deal_list, deal, contacts, settings):
+    for module in (auth, inbox, window, deals, board, deal_list, deal, contacts, settings):
         app.router.add_routes(module.routes)

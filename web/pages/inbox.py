@@ -27,6 +27,7 @@ from triggers import tasks
 from web.api import ADMINS
 from web.pages.access import page, signed_in
 from web.pages.templating import CLOCK, render
+from web.pages.window import window_context
 
 routes = web.RouteTableDef()
 #: Messages a conversation shows at first, and per "earlier messages".
@@ -112,6 +113,7 @@ async def _render(request: web.Request, *, dialog: Dialog | None) -> web.Respons
     if dialog is not None:
         context |= await conversation_context(request, dialog)
         context |= await _panel_context(signed_in(request), dialog)
+        context |= window_context(dialog, context["channel"].kind)
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
         return render("inbox/_conversation.html", request, context)
     context |= await _list_context(request)

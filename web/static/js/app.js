@@ -9,6 +9,7 @@ import { currentSearch } from "./history.js";
 import { csrfToken } from "./http.js";
 import "./media.js";
 import "./panel.js";
+import "./templates_picker.js";
 import "./unread.js";
 
 /** Post the reply (or the note, in Note mode; or the attached file with the text as its

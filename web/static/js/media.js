@@ -7,7 +7,10 @@ document.addEventListener(
     const photo = event.target;
     if (!(photo instanceof HTMLImageElement) || !photo.matches(".bubble-photo")) return;
     const messages = photo.closest("[data-messages]");
-    const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 4;
+    // at the end but for this photo's own height: a broken image grows (its icon and alt
+    // text) after the conversation was scrolled to its newest message
+    const below = messages.scrollHeight - messages.scrollTop - messages.clientHeight;
+    const atBottom = below < photo.offsetHeight + 4;
     const note = document.createElement("p");
     note.className = "bubble-attachment bubble-photo-missing";
     note.textContent = photo.dataset.unavailable;
