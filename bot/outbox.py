@@ -28,7 +28,7 @@ from core.crypto import Vault
 from core.events import EventBatch, subscribe
 from core.models import Event
 from core.queue import POLICIES, Done, Dropped, Outcome, Park, Policy, Pump, Queue, Retry, soonest
-from inbox.dialogs import set_delivery
+from inbox.dialogs import note_waiting, set_delivery
 from inbox.models import ChannelKind, DeliveryStatus, Message, Outbox, OutboxState
 from inbox.outgoing import unwanted
 
@@ -160,7 +160,8 @@ def _state(outcome: Outcome) -> dict[str, Any]:
 
 async def _record(batch: EventBatch, row: Outbox, outcome: Outcome) -> None:
     """The message's delivery after its row settled, in the transaction that settles it:
-    sent under the platform's id, or failed with the reason."""
+    sent under the platform's id, failed with the reason, or still queued with the
+    reason it waits (a server error, a rate limit, Redis or the database away)."""
     message: Message = row.message
     match outcome:
         case Done(result=external_id):
@@ -172,6 +173,8 @@ async def _record(batch: EventBatch, row: Outbox, outcome: Outcome) -> None:
             await set_delivery(batch, message=message, status=DeliveryStatus.FAILED, error=error)
         case Dropped(reason=reason) | Park(reason=reason):
             await set_delivery(batch, message=message, status=DeliveryStatus.FAILED, error=reason)
+        case Retry(reason=reason):
+            await note_waiting(batch, message=message, reason=reason)
 
 
 def _now() -> datetime:

@@ -19,14 +19,19 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+import aiohttp
+import asyncpg
+import redis.exceptions
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from tortoise.exceptions import DBConnectionError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -116,14 +121,57 @@ Handler = Callable[[M], Awaitable[Outcome]]
 SettleHook = Callable[[EventBatch, M, Outcome], Awaitable[None]]
 
 
-def failure(exc: Exception) -> Outcome:
-    """What a handler's exception means: a counted retry with the error as its reason.
+#: Failures of our own infrastructure: the database or Redis unreachable, restarting, out
+#: of connections, or too slow (SQLite's lock: :func:`_sqlite_busy`). They say nothing
+#: about the item being handled.
+INFRASTRUCTURE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    DBConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
-    The one place to tell failures apart: one of the database or Redis (or a timeout
-    talking to them) could become ``Retry(..., counts=False)`` here, retried for as long
-    as it lasts, so that only a bad item ever parks.
+
+def infrastructure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps: tortoise re-raises the driver's error) is a
+    failure of the database or Redis rather than of the item. A messenger's HTTP error
+    is not ours: its sender classifies it (``bot.senders``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, aiohttp.ClientError):
+            return False
+        if isinstance(current, INFRASTRUCTURE) or _sqlite_busy(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _sqlite_busy(exc: BaseException) -> bool:
+    """SQLite's one writer is taken (its other operational errors are ours to fix)."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+def failure(exc: Exception) -> Outcome:
+    """What a handler's exception means, the one place failures are told apart.
+
+    A failure of our own infrastructure is retried without counting, with the usual
+    backoff, for as long as it lasts: the item is not at fault and must never be parked
+    for it. Anything else is a counted retry with the error as its reason, so an item
+    that fails the same way every time is parked after the policy's attempts.
     """
-    return Retry(f"{type(exc).__name__}: {exc}"[:2000])
+    reason = f"{type(exc).__name__}: {exc}"[:2000]
+    if infrastructure(exc):
+        return Retry(reason, counts=False)
+    return Retry(reason)
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:
