@@ -28,7 +28,7 @@ from core.crypto import Vault
 from core.events import EventBatch, subscribe
 from core.models import Event
 from core.queue import POLICIES, Done, Dropped, Outcome, Park, Policy, Pump, Queue, Retry, soonest
-from inbox.dialogs import note_waiting, set_delivery
+from inbox.dialogs import note_waiting, send_again, set_delivery
 from inbox.models import ChannelKind, DeliveryStatus, Message, Outbox, OutboxState
 from inbox.outgoing import unwanted
 
@@ -79,10 +79,7 @@ class OutboxWorker:
             ChannelKind.TELEGRAM: TelegramTransport(bots),
             ChannelKind.WHATSAPP: WhatsAppTransport(http_session),
         }
-        self.queue = Queue(
-            Outbox, policy, where={"message__channel__is_active": True},
-            related=("message__dialog", "message__channel"), columns=_state, on_settle=_record,
-        )  # fmt: skip
+        self.queue = outbox_queue(policy)
         self.pump = Pump(
             self.run_once, name="outbox", poll=poll_seconds, next_due=partial(soonest, Outbox)
         )
@@ -146,6 +143,20 @@ class OutboxWorker:
                     break
                 await asyncio.sleep(wait)
         return None
+
+
+def outbox_queue(policy: Policy = POLICIES["outbox"]) -> Queue[Outbox]:
+    """The outbox as its workers and the parked list (``bot.parked``) see it: a paused
+    channel's rows wait, and a parked send put back in the queue is queued again."""
+    return Queue(
+        Outbox, policy, where={"message__channel__is_active": True},
+        related=("message__dialog", "message__channel"), columns=_state, on_settle=_record,
+        on_requeue=_send_again,
+    )  # fmt: skip
+
+
+async def _send_again(batch: EventBatch, row: Outbox) -> None:
+    await send_again(batch, message_id=row.message_id)
 
 
 def _state(outcome: Outcome) -> dict[str, Any]:

@@ -119,6 +119,9 @@ Handler = Callable[[M], Awaitable[Outcome]]
 #: Writes what an outcome means beyond the queue's columns (a message's delivery status),
 #: in the transaction that settles the row.
 SettleHook = Callable[[EventBatch, M, Outcome], Awaitable[None]]
+#: Writes what putting a parked row back in the queue means beyond its columns (the
+#: message of a send is queued again), in the transaction that requeues it.
+RequeueHook = Callable[[EventBatch, M], Awaitable[None]]
 
 
 #: Failures of our own infrastructure: the database or Redis unreachable, restarting, out
@@ -201,6 +204,7 @@ class Queue(Generic[M]):
         related: Sequence[str] = (),
         columns: Callable[[Outcome], dict[str, Any]] | None = None,
         on_settle: SettleHook[M] | None = None,
+        on_requeue: RequeueHook[M] | None = None,
     ) -> None:
         self.model = model
         self.policy = policy
@@ -208,6 +212,7 @@ class Queue(Generic[M]):
         self.related = tuple(related)
         self.columns = columns
         self.on_settle = on_settle
+        self.on_requeue = on_requeue
 
     async def claim(self, limit: int | None = None) -> list[M]:
         """Take up to ``limit`` (the policy's batch) due rows, oldest first.
@@ -333,7 +338,11 @@ class Queue(Generic[M]):
             or (isinstance(outcome, Done | Dropped) and self.policy.count_done)
         )
         attempts = row.attempts + int(counted)
-        values: dict[str, Any] = {"attempts": attempts, "next_attempt_at": None}
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "next_attempt_at": None,
+            "parked_at": _now() if isinstance(outcome, Park) else None,
+        }
         match outcome:
             case Retry(reason=reason, at=at):
                 values |= {
@@ -347,6 +356,35 @@ class Queue(Generic[M]):
         if not isinstance(outcome, Retry | Park) and "processed_at" in row._meta.fields_map:
             values["processed_at"] = _now()
         return values | (self.columns(outcome) if self.columns else {})
+
+    async def parked(self, *, limit: int = 100, after_id: int = 0) -> list[M]:
+        """Parked rows, oldest first, ``limit`` of those with an id above ``after_id``."""
+        query = self.model.filter(parked_at__isnull=False, id__gt=after_id)
+        return await query.order_by("id").limit(limit)
+
+    async def count_parked(self) -> int:
+        """How many rows are parked (``/healthz`` reports it)."""
+        return await self.model.filter(parked_at__isnull=False).count()
+
+    async def requeue(self, batch: EventBatch, *, ids: Sequence[int] | None = None) -> list[int]:
+        """Put parked rows (those of ``ids``, or all) back in the queue, due now with a
+        fresh attempt count, in ``batch``'s transaction; returns the ids requeued.
+
+        A person decided the item deserves another go (the bug is fixed, the channel is
+        reconnected); rows that are not parked are left alone.
+        """
+        query = self.model.filter(parked_at__isnull=False)
+        rows = await (query.filter(id__in=list(ids)) if ids is not None else query).order_by("id")
+        if not rows:
+            return []
+        values: dict[str, Any] = {"parked_at": None, "next_attempt_at": _now(), "attempts": 0}
+        values |= self.columns(Retry("retried by hand")) if self.columns else {}
+        taken = [row.pk for row in rows]
+        await self.model.filter(id__in=taken, parked_at__isnull=False).update(**values)
+        for row in rows:
+            if self.on_requeue is not None:
+                await self.on_requeue(batch, row)
+        return taken
 
     def _ours(self, row: M, outcome: Outcome) -> Any:
         """The row, while this settle may still write it (see :meth:`settle`)."""

@@ -56,6 +56,7 @@ from web.routes import (  # noqa: F401  (importing a route module registers its 
     conversions,
     deals,
     media,
+    parked,
     pipelines,
     staff,
     system,

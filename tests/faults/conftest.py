@@ -21,3 +21,6 @@ async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
     server = PrivateRedis(tmp_path)
     yield server
     await server.kill()
+
+
+from tests.bot.test_outbox import make_worker, worker  # noqa: E402, F401 (outbox workers)
