@@ -21,7 +21,7 @@ import logging
 import random
 import sqlite3
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -58,12 +58,13 @@ class Policy:
     count_done: bool = False
 
 
-#: Every queue's lease and attempt limit, in one place. The outbox's lease must outlast
-#: a send (``bot.senders.SEND_TIMEOUT``); retries back off exponentially (:func:`backoff`),
-#: so the outbox's 12 attempts span about 40 minutes.
+#: Every queue's lease and attempt limit, in one place. Leases are renewed while rows are
+#: handled (``Queue.work``), so they bound how long a dead worker's rows wait for another.
+#: The outbox's lease must outlast a send (``bot.senders.SEND_TIMEOUT``); retries back
+#: off exponentially (:func:`backoff`), so the outbox's 12 attempts span about 40 minutes.
 POLICIES: Mapping[str, Policy] = {
-    "intake": Policy(lease=timedelta(seconds=60), max_attempts=8, batch=200, thread="thread"),
-    "events": Policy(lease=timedelta(seconds=60), max_attempts=8, batch=200, thread="deal_id"),
+    "intake": Policy(lease=timedelta(seconds=15), max_attempts=8, batch=200, thread="thread"),
+    "events": Policy(lease=timedelta(seconds=15), max_attempts=8, batch=200, thread="deal_id"),
     "outbox": Policy(
         lease=timedelta(seconds=30),
         max_attempts=12,
@@ -253,31 +254,42 @@ class Queue(Generic[M]):
         Rows of one thread are handled in order, threads concurrently, and the order
         holds across workers (see :meth:`claim`); a row without a thread value is a
         thread of its own. Once a row is to be retried (or its lease was lost), the rows
-        after it in its thread go back unhandled, to wait for it.
+        after it in its thread go back unhandled, to wait for it. While rows are held
+        their leases are renewed (:class:`_Leases`), so a lease can be short: a worker
+        that dies leaves its rows to others within one lease, not after a long one.
         """
         rows = await self.claim(limit)
+        if not rows:
+            return 0
         threads: dict[Hashable, list[M]] = defaultdict(list)
         for row in rows:
             key = getattr(row, self.policy.thread) if self.policy.thread else None
             threads[("row", row.pk) if key is None else key].append(row)
         gate = asyncio.Semaphore(concurrency)
+        leases = _Leases(self.model, self.policy.lease, rows)
 
         async def run(items: list[M]) -> None:
             async with gate:
                 for index, row in enumerate(items):
-                    if not isinstance(await self._attempt(row, handle), Done | Dropped | Park):
-                        await self.release(items[index + 1 :])
+                    if not isinstance(
+                        await self._attempt(row, handle, leases), Done | Dropped | Park
+                    ):
+                        rest = items[index + 1 :]
+                        await leases.let_go(rest)
+                        await self.release(rest)
                         return
 
-        await asyncio.gather(*(run(items) for items in threads.values()))
+        async with leases.renewed():
+            await asyncio.gather(*(run(items) for items in threads.values()))
         return len(rows)
 
-    async def _attempt(self, row: M, handle: Handler[M]) -> Outcome | None:
+    async def _attempt(self, row: M, handle: Handler[M], leases: "_Leases[M]") -> Outcome | None:
         try:
             outcome = await handle(row)
         except Exception as exc:
             log.exception("%s %s failed", type(row).__name__, row.pk)
             outcome = failure(exc)
+        await leases.let_go([row])
         recorded = await self.settle(row, outcome)
         if recorded is None and isinstance(outcome, Done):
             log.warning("%s %s was done twice (%s)", type(row).__name__, row.pk, outcome.result)
@@ -392,6 +404,65 @@ class Queue(Generic[M]):
         if isinstance(outcome, Done):
             return query.filter(next_attempt_at__isnull=False)
         return query.filter(next_attempt_at=row.next_attempt_at)
+
+
+class _Leases(Generic[M]):
+    """The leases of one claim's rows, renewed every third of a lease while they are
+    handled, so that only a dead worker's rows ever run out.
+
+    A row is let go before it is settled or released: the renewal and the settle never
+    write one row at once (the lease end is the claim's token, which a settle checks).
+    """
+
+    def __init__(self, model: type[M], lease: timedelta, rows: Sequence[M]) -> None:
+        self.model, self.lease = model, lease
+        self.held = {row.pk: row for row in rows}
+        self.lock = asyncio.Lock()
+
+    async def let_go(self, rows: Sequence[M]) -> None:
+        async with self.lock:
+            for row in rows:
+                self.held.pop(row.pk, None)
+
+    @contextlib.asynccontextmanager
+    async def renewed(self) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                await self._renew_once()
+            except Exception as exc:  # the database is away: the lease may run out
+                log.warning("%s leases not renewed: %s", self.model.__name__, exc)
+
+    async def _renew_once(self) -> None:
+        async with self.lock:
+            by_token: dict[datetime | None, list[M]] = defaultdict(list)
+            for row in self.held.values():
+                by_token[row.next_attempt_at].append(row)
+            until = _now() + self.lease
+            for token, rows in by_token.items():
+                ids = [row.pk for row in rows]
+                kept = set(
+                    await self.model.filter(id__in=ids, next_attempt_at=token).values_list(
+                        "id", flat=True
+                    )
+                )
+                await self.model.filter(id__in=list(kept), next_attempt_at=token).update(
+                    next_attempt_at=until
+                )
+                for row in rows:
+                    if row.pk in kept:
+                        row.next_attempt_at = until
+                    else:  # claimed by another worker after all: no longer ours
+                        self.held.pop(row.pk, None)
 
 
 async def _in_order(model: type[M], rows: list[M], thread_field: str) -> list[int]:
