@@ -27,7 +27,7 @@ async def funnelbox(env: dict[str, str], *args: str) -> str:
     return out.decode()
 
 
-async def wait_healthy(base: str, *, seconds: float = 20) -> None:
+async def wait_healthy(base: str, *, seconds: float = 60) -> None:
     """Wait until ``base``'s ``/healthz`` answers 200; raise if it has not in ``seconds``."""
     async with aiohttp.ClientSession() as http:
         try:
