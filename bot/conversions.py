@@ -44,7 +44,7 @@ class ConversionSender:
     def __init__(self, vault: Vault, session: ClientSession) -> None:
         self._vault = vault
         self._session = session
-        self.queue = Queue(Conversion, POLICIES["conversions"], columns=_state)
+        self.queue = conversion_queue()
         self.pump = Pump(
             self.step, name="conversions", poll=5.0, next_due=partial(soonest, Conversion)
         )
@@ -120,6 +120,11 @@ class ConversionSender:
             waba_id = self._vault.open(channel.credentials)["waba_id"]
             body["user_data"] = dict(body["user_data"]) | {"whatsapp_business_account_id": waba_id}
         return body
+
+
+def conversion_queue() -> Queue[Conversion]:
+    """The Conversions API queue, as its sender and the parked list (``bot.parked``) see it."""
+    return Queue(Conversion, POLICIES["conversions"], columns=_state)
 
 
 def _state(outcome: Outcome) -> dict[str, Any]:

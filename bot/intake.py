@@ -16,15 +16,14 @@ from functools import partial
 from typing import Any
 
 from aiogram import Dispatcher
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from tortoise.exceptions import IntegrityError
 
 from bot import telegram
 from bot.inbound import apply_status, receive
 from bot.models import DeliveryKind, InboundDelivery
-from bot.whatsapp import Routed, StatusUpdate
+from bot.whatsapp import Routed, StatusUpdate, Unreadable, kept_raw
 from core.crypto import Vault
-from core.errors import ValidationFailed
 from core.queue import POLICIES, Done, Outcome, Park, Pump, Queue, soonest
 from inbox.dialogs import Inbound
 from inbox.models import Channel
@@ -41,17 +40,30 @@ class Item:
     kind: DeliveryKind
     key: str
     payload: dict[str, Any]
+    #: Why it cannot be processed: stored parked, for a person (see ``bot.parked``).
+    unreadable: str | None = None
 
 
 def telegram_items(data: Any) -> list[Item]:
-    """A Telegram webhook body is one update; its update_id is the dedupe key."""
+    """A Telegram webhook body is one update; its update_id is the dedupe key. A body
+    that is not an update is kept parked: its sender knew the channel's secret."""
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-        raise ValidationFailed("not a Telegram update: no update_id", field="update_id")
+        return [
+            unreadable_item(
+                DeliveryKind.TELEGRAM_UPDATE, kept_raw(data, "not a Telegram update: no update_id")
+            )
+        ]
     return [Item(DeliveryKind.TELEGRAM_UPDATE, f"update:{data['update_id']}", data)]
 
 
+def unreadable_item(kind: DeliveryKind, item: Unreadable) -> Item:
+    """An item we cannot read, stored as it came (JSON text) with the reason."""
+    return Item(kind, item.key, {"raw": item.raw}, unreadable=item.reason)
+
+
 def whatsapp_items(routed: Routed) -> list[Item]:
-    """A WhatsApp change carries messages (keyed by wamid) and statuses (id and status)."""
+    """A WhatsApp change carries messages (keyed by wamid) and statuses (id and status),
+    and perhaps items we cannot read, kept parked."""
     messages = [
         Item(
             DeliveryKind.WHATSAPP_MESSAGE,
@@ -64,22 +76,26 @@ def whatsapp_items(routed: Routed) -> list[Item]:
         Item(DeliveryKind.WHATSAPP_STATUS, s.key, STATUS.dump_python(s, mode="json"))
         for s in routed.statuses
     ]
-    return messages + statuses
+    bad = [unreadable_item(DeliveryKind.WHATSAPP_MESSAGE, u) for u in routed.unreadable]
+    return messages + statuses + bad
 
 
 async def accept(channel: Channel, items: list[Item]) -> int:
     """Store items not seen before; returns how many were new.
 
     One autocommitted INSERT per item (a webhook usually carries one): a redelivery
-    hits the unique key and is dropped without touching anything else.
+    hits the unique key and is dropped without touching anything else. An unreadable
+    item is stored parked, with its reason.
     """
     now, stored = datetime.now(UTC), 0
     for item in items:
+        parked = item.unreadable is not None
         try:
             await InboundDelivery.create(
                 channel=channel, kind=item.kind, key=item.key, payload=item.payload,
                 thread=_thread(channel.id, item.kind, item.key, item.payload),
-                next_attempt_at=now,
+                next_attempt_at=None if parked else now, parked_at=now if parked else None,
+                last_error=item.unreadable,
             )  # fmt: skip
             stored += 1
         except IntegrityError:
@@ -93,9 +109,10 @@ def _thread(channel_id: int, kind: DeliveryKind, key: str, payload: dict[str, An
         return f"{channel_id}:{payload.get('chat_id')}"
     if kind == DeliveryKind.TELEGRAM_UPDATE:
         for event_kind in ("message", "edited_message", "callback_query"):
-            event = payload.get(event_kind) or {}
-            chat = (event.get("message") or event).get("chat") or {}
-            if "id" in chat:
+            event = payload.get(event_kind)
+            event = event.get("message", event) if isinstance(event, dict) else None
+            chat = event.get("chat") if isinstance(event, dict) else None
+            if isinstance(chat, dict) and isinstance(chat.get("id"), int | str):
                 return f"{channel_id}:{chat['id']}"
     return f"{channel_id}:{key}"
 
@@ -122,10 +139,16 @@ class Intake:
 
     async def _handle(self, row: InboundDelivery) -> Outcome:
         channel = await Channel.get(id=row.channel_id)
-        if row.kind == DeliveryKind.WHATSAPP_MESSAGE:
-            await receive(channel=channel, message=INBOUND.validate_python(row.payload))
-        elif row.kind == DeliveryKind.WHATSAPP_STATUS:
-            await apply_status(channel=channel, update=STATUS.validate_python(row.payload))
+        if row.kind in (DeliveryKind.WHATSAPP_MESSAGE, DeliveryKind.WHATSAPP_STATUS):
+            try:
+                item = INBOUND if row.kind == DeliveryKind.WHATSAPP_MESSAGE else STATUS
+                parsed = item.validate_python(row.payload)
+            except ValidationError as exc:  # kept as it came: retrying will not read it
+                return Park(f"unreadable WhatsApp item: {exc.errors()[0]['msg']}")
+            if isinstance(parsed, StatusUpdate):
+                await apply_status(channel=channel, update=parsed)
+            else:
+                await receive(channel=channel, message=parsed)
         else:
             token = self.vault.open(channel.credentials)["token"]
             bot = self.bots.get(channel, token)

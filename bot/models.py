@@ -42,6 +42,8 @@ class InboundDelivery(QueueRow):
     payload = fields.JSONField[dict[str, Any]]()
     received_at = fields.DatetimeField(auto_now_add=True)
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    #: Set while parked: a bad item kept for a person, who may put it back in the queue.
+    parked_at = fields.DatetimeField(null=True, db_index=True)
     processed_at = fields.DatetimeField(null=True)
     attempts = fields.SmallIntField(default=0)
     last_error: str | None = fields.TextField(null=True)

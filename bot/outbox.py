@@ -30,7 +30,7 @@ from core.events import EventBatch, subscribe
 from core.files import FileStore
 from core.models import Event
 from core.queue import POLICIES, Done, Dropped, Outcome, Park, Policy, Pump, Queue, Retry, soonest
-from inbox.dialogs import set_delivery
+from inbox.dialogs import note_waiting, send_again, set_delivery
 from inbox.models import ChannelKind, DeliveryStatus, Message, Outbox, OutboxState
 from inbox.outgoing import unwanted
 
@@ -82,10 +82,7 @@ class OutboxWorker:
             ChannelKind.TELEGRAM: TelegramTransport(bots, files),
             ChannelKind.WHATSAPP: WhatsAppTransport(http_session, files),
         }
-        self.queue = Queue(
-            Outbox, policy, where={"message__channel__is_active": True},
-            related=("message__dialog", "message__channel"), columns=_state, on_settle=_record,
-        )  # fmt: skip
+        self.queue = outbox_queue(policy)
         self.pump = Pump(
             self.run_once, name="outbox", poll=poll_seconds, next_due=partial(soonest, Outbox)
         )
@@ -151,6 +148,20 @@ class OutboxWorker:
         return None
 
 
+def outbox_queue(policy: Policy = POLICIES["outbox"]) -> Queue[Outbox]:
+    """The outbox as its workers and the parked list (``bot.parked``) see it: a paused
+    channel's rows wait, and a parked send put back in the queue is queued again."""
+    return Queue(
+        Outbox, policy, where={"message__channel__is_active": True},
+        related=("message__dialog", "message__channel"), columns=_state, on_settle=_record,
+        on_requeue=_send_again,
+    )  # fmt: skip
+
+
+async def _send_again(batch: EventBatch, row: Outbox) -> None:
+    await send_again(batch, message_id=row.message_id)
+
+
 def _state(outcome: Outcome) -> dict[str, Any]:
     """The row's state after ``outcome``."""
     match outcome:
@@ -163,7 +174,8 @@ def _state(outcome: Outcome) -> dict[str, Any]:
 
 async def _record(batch: EventBatch, row: Outbox, outcome: Outcome) -> None:
     """The message's delivery after its row settled, in the transaction that settles it:
-    sent under the platform's id, or failed with the reason."""
+    sent under the platform's id, failed with the reason, or still queued with the
+    reason it waits (a server error, a rate limit, Redis or the database away)."""
     message: Message = row.message
     match outcome:
         case Done(result=external_id):
@@ -175,6 +187,8 @@ async def _record(batch: EventBatch, row: Outbox, outcome: Outcome) -> None:
             await set_delivery(batch, message=message, status=DeliveryStatus.FAILED, error=error)
         case Dropped(reason=reason) | Park(reason=reason):
             await set_delivery(batch, message=message, status=DeliveryStatus.FAILED, error=reason)
+        case Retry(reason=reason):
+            await note_waiting(batch, message=message, reason=reason)
 
 
 def _now() -> datetime:

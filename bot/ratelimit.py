@@ -7,11 +7,16 @@ putting the send off. Several worker processes share buckets through Redis (one 
 script, so reading and taking a token is atomic); a single process may keep them in memory.
 """
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
+
+from core.queue import infrastructure
+
+log = logging.getLogger(__name__)
 
 
 class TokenBucket(Protocol):
@@ -78,12 +83,30 @@ return tostring(wait)
 
 
 class RedisBuckets:
-    """Buckets shared by every process using the same Redis (keys under ``prefix``)."""
+    """Buckets shared by every process using the same Redis (keys under ``prefix``).
+
+    While Redis cannot be reached, this process paces its own sends in memory instead
+    of holding them (each process then keeps to the limits alone, not all together),
+    and asks Redis again after :attr:`RECHECK` seconds rather than on every send.
+    """
+
+    RECHECK = 5.0
 
     def __init__(self, redis: Redis, *, prefix: str = "funnelbox:bucket:") -> None:
         self._script = redis.register_script(_ACQUIRE)
         self._prefix = prefix
+        self._fallback = MemoryBuckets()
+        self._away_until = 0.0
 
     async def acquire(self, key: str, rate: float, burst: int) -> float:
-        wait = await self._script(keys=[self._prefix + key], args=[rate, burst])
+        if time.monotonic() < self._away_until:
+            return await self._fallback.acquire(key, rate, burst)
+        try:
+            wait = await self._script(keys=[self._prefix + key], args=[rate, burst])
+        except Exception as exc:
+            if not infrastructure(exc):
+                raise
+            log.warning("rate limits: Redis unreachable, pacing in this process: %s", exc)
+            self._away_until = time.monotonic() + self.RECHECK
+            return await self._fallback.acquire(key, rate, burst)
         return float(wait)

@@ -7,13 +7,18 @@ each is routed by ``metadata.phone_number_id``.
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from core.errors import ValidationFailed
+from core.storable import checked_text
 from inbox.dialogs import Inbound, Sender
 from inbox.models import DeliveryStatus
 
+T = TypeVar("T")
 MEDIA = ("image", "document", "audio", "video", "sticker")
 STATUSES = {
     "sent": DeliveryStatus.SENT,
@@ -44,45 +49,139 @@ class StatusUpdate:
 
 
 @dataclass
+class Unreadable:
+    """An item of a verified webhook we cannot read or store, kept as it came (JSON
+    text, so even what no database stores survives) under a key its redelivery repeats."""
+
+    raw: str
+    reason: str
+
+    @property
+    def key(self) -> str:
+        return "unreadable:" + hashlib.sha256(self.raw.encode()).hexdigest()
+
+
+@dataclass
 class Routed:
     """What one change of a webhook brought for one phone number."""
 
     phone_number_id: str
     messages: list[Inbound]
     statuses: list[StatusUpdate]
+    unreadable: list[Unreadable] = field(default_factory=list)
 
 
-def parse_webhook(payload: Any) -> list[Routed]:
+@dataclass
+class Webhook:
+    """A verified body split into items: per phone number, and what could not be routed
+    to one (kept on the channel whose secret signed it)."""
+
+    routed: list[Routed]
+    unroutable: list[Unreadable]
+
+
+#: What reading a malformed item raises (a string where an object belongs, a timestamp
+#: out of range, JSON nested too deep).
+UNREADABLE = (ValidationFailed, ValueError, TypeError, AttributeError, ArithmeticError, OSError)
+#: Platform ids longer than this cannot be stored (``inbox.models.Message.external_id``).
+MAX_ID = 128
+
+
+def parse_webhook(payload: Any) -> Webhook:
     """Every message and status of a webhook POST, grouped by phone_number_id.
 
-    Shapes we do not know are skipped rather than failing the whole delivery.
+    Each item is read on its own: one that is malformed (a string where an object
+    belongs, an id too long, JSON nested too deep) becomes :class:`Unreadable` with
+    its reason and its neighbours are still read. Objects and fields Meta may add are
+    ignored; text no database stores is repaired.
     """
+    webhook = Webhook([], [])
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
+        return webhook
+    for entry in _items(payload.get("entry"), "entry", webhook.unroutable):
+        for change in _items(entry.get("changes"), "entry.changes", webhook.unroutable):
+            routed = _change(change, webhook.unroutable)
+            if routed is not None:
+                webhook.routed.append(routed)
+    return webhook
+
+
+def _items(value: Any, where: str, unreadable: list[Unreadable]) -> list[dict[str, Any]]:
+    """The objects of a list field; anything else in it (or instead of it) is unreadable."""
+    if value is None:
         return []
-    routed = []
-    for entry in payload.get("entry") or []:
-        for change in entry.get("changes") or []:
-            value = change.get("value") or {}
-            phone_number_id = (value.get("metadata") or {}).get("phone_number_id")
-            if change.get("field") != "messages" or not phone_number_id:
-                continue
-            profiles = {c.get("wa_id"): c for c in value.get("contacts") or []}
-            messages = [_inbound(m, profiles) for m in value.get("messages") or []]
-            statuses = [_status(s) for s in value.get("statuses") or []]
-            routed.append(
-                Routed(
-                    str(phone_number_id),
-                    [m for m in messages if m is not None],
-                    [s for s in statuses if s is not None],
-                )
-            )
+    if not isinstance(value, list):
+        unreadable.append(kept_raw(value, f"{where} is not a list"))
+        return []
+    good = [item for item in value if isinstance(item, dict)]
+    unreadable += [kept_raw(i, f"{where} item is not an object") for i in value
+                   if not isinstance(i, dict)]  # fmt: skip
+    return good
+
+
+def _change(change: dict[str, Any], unroutable: list[Unreadable]) -> Routed | None:
+    value = change.get("value")
+    if change.get("field") != "messages":
+        return None
+    metadata = value.get("metadata") if isinstance(value, dict) else None
+    phone_number_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+    if not isinstance(phone_number_id, str | int) or not isinstance(value, dict):
+        unroutable.append(kept_raw(change, "a change without metadata.phone_number_id"))
+        return None
+    routed = Routed(str(phone_number_id), [], [])
+    contacts: list[dict[str, Any]] = []
+    for raw in _items(value.get("contacts"), "contacts", routed.unreadable):
+        _read(raw, lambda c: c, contacts, routed.unreadable)
+    profiles = {str(c.get("wa_id")): c for c in contacts}
+    for raw in _items(value.get("messages"), "messages", routed.unreadable):
+        _read(raw, lambda m: _inbound(m, profiles), routed.messages, routed.unreadable)
+    for raw in _items(value.get("statuses"), "statuses", routed.unreadable):
+        _read(raw, _status, routed.statuses, routed.unreadable)
     return routed
+
+
+def _read(raw: dict[str, Any], read: Callable[[dict[str, Any]], T | None], good: list[T],
+          unreadable: list[Unreadable]) -> None:  # fmt: skip
+    """Read one item into ``good``, or keep it as unreadable with the reason."""
+    try:
+        item = read(checked_text(raw, repair=True))
+    except (
+        ValidationFailed,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ArithmeticError,
+        OSError,
+    ) as exc:
+        unreadable.append(kept_raw(raw, str(getattr(exc, "message", exc)) or type(exc).__name__))
+        return
+    if item is not None:
+        good.append(item)
+
+
+def kept_raw(raw: Any, reason: str) -> Unreadable:
+    """``raw`` kept as JSON text (its repr where even that fails) with ``reason``."""
+    try:
+        text = json.dumps(raw, sort_keys=True)
+    except (RecursionError, ValueError, TypeError):
+        text = repr(raw)[:100_000]
+    return Unreadable(raw=text, reason=reason)
+
+
+def _checked_id(value: Any, name: str) -> str:
+    text = str(value)
+    if len(text) > MAX_ID:
+        raise ValueError(f"{name} is longer than {MAX_ID} characters")
+    return text
 
 
 def _inbound(message: dict[str, Any], profiles: dict[str, Any]) -> Inbound | None:
     wa_id, wamid, kind = message.get("from"), message.get("id"), message.get("type")
     if not wa_id or not wamid or not kind:
         return None
+    wamid, wa_id = _checked_id(wamid, "id"), _checked_id(wa_id, "from")
+    if not isinstance(kind, str):
+        raise ValueError("type is not a string")
     profile = profiles.get(wa_id) or {}
     referral = message.get("referral") or {}
     sender = Sender(
@@ -92,7 +191,12 @@ def _inbound(message: dict[str, Any], profiles: dict[str, Any]) -> Inbound | Non
         user_id=profile.get("user_id") or message.get("from_user_id"),
         ctwa_clid=referral.get("ctwa_clid"),
     )
-    text, payload = _content(kind, message.get(kind) or {})
+    content = message.get(kind) or {}
+    if not isinstance(content, dict):
+        raise ValueError(f"{kind} is not an object")
+    text, payload = _content(kind, content)
+    if not isinstance(text, str):
+        raise ValueError(f"{kind}: the text is not a string")
     if referral:
         payload["referral"] = referral
     if context := message.get("context"):
@@ -136,4 +240,4 @@ def _status(raw: dict[str, Any]) -> StatusUpdate | None:
     if errors:
         first = errors[0]
         error = f"{first.get('code')}: {first.get('title') or first.get('message') or ''}".strip()
-    return StatusUpdate(wamid=str(raw["id"]), status=status, error=error)
+    return StatusUpdate(wamid=_checked_id(raw["id"], "id"), status=status, error=error)

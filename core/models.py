@@ -81,6 +81,8 @@ class Event(QueueRow):
     created_at = fields.DatetimeField(auto_now_add=True)
     #: Set while consumers (triggers, automations) still have to see the event.
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    #: Set while parked: a bad item kept for a person, who may put it back in the queue.
+    parked_at = fields.DatetimeField(null=True, db_index=True)
     attempts = fields.SmallIntField(default=0, db_default=0)
     last_error: str | None = fields.TextField(null=True)
 

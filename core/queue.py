@@ -19,14 +19,19 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+import aiohttp
+import asyncpg
+import redis.exceptions
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from tortoise.exceptions import DBConnectionError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -53,12 +58,14 @@ class Policy:
     count_done: bool = False
 
 
-#: Every queue's lease and attempt limit, in one place. The outbox's lease must outlast
-#: its longest send (``bot.senders.MEDIA_TIMEOUT``, a file's); retries back off
-#: exponentially (:func:`backoff`), so the outbox's 12 attempts span about 40 minutes.
+#: Every queue's lease and attempt limit, in one place. Leases are renewed while rows are
+#: handled (``Queue.work``), so they bound how long a dead worker's rows wait for another.
+#: The outbox's lease must outlast its longest send (``bot.senders.MEDIA_TIMEOUT``, a
+#: file's); retries back off exponentially (:func:`backoff`), so the outbox's 12 attempts
+#: span about 40 minutes.
 POLICIES: Mapping[str, Policy] = {
-    "intake": Policy(lease=timedelta(seconds=60), max_attempts=8, batch=200, thread="thread"),
-    "events": Policy(lease=timedelta(seconds=60), max_attempts=8, batch=200, thread="deal_id"),
+    "intake": Policy(lease=timedelta(seconds=15), max_attempts=8, batch=200, thread="thread"),
+    "events": Policy(lease=timedelta(seconds=15), max_attempts=8, batch=200, thread="deal_id"),
     "outbox": Policy(
         lease=timedelta(seconds=30),
         max_attempts=12,
@@ -114,16 +121,62 @@ Handler = Callable[[M], Awaitable[Outcome]]
 #: Writes what an outcome means beyond the queue's columns (a message's delivery status),
 #: in the transaction that settles the row.
 SettleHook = Callable[[EventBatch, M, Outcome], Awaitable[None]]
+#: Writes what putting a parked row back in the queue means beyond its columns (the
+#: message of a send is queued again), in the transaction that requeues it.
+RequeueHook = Callable[[EventBatch, M], Awaitable[None]]
+
+
+#: Failures of our own infrastructure: the database or Redis unreachable, restarting, out
+#: of connections, or too slow (SQLite's lock: :func:`_sqlite_busy`). They say nothing
+#: about the item being handled.
+INFRASTRUCTURE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    DBConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
+def infrastructure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps: tortoise re-raises the driver's error) is a
+    failure of the database or Redis rather than of the item. A messenger's HTTP error
+    is not ours: its sender classifies it (``bot.senders``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, aiohttp.ClientError):
+            return False
+        if isinstance(current, INFRASTRUCTURE) or _sqlite_busy(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _sqlite_busy(exc: BaseException) -> bool:
+    """SQLite's one writer is taken (its other operational errors are ours to fix)."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
 
 
 def failure(exc: Exception) -> Outcome:
-    """What a handler's exception means: a counted retry with the error as its reason.
+    """What a handler's exception means, the one place failures are told apart.
 
-    The one place to tell failures apart: one of the database or Redis (or a timeout
-    talking to them) could become ``Retry(..., counts=False)`` here, retried for as long
-    as it lasts, so that only a bad item ever parks.
+    A failure of our own infrastructure is retried without counting, with the usual
+    backoff, for as long as it lasts: the item is not at fault and must never be parked
+    for it. Anything else is a counted retry with the error as its reason, so an item
+    that fails the same way every time is parked after the policy's attempts.
     """
-    return Retry(f"{type(exc).__name__}: {exc}"[:2000])
+    reason = f"{type(exc).__name__}: {exc}"[:2000]
+    if infrastructure(exc):
+        return Retry(reason, counts=False)
+    return Retry(reason)
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 600.0) -> timedelta:
@@ -153,6 +206,7 @@ class Queue(Generic[M]):
         related: Sequence[str] = (),
         columns: Callable[[Outcome], dict[str, Any]] | None = None,
         on_settle: SettleHook[M] | None = None,
+        on_requeue: RequeueHook[M] | None = None,
     ) -> None:
         self.model = model
         self.policy = policy
@@ -160,6 +214,7 @@ class Queue(Generic[M]):
         self.related = tuple(related)
         self.columns = columns
         self.on_settle = on_settle
+        self.on_requeue = on_requeue
 
     async def claim(self, limit: int | None = None) -> list[M]:
         """Take up to ``limit`` (the policy's batch) due rows, oldest first.
@@ -200,31 +255,42 @@ class Queue(Generic[M]):
         Rows of one thread are handled in order, threads concurrently, and the order
         holds across workers (see :meth:`claim`); a row without a thread value is a
         thread of its own. Once a row is to be retried (or its lease was lost), the rows
-        after it in its thread go back unhandled, to wait for it.
+        after it in its thread go back unhandled, to wait for it. While rows are held
+        their leases are renewed (:class:`_Leases`), so a lease can be short: a worker
+        that dies leaves its rows to others within one lease, not after a long one.
         """
         rows = await self.claim(limit)
+        if not rows:
+            return 0
         threads: dict[Hashable, list[M]] = defaultdict(list)
         for row in rows:
             key = getattr(row, self.policy.thread) if self.policy.thread else None
             threads[("row", row.pk) if key is None else key].append(row)
         gate = asyncio.Semaphore(concurrency)
+        leases = _Leases(self.model, self.policy.lease, rows)
 
         async def run(items: list[M]) -> None:
             async with gate:
                 for index, row in enumerate(items):
-                    if not isinstance(await self._attempt(row, handle), Done | Dropped | Park):
-                        await self.release(items[index + 1 :])
+                    if not isinstance(
+                        await self._attempt(row, handle, leases), Done | Dropped | Park
+                    ):
+                        rest = items[index + 1 :]
+                        await leases.let_go(rest)
+                        await self.release(rest)
                         return
 
-        await asyncio.gather(*(run(items) for items in threads.values()))
+        async with leases.renewed():
+            await asyncio.gather(*(run(items) for items in threads.values()))
         return len(rows)
 
-    async def _attempt(self, row: M, handle: Handler[M]) -> Outcome | None:
+    async def _attempt(self, row: M, handle: Handler[M], leases: "_Leases[M]") -> Outcome | None:
         try:
             outcome = await handle(row)
         except Exception as exc:
             log.exception("%s %s failed", type(row).__name__, row.pk)
             outcome = failure(exc)
+        await leases.let_go([row])
         recorded = await self.settle(row, outcome)
         if recorded is None and isinstance(outcome, Done):
             log.warning("%s %s was done twice (%s)", type(row).__name__, row.pk, outcome.result)
@@ -285,7 +351,11 @@ class Queue(Generic[M]):
             or (isinstance(outcome, Done | Dropped) and self.policy.count_done)
         )
         attempts = row.attempts + int(counted)
-        values: dict[str, Any] = {"attempts": attempts, "next_attempt_at": None}
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "next_attempt_at": None,
+            "parked_at": _now() if isinstance(outcome, Park) else None,
+        }
         match outcome:
             case Retry(reason=reason, at=at):
                 values |= {
@@ -300,12 +370,100 @@ class Queue(Generic[M]):
             values["processed_at"] = _now()
         return values | (self.columns(outcome) if self.columns else {})
 
+    async def parked(self, *, limit: int = 100, after_id: int = 0) -> list[M]:
+        """Parked rows, oldest first, ``limit`` of those with an id above ``after_id``."""
+        query = self.model.filter(parked_at__isnull=False, id__gt=after_id)
+        return await query.order_by("id").limit(limit)
+
+    async def count_parked(self) -> int:
+        """How many rows are parked (``/healthz`` reports it)."""
+        return await self.model.filter(parked_at__isnull=False).count()
+
+    async def requeue(self, batch: EventBatch, *, ids: Sequence[int] | None = None) -> list[int]:
+        """Put parked rows (those of ``ids``, or all) back in the queue, due now with a
+        fresh attempt count, in ``batch``'s transaction; returns the ids requeued.
+
+        A person decided the item deserves another go (the bug is fixed, the channel is
+        reconnected); rows that are not parked are left alone.
+        """
+        query = self.model.filter(parked_at__isnull=False)
+        rows = await (query.filter(id__in=list(ids)) if ids is not None else query).order_by("id")
+        if not rows:
+            return []
+        values: dict[str, Any] = {"parked_at": None, "next_attempt_at": _now(), "attempts": 0}
+        values |= self.columns(Retry("retried by hand")) if self.columns else {}
+        taken = [row.pk for row in rows]
+        await self.model.filter(id__in=taken, parked_at__isnull=False).update(**values)
+        for row in rows:
+            if self.on_requeue is not None:
+                await self.on_requeue(batch, row)
+        return taken
+
     def _ours(self, row: M, outcome: Outcome) -> Any:
         """The row, while this settle may still write it (see :meth:`settle`)."""
         query = self.model.filter(pk=row.pk)
         if isinstance(outcome, Done):
             return query.filter(next_attempt_at__isnull=False)
         return query.filter(next_attempt_at=row.next_attempt_at)
+
+
+class _Leases(Generic[M]):
+    """The leases of one claim's rows, renewed every third of a lease while they are
+    handled, so that only a dead worker's rows ever run out.
+
+    A row is let go before it is settled or released: the renewal and the settle never
+    write one row at once (the lease end is the claim's token, which a settle checks).
+    """
+
+    def __init__(self, model: type[M], lease: timedelta, rows: Sequence[M]) -> None:
+        self.model, self.lease = model, lease
+        self.held = {row.pk: row for row in rows}
+        self.lock = asyncio.Lock()
+
+    async def let_go(self, rows: Sequence[M]) -> None:
+        async with self.lock:
+            for row in rows:
+                self.held.pop(row.pk, None)
+
+    @contextlib.asynccontextmanager
+    async def renewed(self) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                await self._renew_once()
+            except Exception as exc:  # the database is away: the lease may run out
+                log.warning("%s leases not renewed: %s", self.model.__name__, exc)
+
+    async def _renew_once(self) -> None:
+        async with self.lock:
+            by_token: dict[datetime | None, list[M]] = defaultdict(list)
+            for row in self.held.values():
+                by_token[row.next_attempt_at].append(row)
+            until = _now() + self.lease
+            for token, rows in by_token.items():
+                ids = [row.pk for row in rows]
+                kept = set(
+                    await self.model.filter(id__in=ids, next_attempt_at=token).values_list(
+                        "id", flat=True
+                    )
+                )
+                await self.model.filter(id__in=list(kept), next_attempt_at=token).update(
+                    next_attempt_at=until
+                )
+                for row in rows:
+                    if row.pk in kept:
+                        row.next_attempt_at = until
+                    else:  # claimed by another worker after all: no longer ours
+                        self.held.pop(row.pk, None)
 
 
 async def _in_order(model: type[M], rows: list[M], thread_field: str) -> list[int]:

@@ -253,6 +253,37 @@ async def add_note(batch: EventBatch, *, dialog: Dialog, author_user: User, text
     return stored
 
 
+async def send_again(batch: EventBatch, *, message_id: int) -> None:
+    """A failed message whose send a person put back in the queue: queued again, its
+    old error cleared (the one way a message leaves failed)."""
+    message = await Message.get(id=message_id)
+    message.status, message.error = DeliveryStatus.QUEUED, None
+    await message.save(update_fields=["status", "error"])
+    await batch.record(
+        "message.status",
+        dialog_id=message.dialog_id,
+        message_id=message.id,
+        status=message.status.value,
+        error=None,
+    )
+
+
+async def note_waiting(batch: EventBatch, *, message: Message, reason: str) -> None:
+    """Why a queued message has not gone yet (shown with it until it is sent); recorded
+    when the reason changes, so a message retried for one cause writes it once."""
+    if message.status != DeliveryStatus.QUEUED or message.error == reason:
+        return
+    message.error = reason
+    await message.save(update_fields=["error"])
+    await batch.record(
+        "message.status",
+        dialog_id=message.dialog_id,
+        message_id=message.id,
+        status=message.status.value,
+        error=reason,
+    )
+
+
 async def set_delivery(
     batch: EventBatch,
     *,

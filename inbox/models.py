@@ -248,6 +248,8 @@ class Outbox(QueueRow):
     state = fields.CharEnumField(OutboxState, max_length=8, default=OutboxState.PENDING)
     attempts = fields.SmallIntField(default=0)
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    #: Set while parked: a bad item kept for a person, who may put it back in the queue.
+    parked_at = fields.DatetimeField(null=True, db_index=True)
     last_error: str | None = fields.TextField(null=True)
     purpose = fields.CharField(max_length=32, null=True)
     key = fields.CharField(max_length=200, null=True, unique=True)

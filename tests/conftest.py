@@ -57,11 +57,10 @@ class Backend:
             "outbox_worker": False,
             "intake_worker": False,
             "event_worker": False,
+            "redis_url": self.redis_url,
             **overrides,
         }
-        return Settings(
-            database_url=self.url, redis_url=self.redis_url, secret_key=SECRET_KEY, **values
-        )
+        return Settings(database_url=self.url, secret_key=SECRET_KEY, **values)
 
 
 @pytest.fixture(scope="session")

@@ -199,7 +199,7 @@ async def test_dialogs_learn_their_newest_customer_message(tmp_path: Path) -> No
 
 
 async def test_duplicate_phones_stay_with_the_oldest_contact(tmp_path: Path) -> None:
-    """0019 makes phones unique: of contacts sharing a phone the oldest keeps it, a later
+    """0017 makes phones unique: of contacts sharing a phone the oldest keeps it, a later
     one keeps its dialog and everything else, with a ``contact.updated`` event saying why;
     the table is not rebuilt (its dialogs stay). Existing users count unread from 0."""
 

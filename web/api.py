@@ -19,6 +19,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from core.errors import NotFound, PermissionDenied, Unauthenticated, ValidationFailed
 from core.models import Role, User
+from core.storable import checked_text, too_deep
 from web.keys import USER
 
 Handler = Callable[..., Awaitable[Any]]
@@ -142,10 +143,11 @@ def _path_int(request: web.Request, name: str) -> int:
     return int(raw)
 
 
-async def json_body(request: web.Request, *, repair: bool = False) -> Any:
+async def json_body(request: web.Request, *, repair: bool = False, checked: bool = True) -> Any:
     """The request's JSON, or a 400 naming what is malformed. Text no database can store
     is refused (422), or with ``repair`` cleaned: a platform's webhook carries what a
-    customer typed, and that message must be kept, not refused forever."""
+    customer typed, and that message must be kept, not refused forever. ``checked=False``
+    leaves that check to the caller, item by item (a WhatsApp body's)."""
     try:
         text = (await request.read()).decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -163,8 +165,8 @@ async def json_body(request: web.Request, *, repair: bool = False) -> Any:
             code="malformed_json",
         ) from None
     except RecursionError:  # deeper than Python's parser goes: far past MAX_DEPTH
-        raise _too_deep() from None
-    return checked_text(data, repair=repair)
+        raise too_deep() from None
+    return checked_text(data, repair=repair) if checked else data
 
 
 async def form_body(request: web.Request) -> dict[str, Any]:
@@ -181,46 +183,6 @@ async def form_body(request: web.Request) -> dict[str, Any]:
             f"malformed multipart body: {exc}", field="body", code="malformed_form"
         ) from None
     return {key: checked_text(value, path=(key,)) for key, value in form.items()}
-
-
-#: How deep a request's JSON may nest (the deepest real body is a rule: 10 levels).
-MAX_DEPTH = 32
-#: Text PostgreSQL cannot store (NUL) or that is not Unicode at all (lone surrogates).
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def checked_text(node: Any, *, repair: bool = False, path: tuple[str, ...] = ()) -> Any:
-    """``node`` once it nests at most :data:`MAX_DEPTH` deep (else 400) and holds no text,
-    keys included, that a database cannot store: refused with a 422 naming the field, the
-    same on SQLite and PostgreSQL, or with ``repair`` NUL dropped and lone surrogates
-    replaced by U+FFFD."""
-    if len(path) > MAX_DEPTH:
-        raise _too_deep()
-    if isinstance(node, str):
-        if not UNSTORABLE.search(node):
-            return node
-        if repair:
-            return UNSTORABLE.sub(lambda m: "" if m[0] == "\x00" else "\ufffd", node)
-        where = ".".join(path) or "body"
-        raise ValidationFailed(
-            f"{where}: text must not contain NUL or unpaired surrogate characters", field=where
-        )
-    if isinstance(node, dict):
-        return {
-            checked_text(key, repair=repair, path=(*path, str(key))): checked_text(
-                value, repair=repair, path=(*path, str(key))
-            )
-            for key, value in node.items()
-        }
-    if isinstance(node, list):
-        return [checked_text(v, repair=repair, path=(*path, str(i))) for i, v in enumerate(node)]
-    return node
-
-
-def _too_deep() -> ValidationFailed:
-    return ValidationFailed(
-        f"the JSON nests deeper than {MAX_DEPTH} levels", field="body", code="malformed_json"
-    )
 
 
 def json_response(data: Any, *, status: int = 200) -> web.Response:

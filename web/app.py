@@ -13,6 +13,7 @@ from bot.intake import Intake
 from bot.outbox import OutboxWorker
 from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
 from bot.staff import TaskNotifier
+from bot.state import SharedState
 from bot.telegram import Bots, build_dispatcher
 from bot.templates import TemplateCache
 from core.bus import MemoryBus, RedisBus
@@ -58,6 +59,7 @@ from web.routes import (  # noqa: F401  (importing a route module registers its 
     conversions,
     deals,
     media,
+    parked,
     pipelines,
     staff,
     system,
@@ -127,9 +129,10 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _telegram(app: web.Application) -> AsyncIterator[None]:
-    """aiogram's dispatcher (bot state in Redis when there is one) and the bots' sessions."""
+    """aiogram's dispatcher (bot state in Redis when there is one, with this process's
+    copy while Redis is away) and the bots' sessions."""
     redis = app.get(REDIS)
-    storage = RedisStorage(redis) if redis is not None else None
+    storage = SharedState(RedisStorage(redis)) if redis is not None else None
     app[DISPATCHER] = build_dispatcher(storage, app.get(VAULT))
     app[BOTS] = Bots()
     yield
@@ -156,7 +159,10 @@ def _start(app: web.Application, pump: Pump) -> None:
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
-    client = Redis.from_url(app[SETTINGS].redis_url or "")
+    # bounded waits: a Redis that stops answering is an outage to ride out, not a hang
+    client = Redis.from_url(
+        app[SETTINGS].redis_url or "", socket_connect_timeout=2, socket_timeout=5
+    )
     app[REDIS] = client
     yield
     await client.aclose()

@@ -194,6 +194,27 @@ async def _telegram(args: argparse.Namespace, settings: "Settings") -> int:
     return 0
 
 
+async def _parked(args: argparse.Namespace, settings: "Settings") -> int:
+    """``parked list``, ``parked retry ID...`` and ``parked retry --all``."""
+    from bot import parked
+    from core.db import database
+
+    async with database(settings.database_url):
+        if args.action == "list":
+            items = await parked.list_parked(kind=args.kind, limit=args.limit)
+            for item in items:
+                when = item.parked_at.isoformat(timespec="seconds") if item.parked_at else "-"
+                print(f"{item.ref}\t{when}\t{item.attempts} attempts\t{item.error or ''}")
+            print(f"{len(items)} parked")
+            return 0
+        if not args.all and not args.ids:
+            print("error: name the items to retry (e.g. delivery:12), or --all", file=sys.stderr)
+            return 1
+        retried = await parked.retry_parked(actor=None, refs=None if args.all else args.ids)
+    print(f"retried {len(retried)}: {' '.join(retried)}" if retried else "nothing parked")
+    return 0
+
+
 async def _worker(args: argparse.Namespace, settings: "Settings") -> int:
     """The intake, outbox and event workers without the web server, for split deployments.
 
@@ -312,6 +333,14 @@ def _parser() -> argparse.ArgumentParser:
     hook.add_argument("--url", required=True, help="public base URL, e.g. https://crm.example.com")
     polling = tg_sub.add_parser("poll", help="long polling, for development")
     polling.add_argument("channel", type=int, help="the channel's id")
+    park = sub.add_parser("parked", help="list parked items, or put them back in their queues")
+    park_sub = park.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = park_sub.add_parser("list", help="parked items with their errors, oldest first")
+    listing.add_argument("--kind", choices=("delivery", "event", "send", "conversion"))
+    listing.add_argument("--limit", type=int, default=100, help="per kind (100)")
+    again = park_sub.add_parser("retry", help="retry parked items, due at once")
+    again.add_argument("ids", nargs="*", metavar="ID", help="items as listed, e.g. delivery:12")
+    again.add_argument("--all", action="store_true", help="every parked item")
     return parser
 
 
@@ -327,6 +356,7 @@ COMMANDS: dict[str, Command] = {
     "demo": _demo,
     "worker": _worker,
     "telegram": _telegram,
+    "parked": _parked,
 }
 
 

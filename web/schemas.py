@@ -2,9 +2,9 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from core.models import Role, User
 from funnels.models import BookingStatus, Deal, FieldKind, Stage, StageKind
@@ -484,6 +484,49 @@ class HealthOut(BaseModel):
         description="The background workers running in this process, each with the rounds"
         " it has completed (a round handles everything due): a growing count is a live worker.",
     )
+    parked: dict[str, int] = Field(
+        default_factory=dict,
+        description="Parked items of each kind (delivery, event, send, conversion), waiting"
+        " for a person: GET /api/v1/parked lists them.",
+    )
+
+
+ParkedKind = Literal["delivery", "event", "send", "conversion"]
+
+
+class ParkedQuery(Input):
+    kind: ParkedKind | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+
+
+class ParkedOut(Output):
+    ref: str = Field(description="The item's name for retrying it: <kind>:<id>.")
+    kind: ParkedKind
+    id: int
+    error: str | None = Field(description="Why it was parked.")
+    attempts: int
+    parked_at: datetime | None
+    detail: dict[str, Any] = Field(description="What the item carries (a delivery's payload).")
+
+
+ParkedRef = Annotated[str, StringConstraints(max_length=64)]
+
+
+class ParkedRetryIn(Input):
+    ids: Annotated[list[ParkedRef], Field(max_length=1000)] | None = Field(
+        default=None, description='Items to retry, e.g. ["delivery:12", "send:3"].'
+    )
+    all: bool = Field(default=False, description="Retry every parked item.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "ParkedRetryIn":
+        if (self.ids is None) == (not self.all):
+            raise ValueError("give either ids or all: true")
+        return self
+
+
+class ParkedRetriedOut(BaseModel):
+    retried: list[str]
 
 
 def user_out(user: User) -> UserOut:

@@ -72,7 +72,7 @@ async def test_processing_twice_changes_nothing(
 MAX_ATTEMPTS = POLICIES["intake"].max_attempts
 
 
-async def test_failures_back_off_and_park_with_the_error(
+async def test_an_unreadable_item_parks_at_once_and_failures_back_off_then_park(
     anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
 ) -> None:
     payload = fake_graph.webhooks.text(WA_ID, "hi")
@@ -80,13 +80,20 @@ async def test_failures_back_off_and_park_with_the_error(
     await InboundDelivery.all().update(payload={"broken": True})
     assert await drain(anon) == 1
     row = await InboundDelivery.get()
-    assert row.attempts == 1 and row.processed_at is None
-    assert row.next_attempt_at > datetime.now(UTC)
-    assert "ValidationError" in row.last_error
-    await InboundDelivery.all().update(attempts=MAX_ATTEMPTS - 1, next_attempt_at=datetime.now(UTC))
+    assert row.attempts == 1 and row.processed_at is None and row.next_attempt_at is None
+    assert row.parked_at is not None and "unreadable WhatsApp item" in (row.last_error or "")
+    # a status for a message we do not know (yet) is retried, counted, then parked
+    await post(anon, fake_graph.webhooks.status("wamid.NEVER", "delivered", WA_ID))
+    assert await drain(anon) == 1
+    status = await InboundDelivery.get(key__startswith="status:")
+    assert status.attempts == 1 and status.next_attempt_at > datetime.now(UTC)
+    await InboundDelivery.filter(id=status.id).update(
+        attempts=MAX_ATTEMPTS - 1, next_attempt_at=datetime.now(UTC)
+    )
     await drain(anon)
-    parked = await InboundDelivery.get()
+    parked = await InboundDelivery.get(id=status.id)
     assert parked.attempts == MAX_ATTEMPTS and parked.next_attempt_at is None
+    assert parked.parked_at is not None
     assert await Message.all().count() == 0
 
 

@@ -103,7 +103,7 @@ async def test_wrong_or_missing_secret_is_401_and_stores_nothing(
     assert await Message.all().count() == 0
 
 
-async def test_malformed_json_is_400_and_unknown_channel_404(
+async def test_malformed_json_with_the_secret_is_kept_parked_and_unknown_channel_404(
     anon: Api, telegram_channel: dict
 ) -> None:
     from core.crypto import Vault
@@ -113,10 +113,13 @@ async def test_malformed_json_is_400_and_unknown_channel_404(
     stored = await Channel.get(id=telegram_channel["id"])
     secret = Vault(SECRET_KEY.get_secret_value()).open(stored.credentials)["webhook_secret"]
     headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
-    status, body = await anon.call(
+    status, _ = await anon.call(
         "POST", telegram_channel["webhook_path"], data=b"{not json", headers=headers
     )
-    assert status == 400 and body["error"]["code"] == "malformed_json"
+    assert status == 200, "Telegram would resend a refused body for a day"
+    [parked] = await InboundDelivery.all()
+    assert parked.parked_at is not None and parked.payload == {"raw": '"{not json"'}
+    assert "malformed JSON" in (parked.last_error or "")
     status, _ = await anon.call("POST", "/webhooks/telegram/9999", data=b"{}", headers=headers)
     assert status == 404
     assert await Message.all().count() == 0
@@ -132,8 +135,11 @@ async def test_unknown_update_types_are_acknowledged(
     for update in (poll, future):
         status, _ = await deliver(anon, telegram_channel, update)
         assert status == 200
-    status, body = await deliver(anon, telegram_channel, {"message": {}})
-    assert status == 422 and body["error"]["field"] == "update_id"
+    status, _ = await deliver(anon, telegram_channel, {"message": {}})
+    assert status == 200, "with the channel's secret: kept parked, not refused"
+    parked = await InboundDelivery.get(key__startswith="unreadable:")
+    assert parked.parked_at is not None
+    assert parked.last_error == "not a Telegram update: no update_id"
     assert await Message.all().count() == 0
 
 

@@ -85,17 +85,21 @@ async def test_redelivery_and_bad_signature(
     assert await Message.all().count() == 1
 
 
-async def test_malformed_json_and_unknown_phone_number(
+async def test_malformed_json_is_kept_parked_and_unknown_numbers_ignored(
     anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
 ) -> None:
+    from bot.models import InboundDelivery
+
     body = b'{"object": "whatsapp_business_account", "entry": ['
     headers = {"X-Hub-Signature-256": sign(body, APP_SECRET)}
-    status, reply = await anon.call("POST", "/webhooks/whatsapp", data=body, headers=headers)
-    assert status == 400 and reply["error"]["code"] == "malformed_json"
+    status, _ = await anon.call("POST", "/webhooks/whatsapp", data=body, headers=headers)
+    assert status == 200, "signed by Meta: a refusal would only bring it back"
+    [parked] = await InboundDelivery.all()
+    assert parked.parked_at is not None and "malformed JSON" in (parked.last_error or "")
     stranger = WhatsAppWebhooks(phone_number_id="999999999").text(WA_ID, "hi")
-    status, reply = await post(anon, stranger)
-    assert status == 404 and reply["error"]["field"] == "phone_number_id"
-    assert await Message.all().count() == 0
+    status, _ = await post(anon, stranger)
+    assert status == 200
+    assert await Message.all().count() == 0 and await InboundDelivery.all().count() == 1
 
 
 async def test_every_inbound_type_is_stored(

@@ -4,11 +4,11 @@ import random
 
 import pytest
 
+from core.storable import MAX_DEPTH
 from funnels.models import Pipeline
 from inbox.models import Contact
 from tests.asserts import assert_error
 from tests.conftest import Api
-from web.api import MAX_DEPTH
 
 
 async def test_malformed_json_is_400_and_writes_nothing(api: Api) -> None:

@@ -25,8 +25,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from core.storable import MAX_DEPTH, UNSTORABLE
 from tests.processes import ROOT, free_port, wait_healthy
-from web.api import MAX_DEPTH, UNSTORABLE
 
 SCHEMA = schemathesis.openapi.from_path(ROOT / "web" / "openapi.json").exclude(
     # they would end the fuzzer's own session or revoke its token

@@ -52,6 +52,8 @@ class Conversion(QueueRow):
     body = fields.JSONField[dict[str, Any]]()
     state = fields.CharEnumField(ConversionState, max_length=16, default=ConversionState.PENDING)
     next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    #: Set while parked: a bad item kept for a person, who may put it back in the queue.
+    parked_at = fields.DatetimeField(null=True, db_index=True)
     attempts = fields.SmallIntField(default=0)
     last_error: str | None = fields.TextField(null=True)
     sent_at = fields.DatetimeField(null=True)

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from multidict import MultiDictProxy
 
 from core.errors import ValidationFailed
+from core.storable import checked_text
 from funnels.models import CustomField, Pipeline, StageKind
-from web.api import checked_text
 
 Form = MultiDictProxy[Any]
 

@@ -14,10 +14,11 @@ from aiohttp import web
 
 from core.auth import list_users
 from core.errors import ValidationFailed
+from core.storable import checked_text
 from funnels.catalog import list_tags
 from funnels.pipelines import list_pipelines
 from funnels.queries import DealFilter
-from web.api import checked_text, parse_input
+from web.api import parse_input
 from web.schemas import DealQuery
 
 #: The filter bar's fields, in the order of the form.

@@ -3,6 +3,7 @@
 from aiohttp import web
 from tortoise import connections
 
+from bot.parked import count_parked
 from web.api import json_response, openapi_document
 from web.keys import PUMPS, REDIS
 from web.routes import api
@@ -19,10 +20,17 @@ async def _probe_database() -> str:
     return "ok"
 
 
+async def _parked() -> dict[str, int]:
+    try:
+        return await count_parked()
+    except Exception:  # the database went away since the probe: its state says so
+        return {}
+
+
 @api.route(
     "GET",
     "/healthz",
-    summary="Database (and Redis) reachability",
+    summary="Database (and Redis) reachability, workers and parked items",
     tag="system",
     roles=None,
     response=HealthOut,
@@ -43,6 +51,7 @@ async def healthz(request: web.Request) -> web.Response:
         database=database,
         redis=redis_state,
         workers=workers,
+        parked=await _parked() if database == "ok" else {},
     )
     return json_response(body.model_dump(), status=200 if healthy else 503)
 

@@ -1,12 +1,15 @@
 """Webhooks of the messengers: verified, stored (one INSERT), answered, processed after."""
 
 import hmac
+import logging
+from typing import Any
 
 from aiohttp import web
 
 from bot import channels, intake
-from bot.whatsapp import parse_webhook, signature_matches
-from core.errors import NotFound, PermissionDenied, Unauthenticated
+from bot.models import DeliveryKind
+from bot.whatsapp import Unreadable, kept_raw, parse_webhook, signature_matches
+from core.errors import NotFound, PermissionDenied, Unauthenticated, ValidationFailed
 from inbox.models import ChannelKind
 from web.api import json_body, json_response
 from web.keys import INTAKE, vault
@@ -14,6 +17,7 @@ from web.routes import api
 
 TELEGRAM_SECRET = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 META_SIGNATURE = "X-Hub-Signature-256"
+log = logging.getLogger(__name__)
 
 
 @api.route(
@@ -31,9 +35,28 @@ async def telegram_webhook(request: web.Request, *, channel_id: int) -> web.Resp
     given = request.headers.get(TELEGRAM_SECRET, "").encode()
     if not hmac.compare_digest(given, credentials["webhook_secret"].encode()):
         raise Unauthenticated("wrong or missing secret token", field=TELEGRAM_SECRET)
-    await intake.accept(channel, intake.telegram_items(await json_body(request, repair=True)))
+    data, unreadable = await _verified_json(request)
+    items = (
+        [intake.unreadable_item(DeliveryKind.TELEGRAM_UPDATE, unreadable)]
+        if unreadable is not None
+        else intake.telegram_items(data)
+    )
+    await intake.accept(channel, items)
     request.app[INTAKE].pump.wake()
     return json_response({"ok": True})
+
+
+async def _verified_json(
+    request: web.Request, *, checked: bool = True
+) -> tuple[Any, Unreadable | None]:
+    """The body of a webhook whose sender proved who it is. One that is not JSON (or nests
+    too deep to read) is still kept, as text, to be parked: the platform would only send
+    the same body again, and it may be a customer's message."""
+    try:
+        return await json_body(request, repair=True, checked=checked), None
+    except ValidationFailed as exc:
+        text = (await request.read()).decode("utf-8", errors="replace")
+        return None, kept_raw(text, exc.message)
 
 
 @api.route(
@@ -74,13 +97,23 @@ async def whatsapp_webhook(request: web.Request) -> web.Response:
     }
     if not trusted:
         raise Unauthenticated("signature does not match any channel", field=META_SIGNATURE)
-    batches = parse_webhook(await json_body(request, repair=True))
-    unknown = sorted({r.phone_number_id for r in batches} - set(trusted))
-    if unknown:
-        raise NotFound(
-            f"phone_number_id {unknown} is not a connected channel", field="phone_number_id"
-        )
-    for routed in batches:
-        await intake.accept(trusted[routed.phone_number_id], intake.whatsapp_items(routed))
+    data, unreadable = await _verified_json(request, checked=False)  # checked item by item
+    webhook = parse_webhook(data)
+    if unreadable is not None:
+        webhook.unroutable.append(unreadable)
+    signer = next(iter(trusted.values()))
+    unroutable = [intake.unreadable_item(DeliveryKind.WHATSAPP_MESSAGE, u)
+                  for u in webhook.unroutable]  # fmt: skip
+    await intake.accept(signer, unroutable)
+    for routed in webhook.routed:
+        channel = trusted.get(routed.phone_number_id)
+        if channel is None:  # signed by one of ours, for a number we do not serve
+            log.warning(
+                "ignoring %d message(s) and %d status(es) for phone_number_id %s: not a"
+                " connected channel (%s)", len(routed.messages), len(routed.statuses),
+                routed.phone_number_id, ", ".join(m.external_id for m in routed.messages),
+            )  # fmt: skip
+            continue
+        await intake.accept(channel, intake.whatsapp_items(routed))
     request.app[INTAKE].pump.wake()
     return json_response({"ok": True})

@@ -15,8 +15,6 @@ and its DROP TABLE cascades to every identity, dialog and deal link of every con
 ``read_baseline`` holds where each user's unread counts start (a new user does not see
 the whole history as unread). Every existing user gets 0, so their counts stay as they
 were; later users get theirs on their first count (``inbox.unread``).
-
-Depends on 0016_dialog_assignment; the integrator renumbers the chain.
 """
 
 import logging
