@@ -23,4 +23,4 @@ async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
     await server.kill()
 
 
-from tests.bot.test_outbox import make_worker, worker  # noqa: E402, F401 (outbox workers)
+from tests.bot.conftest import make_worker, worker  # noqa: E402, F401 (outbox workers)

@@ -18,7 +18,8 @@ from core.events import change
 from core.models import Event
 from core.queue import POLICIES, Done, Outcome, Policy, Queue, Retry, failure
 from inbox.models import Message, Outbox
-from tests.bot.test_outbox import VAULT, open_chat, reply
+from tests.bot.conftest import VAULT
+from tests.bot.test_outbox import open_chat, reply
 from tests.bot.test_telegram_inbound import ALICE, deliver
 from tests.conftest import Api, Backend
 from tests.fakes.telegram import FakeTelegram
@@ -99,7 +100,12 @@ async def test_sends_go_out_while_redis_is_down_and_waits_say_why(
     """The shared rate limits fall back to this process's own while Redis is away."""
     redis, bots, session = Redis.from_url(private_redis.url), Bots(), ClientSession()
     worker = OutboxWorker(
-        VAULT, bots, session, RedisBuckets(redis), policy=replace(POLICIES["outbox"])
+        VAULT,
+        bots,
+        session,
+        RedisBuckets(redis),
+        files=db.files,
+        policy=replace(POLICIES["outbox"]),
     )
     try:
         dialog = await open_chat(telegram_channel, "5001")

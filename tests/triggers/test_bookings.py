@@ -13,7 +13,7 @@ from tests.fakes.telegram import FakeTelegram
 from tests.triggers.test_delayed import _send_due
 from tests.triggers.test_triggers import add_trigger, move
 from triggers.flows import fire
-from web.keys import EVENTS
+from web.keys import EVENTS, FILES
 
 DAY = 24 * 60
 
@@ -136,10 +136,10 @@ async def test_a_reminder_goes_a_day_before_the_booking(
     assert message.text == f"Tomorrow at {starts:%H:%M}!"
     row = await Outbox.get(message_id=message.id)
     assert row.next_attempt_at == starts - timedelta(days=1)
-    await _send_due(fake_telegram)
+    await _send_due(fake_telegram, api.client.server.app[FILES])
     assert fake_telegram.calls_to("sendMessage") == [], "not due for two days"
     await Outbox.filter(id=row.id).update(next_attempt_at=datetime.now(UTC))
-    await _send_due(fake_telegram)
+    await _send_due(fake_telegram, api.client.server.app[FILES])
     assert [c.params["text"] for c in fake_telegram.calls_to("sendMessage")] == [message.text]
 
 
@@ -162,7 +162,7 @@ async def test_a_moved_booking_replans_the_reminder(
         later - timedelta(hours=1),
     ]
     await Outbox.all().update(next_attempt_at=datetime.now(UTC))
-    await _send_due(fake_telegram)
+    await _send_due(fake_telegram, api.client.server.app[FILES])
     assert [c.params["text"] for c in fake_telegram.calls_to("sendMessage")] == ["See you!"]
     old = await Message.get(id=queued[0].message.id)
     assert old.status == DeliveryStatus.FAILED and "booking moved" in (old.error or "")
