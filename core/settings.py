@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         default=True,
         description="Send queued messages and Conversions API events from this process.",
     )
+    altegio_sync_minutes: int = Field(
+        default=10,
+        ge=0,
+        description="Minutes between pulls of every enabled Altegio connection's changed"
+        " records, where the intake runs (0: no periodic pull).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO",
         description="What the console shows: INFO is requests, sends, failures and sync runs;"

@@ -307,6 +307,13 @@ async def get_dialog(*, dialog_id: int) -> Dialog:
     return dialog
 
 
+async def latest_dialog(*, contact_id: int) -> Dialog | None:
+    """The contact's most recently active dialog on an active channel (where a booking's
+    reminders reach them), if they have one."""
+    query = Dialog.filter(contact_id=contact_id, channel__is_active=True)
+    return await query.order_by("-last_message_at", "-id").first()
+
+
 def window_open(dialog: Dialog, *, at: datetime | None = None) -> bool:
     """Whether WhatsApp's 24-hour customer-service window is open at ``at`` (now)."""
     at = at or datetime.now(UTC)

@@ -5,6 +5,7 @@ from aiohttp import ClientSession, web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
+from altegio_sync.pull import ScheduledPull
 from bot.conversions import ConversionSender
 from bot.intake import Intake
 from bot.telegram import Bots
@@ -30,6 +31,7 @@ HTTP = web.AppKey("http", ClientSession)
 TEMPLATES = web.AppKey("templates", TemplateCache)
 CONVERSIONS = web.AppKey("conversions", ConversionSender)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
+ALTEGIO = web.AppKey("altegio", ScheduledPull)
 LIVE = web.AppKey("live", Bus)
 #: The open live sockets, closed on shutdown.
 SOCKETS = web.AppKey("live_sockets", set[web.WebSocketResponse])
