@@ -44,21 +44,29 @@ async def apply_record(connection: AltegioConnection, record: Record) -> Outcome
     A record first seen deleted makes no deal. A deal a person has deleted is not made
     again, and one a person closed (Won or Lost) is not moved by the sync.
     """
+    key = {"connection_id": connection.id, "record_id": record.id}
+    seen = await AltegioRecord.filter(**key).first()
+    if seen is not None and (early := _needless(seen, record)) is not None:
+        return early  # the common case of a re-read record: no transaction at all
     async with change(None):
-        synced = await (
-            AltegioRecord.filter(connection_id=connection.id, record_id=record.id)
-            .select_for_update()
-            .first()
-        )
+        # built inside the transaction: a queryset binds its connection when built
+        synced = await AltegioRecord.filter(**key).select_for_update().first()
         if synced is None:
             return await _create(connection, record)
-        if record.last_change < synced.last_change:
-            return Outcome.STALE
-        if synced.deal_id is None:
-            return Outcome.SKIPPED
-        if record.last_change == synced.last_change and record.status == synced.status:
-            return Outcome.UNCHANGED
+        if (early := _needless(synced, record)) is not None:
+            return early
         return await _update(connection, record, synced)
+
+
+def _needless(synced: AltegioRecord, record: Record) -> Outcome | None:
+    """Why applying ``record`` would change nothing, if it would not."""
+    if record.last_change < synced.last_change:
+        return Outcome.STALE
+    if synced.deal_id is None:
+        return Outcome.SKIPPED
+    if record.last_change == synced.last_change and record.status == synced.status:
+        return Outcome.UNCHANGED
+    return None
 
 
 async def apply_webhook(connection: AltegioConnection, event: dict[str, Any]) -> Outcome:
