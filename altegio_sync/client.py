@@ -35,19 +35,27 @@ class AltegioError(Exception):
 
 class Limiter:
     """Sliding windows (5 per second and 200 per minute by default) that each request
-    waits its turn in, so a long pull stays under the API's limit instead of meeting 429s."""
+    waits its turn in, so a long pull stays under the API's limit instead of meeting 429s.
+
+    A request is counted from when its answer came back: Altegio saw it at some moment
+    before that, so spacing by answers keeps every window at the server under the limit
+    without guessing at network delays. Meant for one caller at a time (a pull is
+    sequential).
+    """
 
     def __init__(self, limits: tuple[tuple[int, float], ...] = LIMITS) -> None:
         self.limits = limits
         self._sent: deque[float] = deque(maxlen=max(n for n, _ in limits))
-        self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
-        async with self._lock:  # one waiter at a time, so one sleep makes room
-            delay = self._delay(time.monotonic())
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._sent.append(time.monotonic())
+        """Until one more request fits every window."""
+        delay = self._delay(time.monotonic())
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def answered(self) -> None:
+        """A request was answered (or failed): it counts from now."""
+        self._sent.append(time.monotonic())
 
     def _delay(self, now: float) -> float:
         """How long until one more request fits every window."""
@@ -106,6 +114,13 @@ class AltegioApi:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(self, path: str, params: dict[str, str]) -> tuple[Any, Any]:
+        try:
+            return await self._request(path, params)
+        finally:
+            if self.limiter is not None:
+                self.limiter.answered()
+
+    async def _request(self, path: str, params: dict[str, str]) -> tuple[Any, Any]:
         headers = {
             "Accept": ACCEPT,
             "Authorization": f"Bearer {self.partner_token}, User {self.user_token}",
