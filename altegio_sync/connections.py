@@ -9,7 +9,6 @@ Admins can then point any status at any stage of any pipeline.
 import secrets
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
 
@@ -19,6 +18,7 @@ from core.crypto import Vault
 from core.errors import NotFound, ValidationFailed
 from core.events import change, diff
 from core.models import User
+from funnels.bookings import check_zone
 from funnels.models import BookingStatus, StageKind
 from funnels.pipeline_setup import create_pipeline_with_stages
 from funnels.pipelines import get_stage, list_stages
@@ -78,7 +78,7 @@ async def create_connection(
             name=name,
             api_base_url=(api_base_url or DEFAULT_API).rstrip("/"),
             credentials=vault.seal(credentials),
-            timezone=_zone(timezone),
+            timezone=check_zone(timezone),
             currency=_currency(currency),
             owner_id=await _owner(owner_id or actor.id),
             enabled=enabled,
@@ -109,7 +109,7 @@ async def update_connection(
         if key in given:
             values[key] = given[key]
     if "timezone" in given:
-        values["timezone"] = _zone(given["timezone"])
+        values["timezone"] = check_zone(given["timezone"])
     if "currency" in given:
         values["currency"] = _currency(given["currency"])
     if "api_base_url" in given:
@@ -194,17 +194,6 @@ async def record_run(
 def webhook_secret(vault: Vault, connection: AltegioConnection) -> str:
     """The secret the webhook URL carries."""
     return str(vault.open(connection.credentials)["webhook_secret"])
-
-
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed(
-            f"unknown time zone {name!r} (use an IANA name, e.g. Europe/Belgrade)",
-            field="timezone",
-        ) from None
-    return name
 
 
 def _currency(code: str) -> str:
