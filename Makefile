@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-pages bench-inbox bench-deal-page bench-ingest bench-triggers clean
+.PHONY: run demo test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-pages bench-inbox bench-deal-page bench-ingest bench-triggers bench-altegio clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing Funnelbox with its dependencies (a minute or two the first time)"
@@ -92,6 +92,9 @@ bench-deal-page: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest.py --deliveries 5000 --concurrency 32
+
+bench-altegio: $(STAMP)
+	$(BIN)/python bench/altegio_sync.py --records 10000
 
 bench-triggers: $(STAMP)
 	$(BIN)/python bench/triggers.py --moves 1000 --chats 200 --delayed 20

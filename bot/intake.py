@@ -19,12 +19,16 @@ from aiogram import Dispatcher
 from pydantic import TypeAdapter, ValidationError
 from tortoise.exceptions import IntegrityError
 
+from altegio_sync.connections import get_connection
+from altegio_sync.models import AltegioConnection
+from altegio_sync.upsert import apply_webhook
 from bot import telegram
 from bot.inbound import apply_status, receive
 from bot.models import DeliveryKind, InboundDelivery
 from bot.whatsapp import Routed, StatusUpdate, Unreadable, kept_raw
 from core.crypto import Vault
-from core.queue import POLICIES, Done, Outcome, Park, Pump, Queue, soonest
+from core.errors import DomainError, NotFound, ValidationFailed
+from core.queue import POLICIES, Done, Dropped, Outcome, Park, Pump, Queue, soonest
 from inbox.dialogs import Inbound
 from inbox.models import Channel
 
@@ -80,7 +84,29 @@ def whatsapp_items(routed: Routed) -> list[Item]:
     return messages + statuses + bad
 
 
-async def accept(channel: Channel, items: list[Item]) -> int:
+def altegio_items(data: Any, *, company_id: int) -> list[Item]:
+    """An Altegio webhook body is one event (or, defensively, a list of them); record
+    events are kept, keyed by record id, change time and status, others ignored."""
+    events = data if isinstance(data, list) else [data]
+    items = []
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            raise ValidationFailed("an Altegio event must be an object", field=f"{index}")
+        if str(event.get("company_id")) != str(company_id):
+            raise ValidationFailed(
+                f"event for company {event.get('company_id')!r}, not {company_id}",
+                field="company_id",
+            )
+        if event.get("resource") != "record":
+            continue
+        record = event.get("data")
+        changed = record.get("last_change_date") if isinstance(record, dict) else ""
+        key = f"record:{event.get('resource_id')}:{changed}:{event.get('status')}"[:160]
+        items.append(Item(DeliveryKind.ALTEGIO_RECORD, key, event))
+    return items
+
+
+async def accept(source: Channel | AltegioConnection, items: list[Item]) -> int:
     """Store items not seen before; returns how many were new.
 
     One autocommitted INSERT per item (a webhook usually carries one): a redelivery
@@ -88,12 +114,13 @@ async def accept(channel: Channel, items: list[Item]) -> int:
     item is stored parked, with its reason.
     """
     now, stored = datetime.now(UTC), 0
+    origin = {"channel": source} if isinstance(source, Channel) else {"altegio": source}
     for item in items:
         parked = item.unreadable is not None
         try:
             await InboundDelivery.create(
-                channel=channel, kind=item.kind, key=item.key, payload=item.payload,
-                thread=_thread(channel.id, item.kind, item.key, item.payload),
+                **origin, kind=item.kind, key=item.key, payload=item.payload,
+                thread=_thread(source.id, item.kind, item.key, item.payload),
                 next_attempt_at=None if parked else now, parked_at=now if parked else None,
                 last_error=item.unreadable,
             )  # fmt: skip
@@ -103,18 +130,21 @@ async def accept(channel: Channel, items: list[Item]) -> int:
     return stored
 
 
-def _thread(channel_id: int, kind: DeliveryKind, key: str, payload: dict[str, Any]) -> str:
-    """The conversation an item belongs to: its items must be processed in order."""
+def _thread(source_id: int, kind: DeliveryKind, key: str, payload: dict[str, Any]) -> str:
+    """The conversation (or Altegio record) an item belongs to: its items must be
+    processed in order."""
+    if kind == DeliveryKind.ALTEGIO_RECORD:
+        return f"altegio:{source_id}:{payload.get('resource_id')}"
     if kind == DeliveryKind.WHATSAPP_MESSAGE:
-        return f"{channel_id}:{payload.get('chat_id')}"
+        return f"{source_id}:{payload.get('chat_id')}"
     if kind == DeliveryKind.TELEGRAM_UPDATE:
         for event_kind in ("message", "edited_message", "callback_query"):
             event = payload.get(event_kind)
             event = event.get("message", event) if isinstance(event, dict) else None
             chat = event.get("chat") if isinstance(event, dict) else None
             if isinstance(chat, dict) and isinstance(chat.get("id"), int | str):
-                return f"{channel_id}:{chat['id']}"
-    return f"{channel_id}:{key}"
+                return f"{source_id}:{chat['id']}"
+    return f"{source_id}:{key}"
 
 
 class Intake:
@@ -138,6 +168,8 @@ class Intake:
         return await self.queue.work(self._handle, limit=limit)
 
     async def _handle(self, row: InboundDelivery) -> Outcome:
+        if row.kind == DeliveryKind.ALTEGIO_RECORD:
+            return await _altegio(row)
         channel = await Channel.get(id=row.channel_id)
         if row.kind in (DeliveryKind.WHATSAPP_MESSAGE, DeliveryKind.WHATSAPP_STATUS):
             try:
@@ -157,3 +189,18 @@ class Intake:
             except telegram.UnreadableUpdate as exc:  # retrying will not make it readable
                 return Park(f"unreadable Telegram update: {exc}")
         return Done()
+
+
+async def _altegio(row: InboundDelivery) -> Outcome:
+    """An Altegio record event: applied as a pulled record would be; one that cannot be
+    read is parked (the periodic pull reads the record again from the API)."""
+    try:
+        connection = await get_connection(connection_id=row.altegio_id or 0)
+    except NotFound:
+        return Dropped("the Altegio connection is gone")
+    if not connection.enabled:
+        return Dropped("the Altegio connection is disabled")
+    try:
+        return Done(str(await apply_webhook(connection, row.payload)))
+    except DomainError as exc:
+        return Park(f"unreadable Altegio event: {exc.message}")

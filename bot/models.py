@@ -9,6 +9,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from altegio_sync.models import AltegioConnection
 from core.models import User
 from core.queue_row import QueueRow
 from inbox.models import Channel
@@ -20,21 +21,30 @@ class DeliveryKind(StrEnum):
     TELEGRAM_UPDATE = "telegram_update"
     WHATSAPP_MESSAGE = "whatsapp_message"
     WHATSAPP_STATUS = "whatsapp_status"
+    ALTEGIO_RECORD = "altegio_record"
 
 
 class InboundDelivery(QueueRow):
     """A webhook item, stored before the webhook is answered and processed after.
 
-    The key (update id, wamid, status id and status) is unique per channel, so a
-    redelivery is recognised before anything else happens. Pending rows have a
-    next_attempt_at, processed and parked rows do not.
+    It came from a channel (Telegram, WhatsApp) or an Altegio connection. The key
+    (update id, wamid, status id and status, record id and last change) is unique per
+    source, so a redelivery is recognised before anything else happens. Pending rows
+    have a next_attempt_at, processed and parked rows do not.
     """
 
     id = fields.BigIntField(primary_key=True)
-    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
-        "funnelbox.Channel", related_name="deliveries", on_delete=fields.CASCADE
+    channel: fields.ForeignKeyNullableRelation[Channel] = fields.ForeignKeyField(
+        "funnelbox.Channel", related_name="deliveries", null=True, on_delete=fields.CASCADE
     )
-    channel_id: int
+    channel_id: int | None
+    altegio: fields.ForeignKeyNullableRelation[AltegioConnection] = fields.ForeignKeyField(
+        "funnelbox.AltegioConnection",
+        related_name="deliveries",
+        null=True,
+        on_delete=fields.CASCADE,
+    )
+    altegio_id: int | None
     kind = fields.CharEnumField(DeliveryKind, max_length=24)
     key = fields.CharField(max_length=160)
     #: The conversation (channel and chat) the item belongs to: handled in order.
@@ -50,7 +60,7 @@ class InboundDelivery(QueueRow):
 
     class Meta:
         table = "inbound_delivery"
-        unique_together = (("channel", "key"),)
+        unique_together = (("channel", "key"), ("altegio", "key"))
 
 
 class StaffChat(Model):

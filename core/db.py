@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "core.models",
     "inbox.models",
     "funnels.models",
+    "altegio_sync.models",
     "bot.models",
     "triggers.models",
     "triggers.automations.models",

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         default="media",
         description="Directory where files operators send are kept (by their SHA-256).",
     )
+    altegio_sync_minutes: int = Field(
+        default=10,
+        ge=0,
+        description="Minutes between pulls of every enabled Altegio connection's changed"
+        " records, where the intake runs (0: no periodic pull).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO",
         description="What the console shows: INFO is requests, sends, failures and sync runs;"

@@ -44,7 +44,7 @@ async def set_booking(
         "status": BookingStatus(status),
         "starts_at": _aware(starts_at).astimezone(UTC),
         "duration_minutes": _duration(duration_minutes),
-        "timezone": _zone(timezone),
+        "timezone": check_zone(timezone),
         "services": _services(services or []),
         "staff": staff.strip()[:200],
         "source": source,
@@ -83,7 +83,8 @@ def _duration(minutes: int) -> int:
     return minutes
 
 
-def _zone(name: str) -> str:
+def check_zone(name: str) -> str:
+    """``name`` when it is an IANA time zone, else a clear error on ``timezone``."""
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -346,6 +346,13 @@ def window_ends(dialog: Dialog) -> datetime | None:
     return dialog.last_inbound_at + SERVICE_WINDOW
 
 
+async def latest_dialog(*, contact_id: int) -> Dialog | None:
+    """The contact's most recently active dialog on an active channel (where a booking's
+    reminders reach them), if they have one."""
+    query = Dialog.filter(contact_id=contact_id, channel__is_active=True)
+    return await query.order_by("-last_message_at", "-id").first()
+
+
 def window_open(dialog: Dialog, *, at: datetime | None = None) -> bool:
     """Whether WhatsApp's 24-hour customer-service window is open at ``at`` (now)."""
     ends = window_ends(dialog)

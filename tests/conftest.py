@@ -111,7 +111,8 @@ async def _reset_redis(url: str) -> None:
 TABLES = [
     "canned_reply", "staff_chat", "conversion", "conversion_settings", "automation_run",
     "automation", "task",
-    "trigger", "outbox", "inbound_delivery", "message", "contact_identity", "channel", "dialog",
+    "trigger", "outbox", "inbound_delivery", "altegio_record", "altegio_client",
+    "altegio_mapping", "altegio_connection", "message", "contact_identity", "channel", "dialog",
     "booking",
     "deal_tag", "deal_field_value", "deal_contact", "deal", "stage", "pipeline",
     "custom_field", "tag", "lost_reason", "contact", "event", "api_token", "user",

@@ -1,13 +1,16 @@
 """The application factory: resources opened and closed in ``cleanup_ctx``."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC
 
 from aiogram.fsm.storage.redis import RedisStorage
 from aiohttp import ClientSession, web
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
+from altegio_sync.pull import ScheduledPull
 from bot.conversions import ConversionSender
 from bot.intake import Intake
 from bot.outbox import OutboxWorker
@@ -30,6 +33,7 @@ from inbox.attachments import LARGEST
 from triggers.consumers import consumers
 from web import middleware, pages
 from web.keys import (
+    ALTEGIO,
     BOTS,
     CONVERSIONS,
     DISPATCHER,
@@ -49,6 +53,7 @@ from web.keys import (
 from web.live import socket
 from web.pages.access import errors as page_errors
 from web.routes import (  # noqa: F401  (importing a route module registers its endpoints)
+    altegio,
     api,
     auth,
     automations,
@@ -106,6 +111,7 @@ def create_app(settings: Settings, *, own_database: bool = True) -> web.Applicat
     app.cleanup_ctx.append(_intake)
     app.cleanup_ctx.append(_outbox)
     app.cleanup_ctx.append(_conversions)
+    app.cleanup_ctx.append(_altegio)
     app.cleanup_ctx.append(_events)
     app.cleanup_ctx.append(_live)
     app.on_shutdown.append(socket.close_all)
@@ -200,6 +206,24 @@ async def _conversions(app: web.Application) -> AsyncIterator[None]:
         _start(app, sender.pump)
     yield
     await sender.pump.stop()
+
+
+async def _altegio(app: web.Application) -> AsyncIterator[None]:
+    """The periodic Altegio pull, where the intake runs (it takes the webhooks in too);
+    with Redis, one process at a time across every process sharing it."""
+    if VAULT not in app:
+        yield
+        return
+    app[ALTEGIO] = pulls = ScheduledPull(app[VAULT], app[HTTP], app.get(REDIS))
+    minutes = app[SETTINGS].altegio_sync_minutes
+    if app[SETTINGS].intake_worker and minutes:
+        app[SCHEDULER].add_job(
+            pulls.run, "interval", minutes=minutes, id="altegio", max_instances=1,
+            coalesce=True, misfire_grace_time=None,
+        )  # fmt: skip
+    yield
+    with contextlib.suppress(JobLookupError):
+        app[SCHEDULER].remove_job("altegio")
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:

@@ -13,6 +13,8 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from core.settings import Settings
 
 Command = Callable[[argparse.Namespace, "Settings"], Coroutine[None, None, int]]
@@ -215,6 +217,55 @@ async def _parked(args: argparse.Namespace, settings: "Settings") -> int:
     return 0
 
 
+async def _altegio(args: argparse.Namespace, settings: "Settings") -> int:
+    """``altegio sync [--full]``: one pull of every enabled connection (or one), with a
+    progress bar and a summary; exit 1 when a pull failed."""
+    from aiohttp import ClientSession
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from altegio_sync.client import Limiter
+    from altegio_sync.connections import get_connection, list_connections
+    from altegio_sync.pull import api_for, pull
+    from core.crypto import Vault
+    from core.db import database
+
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    vault, console, failed = Vault(secret), Console(), False
+    async with database(settings.database_url), ClientSession() as session:
+        if args.connection is not None:
+            chosen = [await get_connection(connection_id=args.connection)]
+        else:
+            chosen = await list_connections(enabled=True)
+        if not chosen:
+            console.print("no enabled Altegio connection")
+        limiter = Limiter()
+        for connection in chosen:
+            with Progress(console=console, transient=True) as bar:
+                task = bar.add_task(f"company {connection.company_id}", total=None)
+                summary = await pull(
+                    connection,
+                    api_for(connection, vault, session, limiter=limiter),
+                    full=args.full,
+                    progress=_advance(bar, task),
+                )
+            report = summary.report()
+            counts = ", ".join(f"{report[k]} {k}" for k in ("created", "moved", "updated",
+                                                             "unchanged", "errors"))  # fmt: skip
+            console.print(f"{connection.name} (company {connection.company_id}): {counts}")
+            for problem in report["problems"]:
+                console.print(f"  {problem}", markup=False)
+            if summary.error:
+                failed = True
+                console.print(f"  failed: {summary.error}", markup=False)
+    return 1 if failed else 0
+
+
+def _advance(bar: "Progress", task: "TaskID") -> Callable[[int, int], None]:
+    """The pull's progress callback for one bar: records seen of the total."""
+    return lambda seen, total: bar.update(task, completed=seen, total=total)
+
+
 async def _worker(args: argparse.Namespace, settings: "Settings") -> int:
     """The intake, outbox and event workers without the web server, for split deployments.
 
@@ -285,11 +336,14 @@ def _serve(args: argparse.Namespace, settings: "Settings") -> int:
 def _serve_one(settings: "Settings", host: str, port: int, reuse_port: bool) -> None:
     from aiohttp import web
 
-    from core.logs import configure
+    from core.logs import AccessLogger, configure
     from web.app import create_app
 
     configure(settings.log_level)
-    web.run_app(create_app(settings), host=host, port=port, reuse_port=reuse_port, print=None)
+    web.run_app(
+        create_app(settings), host=host, port=port, reuse_port=reuse_port, print=None,
+        access_log_class=AccessLogger,
+    )  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -341,6 +395,11 @@ def _parser() -> argparse.ArgumentParser:
     again = park_sub.add_parser("retry", help="retry parked items, due at once")
     again.add_argument("ids", nargs="*", metavar="ID", help="items as listed, e.g. delivery:12")
     again.add_argument("--all", action="store_true", help="every parked item")
+    altegio = sub.add_parser("altegio", help="Altegio sync tools: sync")
+    altegio_sub = altegio.add_subparsers(dest="action", required=True, metavar="ACTION")
+    once = altegio_sub.add_parser("sync", help="pull changed records now, with a progress bar")
+    once.add_argument("--full", action="store_true", help="every record, not only changed ones")
+    once.add_argument("--connection", type=int, help="only this connection (default: all)")
     return parser
 
 
@@ -357,6 +416,7 @@ COMMANDS: dict[str, Command] = {
     "worker": _worker,
     "telegram": _telegram,
     "parked": _parked,
+    "altegio": _altegio,
 }
 
 

@@ -5,6 +5,7 @@ from aiohttp import ClientSession, web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
+from altegio_sync.pull import ScheduledPull
 from bot.conversions import ConversionSender
 from bot.intake import Intake
 from bot.telegram import Bots
@@ -31,6 +32,7 @@ HTTP = web.AppKey("http", ClientSession)
 TEMPLATES = web.AppKey("templates", TemplateCache)
 CONVERSIONS = web.AppKey("conversions", ConversionSender)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
+ALTEGIO = web.AppKey("altegio", ScheduledPull)
 LIVE = web.AppKey("live", Bus)
 #: Files operators send (``FUNNELBOX_MEDIA_DIR``).
 FILES = web.AppKey("files", FileStore)
