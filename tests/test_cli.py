@@ -83,7 +83,7 @@ async def test_serve_answers_and_the_printed_login_works(
     # the requests do
     text = log.read_text()
     assert "apscheduler" not in text and "Running job" not in text, text
-    assert '"GET /api/v1/me HTTP/1.1" 200' in text, text
+    assert '"GET /api/v1/me" 200' in text, text
 
 
 def users(env: dict[str, str]) -> dict[str, tuple[str, bool]]:

@@ -16,6 +16,7 @@ from tests.fakes.altegio import FakeAltegio
 from tests.fakes.telegram import FakeTelegram
 from tests.triggers.test_delayed import _send_due
 from tests.triggers.test_triggers import add_trigger
+from web.keys import FILES
 
 DAY = 24 * 60
 
@@ -59,9 +60,9 @@ async def test_a_confirmed_booking_gets_its_reminder_in_telegram_a_day_before(
     assert message.text == f"See you {local:%Y-%m-%d} at 10:00!"
     row = await Outbox.get(message_id=message.id)
     assert row.next_attempt_at == local.astimezone(UTC) - timedelta(days=1)
-    await _send_due(fake_telegram)
+    await _send_due(fake_telegram, api.client.server.app[FILES])
     assert fake_telegram.calls_to("sendMessage") == [], "not due for two days"
     await Outbox.filter(id=row.id).update(next_attempt_at=datetime.now(UTC))
-    await _send_due(fake_telegram)
+    await _send_due(fake_telegram, api.client.server.app[FILES])
     sent = fake_telegram.calls_to("sendMessage")
     assert [(c.params["chat_id"], c.params["text"]) for c in sent] == [(4242, message.text)]
