@@ -17,12 +17,9 @@ Figures are request times seen by a client on loopback: the server's work plus a
 millisecond of client. Helpers (timing, reporting, loading) are ``bench/board.py``'s.
 """
 
-# ruff: noqa: E402 (the imports after the sys.path fix below must come after it)
-
 import argparse
 import asyncio
 import importlib
-import importlib.util
 import os
 import random
 import shlex
@@ -33,19 +30,15 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
-# This file's name would shadow the inbox package for everything imported below.
-BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
-_spec = importlib.util.spec_from_file_location("board", BENCH / "board.py")
-board = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
-sys.modules["board"] = board
-_spec.loader.exec_module(board)  # type: ignore[union-attr]
+# The project's packages come before this folder's scripts (bench/inbox.py is not inbox).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pydantic import SecretStr
 from rich.console import Console
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from bench import board
 from bot.channels import create_channel
 from core import cursors
 from core.auth import create_user

@@ -15,11 +15,8 @@ same size; the database is wiped otherwise (it refuses one holding users it did 
 create). Timing, reporting and seeding helpers are ``bench/board.py``'s.
 """
 
-# ruff: noqa: E402 (the imports after the sys.path fix below must come after it)
-
 import argparse
 import asyncio
-import importlib.util
 import os
 import re
 import shlex
@@ -29,19 +26,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
-# bench/inbox.py would shadow the inbox package for everything imported below.
-BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
-_spec = importlib.util.spec_from_file_location("board", BENCH / "board.py")
-board = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
-sys.modules["board"] = board
-_spec.loader.exec_module(board)  # type: ignore[union-attr]
+# The project's packages come before this folder's scripts (bench/inbox.py is not inbox).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 from pydantic import SecretStr
 from rich.console import Console
 from tortoise import connections
 
+from bench import board
 from core.db import database, migrate
 from core.settings import Settings
 from web.app import create_app
