@@ -11,6 +11,7 @@ it: the app's template cache is given :data:`TEMPLATES` instead, as Meta would l
 
 import argparse
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -61,40 +62,62 @@ def parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
+@dataclass
+class Showcase:
+    """The demo's records that show the most on their pages."""
+
+    pipeline_id: int | None = None
+    #: The longest of the latest conversations.
+    dialog_id: int | None = None
+    #: The deal of the longest conversation that has an amount, and its customer.
+    deal_id: int | None = None
+    contact_id: int | None = None
+    #: A WhatsApp dialog past the 24-hour window.
+    window_dialog_id: int | None = None
+
+
 async def prepare(url: str) -> dict[str, str]:
     """Migrate, fill an empty database, and name the pages worth a picture (after login)."""
     await migrate(url)
     async with database(url):
         if await demo.is_empty():
             await demo.fill(Vault(DEMO_SECRET))
-        dialogs = (await list_dialogs(limit=10)).items
-        sizes = {d.id: len(await list_messages(dialog_id=d.id)) for d in dialogs}
-        longest = max(sizes, key=sizes.__getitem__) if sizes else None
-        # the deal of the longest conversation that has an amount: the page shows the most
-        by_size = sorted(sizes, key=sizes.__getitem__, reverse=True)
-        found = await Deal.filter(dialog_id__in=by_size, amount__not_isnull=True)
-        deal = min(found, key=lambda d: by_size.index(d.dialog_id or 0), default=None)
-        pipelines = await list_pipelines()
-        window = await Dialog.get_or_none(contact__name=OUTSIDE_WINDOW)
+        return pages_of(await showcase())
+
+
+async def showcase() -> Showcase:
+    dialogs = (await list_dialogs(limit=10)).items
+    sizes = {d.id: len(await list_messages(dialog_id=d.id)) for d in dialogs}
+    by_size = sorted(sizes, key=sizes.__getitem__, reverse=True)
+    found = await Deal.filter(dialog_id__in=by_size, amount__not_isnull=True)
+    deal = min(found, key=lambda d: by_size.index(d.dialog_id or 0), default=None)
+    pipelines = await list_pipelines()
+    window = await Dialog.get_or_none(contact__name=OUTSIDE_WINDOW)
+    return Showcase(
+        pipeline_id=pipelines[0].id if pipelines else None,
+        dialog_id=by_size[0] if by_size else None,
+        deal_id=deal.id if deal else None,
+        contact_id=next((d.contact_id for d in dialogs if deal and d.id == deal.dialog_id), None),
+        window_dialog_id=window.id if window else None,
+    )
+
+
+def pages_of(shown: Showcase) -> dict[str, str]:
+    """Every page by its picture's name; those about a record only when the demo has it."""
     pages = {
         "inbox": "/inbox",
         "inbox-mine": "/inbox?filter=mine",
         "deals": "/deals/pipelines",
         "deals-list": "/deals/list?sort=amount&order=desc",
         "settings": "/settings",
+        "deals-board": f"/deals/pipelines/{shown.pipeline_id}",
+        "dialog": f"/inbox/{shown.dialog_id}",
+        "contacts": "/contacts",
+        "deal": f"/deals/{shown.deal_id}",
+        "contact": f"/contacts/{shown.contact_id}",
+        "dialog-window": f"/inbox/{shown.window_dialog_id}",
     }
-    if pipelines:
-        pages["deals-board"] = f"/deals/pipelines/{pipelines[0].id}"
-    if longest is not None:  # the longest conversation shows the most
-        pages["dialog"] = f"/inbox/{longest}"
-    pages["contacts"] = "/contacts"
-    if deal is not None:  # that conversation's deal, and its customer
-        pages["deal"] = f"/deals/{deal.id}"
-        contact_id = next(d.contact_id for d in dialogs if d.id == deal.dialog_id)
-        pages["contact"] = f"/contacts/{contact_id}"
-    if window is not None:
-        pages["dialog-window"] = f"/inbox/{window.id}"
-    return pages
+    return {name: path for name, path in pages.items() if not path.endswith("/None")}
 
 
 async def give_templates(app: web.Application) -> None:
