@@ -102,7 +102,7 @@ LAST = (  # noqa: SIM905
     "Nielsen Popescu Varga Hoffmann Ricci"
 ).split()
 #: E.164 prefixes of valid mobile ranges, then how many digits follow.
-PHONES = [("+44 7911 ", 6), ("+49 151 ", 8), ("+48 512 ", 6), ("+34 612 ", 6), ("+33 6 12 ", 6)]
+PHONES = [("+44 7400 ", 6), ("+49 151 ", 8), ("+48 512 ", 6), ("+34 612 ", 6), ("+33 6 12 ", 6)]
 
 OPENERS = [
     "Hi! Do you have a slot for a haircut on {day}?",
