@@ -49,6 +49,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -623,6 +624,21 @@ async def explain(client: BaseDBAsyncClient, cases: list[Case], console: Console
 
 
 # -- reporting --------------------------------------------------------------------------
+
+
+def page_bench_start(args: argparse.Namespace, secret: str) -> tuple[Console, Settings]:
+    """What every page benchmark prints first, and its app's settings (workers off)."""
+    console = Console(width=140, highlight=False)
+    console.print(f"command:  {shlex.join([sys.executable, *sys.argv])}  (cwd {os.getcwd()})")
+    console.print(f"machine:  {machine()}")
+    console.print(f"code:     {code_state()}")
+    console.print(f"software: Python {sys.version.split()[0]}, aiohttp {version('aiohttp')}, "
+                  f"tortoise-orm {version('tortoise-orm')}")  # fmt: skip
+    settings = Settings(
+        database_url=args.database_url, secret_key=SecretStr(secret), intake_worker=False,
+        event_worker=False, outbox_worker=False,
+    )  # fmt: skip
+    return console, settings
 
 
 def machine() -> str:

@@ -19,8 +19,6 @@ reporting) are ``bench/board.py``'s.
 import argparse
 import asyncio
 import json
-import os
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -31,8 +29,6 @@ from pathlib import Path
 # The project's packages come before this folder's scripts (bench/inbox.py is not inbox).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pydantic import SecretStr
-from rich.console import Console
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -42,7 +38,6 @@ from bot.inbound import receive
 from core.crypto import Vault
 from core.db import database, migrate
 from core.models import User
-from core.settings import Settings
 from funnels import bookings, catalog, deals
 from funnels.models import BookingStatus, Deal, FieldKind
 from funnels.pipelines import list_stages
@@ -146,15 +141,8 @@ async def paths() -> list[tuple[str, str, dict | None]]:
 
 
 async def run(args: argparse.Namespace) -> None:
-    console = Console(width=140, highlight=False)
-    console.print(f"command:  {shlex.join([sys.executable, *sys.argv])}  (cwd {os.getcwd()})")
-    console.print(f"machine:  {board.machine()}")
-    console.print(f"code:     {board.code_state()}")
+    console, settings = board.page_bench_start(args, SECRET)
     await migrate(args.database_url)
-    settings = Settings(
-        database_url=args.database_url, secret_key=SecretStr(SECRET), intake_worker=False,
-        event_worker=False, outbox_worker=False,
-    )  # fmt: skip
     async with database(args.database_url):
         client = connections.get("default")
         console.print(f"database: {await board.server(client)}")

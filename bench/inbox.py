@@ -20,21 +20,16 @@ millisecond of client. Helpers (timing, reporting, loading) are ``bench/board.py
 import argparse
 import asyncio
 import importlib
-import os
 import random
-import shlex
 import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import version
 from pathlib import Path
 
 # The project's packages come before this folder's scripts (bench/inbox.py is not inbox).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pydantic import SecretStr
-from rich.console import Console
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -45,7 +40,6 @@ from core.auth import create_user
 from core.crypto import Vault
 from core.db import database, migrate
 from core.models import Role
-from core.settings import Settings
 from funnels.pipelines import create_pipeline, list_stages
 from inbox.models import ChannelKind
 
@@ -189,17 +183,8 @@ async def cases(client: BaseDBAsyncClient) -> list[tuple[str, str, dict | None]]
 
 
 async def run(args: argparse.Namespace) -> None:
-    console = Console(width=140, highlight=False)
-    console.print(f"command:  {shlex.join([sys.executable, *sys.argv])}  (cwd {os.getcwd()})")
-    console.print(f"machine:  {board.machine()}")
-    console.print(f"code:     {board.code_state()}")
-    console.print(f"software: Python {sys.version.split()[0]}, aiohttp {version('aiohttp')}, "
-                  f"tortoise-orm {version('tortoise-orm')}")  # fmt: skip
+    console, settings = board.page_bench_start(args, SECRET)
     await migrate(args.database_url)
-    settings = Settings(
-        database_url=args.database_url, secret_key=SecretStr(SECRET), intake_worker=False,
-        event_worker=False, outbox_worker=False,
-    )  # fmt: skip
     async with database(args.database_url):
         client = connections.get("default")
         console.print(f"database: {await board.server(client)}")

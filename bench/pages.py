@@ -17,26 +17,20 @@ create). Timing, reporting and seeding helpers are ``bench/board.py``'s.
 
 import argparse
 import asyncio
-import os
 import re
-import shlex
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from importlib.metadata import version
 from pathlib import Path
 
 # The project's packages come before this folder's scripts (bench/inbox.py is not inbox).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
-from pydantic import SecretStr
-from rich.console import Console
 from tortoise import connections
 
 from bench import board
 from core.db import database, migrate
-from core.settings import Settings
 from web.app import create_app
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/funnelbox_bench"
@@ -89,17 +83,8 @@ async def cases(http: aiohttp.ClientSession, base: str, subject: board.Subject) 
 
 
 async def run(args: argparse.Namespace) -> None:
-    console = Console(width=140, highlight=False)
-    console.print(f"command:  {shlex.join([sys.executable, *sys.argv])}  (cwd {os.getcwd()})")
-    console.print(f"machine:  {board.machine()}")
-    console.print(f"code:     {board.code_state()}")
-    console.print(f"software: Python {sys.version.split()[0]}, aiohttp {version('aiohttp')}, "
-                  f"tortoise-orm {version('tortoise-orm')}")  # fmt: skip
+    console, settings = board.page_bench_start(args, SECRET)
     await migrate(args.database_url)
-    settings = Settings(
-        database_url=args.database_url, secret_key=SecretStr(SECRET), intake_worker=False,
-        event_worker=False, outbox_worker=False,
-    )  # fmt: skip
     async with database(args.database_url):
         client = connections.get("default")
         console.print(f"database: {await board.server(client)}")
