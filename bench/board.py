@@ -626,6 +626,15 @@ async def explain(client: BaseDBAsyncClient, cases: list[Case], console: Console
 # -- reporting --------------------------------------------------------------------------
 
 
+def page_bench_options(parser: argparse.ArgumentParser) -> None:
+    """The options every page benchmark takes besides what it seeds."""
+    parser.add_argument("--database-url", default=DEFAULT_URL, help=f"default {DEFAULT_URL}")
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per case, default 30")
+    parser.add_argument("--reuse", action="store_true", help="keep a seed of the same size")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS")
+
+
 def page_bench_start(args: argparse.Namespace, secret: str) -> tuple[Console, Settings]:
     """What every page benchmark prints first, and its app's settings (workers off)."""
     console = Console(width=140, highlight=False)

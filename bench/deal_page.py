@@ -45,7 +45,6 @@ from inbox.dialogs import Inbound, Sender
 from inbox.models import ChannelKind
 from triggers import tasks
 
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/funnelbox_bench"
 SECRET = "deal-page-bench-secret-key-2026"
 TARGET_MS = 200.0
 EVENT_COLUMNS = ("kind", "deal_id", "actor_id", "data", "created_at", "attempts")
@@ -163,11 +162,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--deals", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=80, help="the subject's chat, default 80")
-    parser.add_argument("--database-url", default=DEFAULT_URL, help=f"default {DEFAULT_URL}")
-    parser.add_argument("--runs", type=int, default=30, help="timed runs per case, default 30")
-    parser.add_argument("--reuse", action="store_true", help="keep a seed of the same size")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS")
+    board.page_bench_options(parser)
     args = parser.parse_args(argv)
     args.target_ms = TARGET_MS
     if args.deals < 3 or args.messages < 1:

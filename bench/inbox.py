@@ -43,7 +43,6 @@ from core.models import Role
 from funnels.pipelines import create_pipeline, list_stages
 from inbox.models import ChannelKind
 
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/funnelbox_bench"
 SECRET = "inbox-bench-secret-key-2026"
 PASSWORD = "bench-password"
 TARGET_MS = 100.0
@@ -207,11 +206,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dialogs", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
-    parser.add_argument("--database-url", default=DEFAULT_URL, help=f"default {DEFAULT_URL}")
-    parser.add_argument("--runs", type=int, default=30, help="timed runs per case, default 30")
-    parser.add_argument("--reuse", action="store_true", help="keep a seed of the same size")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS")
+    board.page_bench_options(parser)
     args = parser.parse_args(argv)
     args.target_ms = TARGET_MS
     if not 1 <= args.dialogs <= args.messages:

@@ -33,7 +33,6 @@ from bench import board
 from core.db import database, migrate
 from web.app import create_app
 
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/funnelbox_bench"
 SECRET = "pages-bench-secret-key-2026"
 TARGET_MS = 200.0
 NEXT_PAGE = re.compile(rb'href="(/deals/list\?[^"]*cursor=[^"]*)" rel="next"')
@@ -109,11 +108,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--deals", type=int, default=100_000)
     parser.add_argument("--pipelines", type=int, default=10)
-    parser.add_argument("--database-url", default=DEFAULT_URL, help=f"default {DEFAULT_URL}")
-    parser.add_argument("--runs", type=int, default=30, help="timed runs per case, default 30")
-    parser.add_argument("--reuse", action="store_true", help="keep a seed of the same size")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS")
+    board.page_bench_options(parser)
     return parser.parse_args(argv)
 
 
