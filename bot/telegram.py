@@ -5,6 +5,7 @@ handlers have committed (aiogram's own request handler answers first by default,
 which would lose an update if the process died in between).
 """
 
+import asyncio
 import logging
 from typing import Any
 
@@ -206,7 +207,20 @@ async def set_webhook(bot: Bot, *, url: str, secret: str) -> None:
 async def poll(dispatcher: Dispatcher, bot: Bot, channel: Channel) -> None:
     """Long polling for development without a public URL: same handlers, same dedupe."""
     await bot.delete_webhook(drop_pending_updates=False)
-    await dispatcher.start_polling(bot, channel=channel, handle_signals=False)
+    polling = asyncio.create_task(
+        dispatcher.start_polling(bot, channel=channel, handle_signals=False)
+    )
+    try:
+        await asyncio.shield(polling)
+    except asyncio.CancelledError:
+        # Cancelling start_polling leaves aiogram's per-bot polling task running (and
+        # opening HTTP sessions) for ever: its own stop signal ends them.
+        try:
+            await dispatcher.stop_polling()
+        except RuntimeError:  # not started yet: nothing runs but the task itself
+            polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)
+        raise
 
 
 async def download(bot: Bot, file_id: str) -> bytes:

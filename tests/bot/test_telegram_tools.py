@@ -45,4 +45,6 @@ async def test_long_polling_feeds_the_same_handlers(
         await asyncio.gather(polling, return_exceptions=True)
         await bot.session.close()
     assert (await Message.get()).text == "via polling"
+    left = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "Dispatcher._polling"]
+    assert left == []  # nothing polls on after the command is stopped
     assert fake_telegram.calls_to("deleteWebhook")
