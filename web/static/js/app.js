@@ -36,11 +36,14 @@ async function sendReply(form) {
   }
   // the page that holds the conversation (the inbox, or a deal page) says where it reloads
   const area = document.getElementById("conversation-area");
-  window.htmx.ajax("GET", area.dataset.reload ?? `/inbox/${form.dataset.dialogId}`, {
+  await window.htmx.ajax("GET", area.dataset.reload ?? `/inbox/${form.dataset.dialogId}`, {
     target: "#conversation-area",
     select: "#conversation-area",
     swap: "outerHTML",
   });
+  // htmx drops a live refetch whose element this swap replaced, and the reload may have
+  // been rendered before the send it raced (a bubble left "Queued"): fetch once more
+  queueRefetch(String(form.dataset.dialogId));
 }
 
 document.addEventListener("submit", (event) => {
@@ -152,6 +155,12 @@ document.addEventListener("funnelbox:event", (event) => {
   } else {
     touched.add(reset || data?.dialog_id == null ? "*" : String(data.dialog_id));
   }
-  clearTimeout(refetch); // a burst of events is one refetch
-  refetch = setTimeout(refreshAll, 100);
+  queueRefetch();
 });
+
+/** Refetch what ``touched`` names (and ``dialog``) shortly: a burst of events is one refetch. */
+function queueRefetch(dialog) {
+  if (dialog) touched.add(dialog);
+  clearTimeout(refetch);
+  refetch = setTimeout(refreshAll, 100);
+}
