@@ -89,9 +89,13 @@ class MemoryBus(Bus):
 class RedisBus(Bus):
     """Listeners here and, through one Redis pub/sub channel, in every other process."""
 
-    def __init__(self, redis: Redis, channel: str = CHANNEL) -> None:
+    def __init__(self, redis: Redis) -> None:
         super().__init__()
-        self.redis, self.channel = redis, channel
+        # Pub/sub is one namespace for a whole Redis server, whatever database a client
+        # selected: the channel names the database, so installs sharing a server (each
+        # with a database of its own) never see each other's events.
+        database = redis.connection_pool.connection_kwargs.get("db", 0)
+        self.redis, self.channel = redis, f"{CHANNEL}:{database}"
         self.origin = uuid.uuid4().hex
         self._outgoing: asyncio.Queue[Message | None] = asyncio.Queue(BACKLOG)
         self._tasks: list[asyncio.Task[None]] = []
