@@ -4,9 +4,10 @@ Bearer credentials (API tokens and sessions) are ``core.tokens``; what happens t
 credentials when the password changes or the user is deactivated is decided here.
 """
 
+import asyncio
 import secrets
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from tortoise.exceptions import IntegrityError
@@ -14,13 +15,44 @@ from tortoise.exceptions import IntegrityError
 from core.errors import Conflict, NotFound, PermissionDenied, Unauthenticated, ValidationFailed
 from core.events import change
 from core.models import Role, TokenKind, User
+from core.settings import PasswordProfile
 from core.tokens import revoke_all
 
-_hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 8
 MAX_NAME_LENGTH = 200
-#: A fixed hash verified when the e-mail is unknown, so a miss costs as long as a hit.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+#: argon2 costs by ``FUNNELBOX_PASSWORD_PROFILE``: RFC 9106's low-memory choice (64 MiB,
+#: 3 passes: argon2-cffi's default) for real use, the cheapest for test suites, which
+#: would otherwise spend most of their time hashing the passwords of made-up users.
+PROFILES: dict[str, Parameters] = {
+    "rfc_9106_low_memory": profiles.RFC_9106_LOW_MEMORY,
+    "cheapest": profiles.CHEAPEST,
+}
+
+
+class _Hashing:
+    """The hasher of new passwords (any stored hash verifies: it names its own costs)
+    and a fixed hash verified when the e-mail is unknown, so a miss costs as a hit does."""
+
+    def __init__(self, profile: PasswordProfile) -> None:
+        self.profile = profile
+        self.hasher = PasswordHasher.from_parameters(PROFILES[profile])
+        self.dummy = self.hasher.hash(secrets.token_urlsafe(16))
+
+
+_hashing = _Hashing("rfc_9106_low_memory")
+
+
+def use_password_profile(profile: PasswordProfile) -> None:
+    """Hash new passwords at ``profile``'s cost (the app and the command line set it)."""
+    global _hashing  # one hasher per process, chosen by its settings
+    if profile != _hashing.profile:
+        _hashing = _Hashing(profile)
+
+
+async def _hash(password: str) -> str:
+    """A new hash, made in a thread: argon2 takes about 0.1-0.5 s of CPU by design and
+    releases the GIL, so a login never holds up the webhooks and pages served meanwhile."""
+    return await asyncio.to_thread(_hashing.hasher.hash, password)
 
 
 def normalize_email(email: str) -> str:
@@ -56,7 +88,7 @@ async def create_user(
     try:
         async with change(actor) as batch:
             user = await User.create(
-                email=email, name=name, role=role, password_hash=_hasher.hash(password)
+                email=email, name=name, role=role, password_hash=await _hash(password)
             )
             await batch.record("user.created", user_id=user.id, email=email, role=role.value)
     except IntegrityError:  # a concurrent create took the e-mail after the check
@@ -74,7 +106,7 @@ async def set_password(
     """
     _check_password(password)
     async with change(actor) as batch:
-        user.password_hash = _hasher.hash(password)
+        user.password_hash = await _hash(password)
         await user.save(update_fields=["password_hash"])
         await revoke_all(user, kinds=(TokenKind.SESSION,))
         revoked = await revoke_all(user, kinds=(TokenKind.API,)) if revoke_tokens else 0
@@ -181,7 +213,8 @@ async def authenticate(*, email: str, password: str) -> User:
         email = ""  # no account has it; the dummy hash below still costs the same time
     user = await User.get_or_none(email=email, is_active=True) if email else None
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        stored = user.password_hash if user else _hashing.dummy
+        await asyncio.to_thread(_hashing.hasher.verify, stored, password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None:

@@ -6,6 +6,9 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: The argon2 cost of new password hashes (``core.auth.PROFILES``).
+PasswordProfile = Literal["rfc_9106_low_memory", "cheapest"]
+
 
 class Settings(BaseSettings):
     """Every knob of the service; defaults give a working single-machine install."""
@@ -66,6 +69,11 @@ class Settings(BaseSettings):
         default="INFO",
         description="What the console shows: INFO is requests, sends, failures and sync runs;"
         " DEBUG adds the schedulers' every tick.",
+    )
+    password_profile: PasswordProfile = Field(
+        default="rfc_9106_low_memory",
+        description="argon2 cost of new password hashes: RFC 9106's low-memory choice;"
+        " `cheapest` is for test suites only.",
     )
 
 

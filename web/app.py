@@ -19,6 +19,7 @@ from bot.staff import TaskNotifier
 from bot.state import SharedState
 from bot.telegram import Bots, build_dispatcher
 from bot.templates import TemplateCache
+from core.auth import use_password_profile
 from core.bus import MemoryBus, RedisBus
 from core.crypto import Vault
 from core.db import database
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, own_database: bool = True) -> web.Applicat
         client_max_size=LARGEST + UPLOAD_OVERHEAD,
     )
     app[SETTINGS] = settings
+    use_password_profile(settings.password_profile)
     app[FILES] = FileStore(settings.media_dir)
     app[PUMPS] = {}
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None

@@ -423,11 +423,13 @@ COMMANDS: dict[str, Command] = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
+    from core import auth
     from core.errors import DomainError
     from core.logs import configure
     from core.settings import get_settings
 
     settings = get_settings()
+    auth.use_password_profile(settings.password_profile)
     if args.command == "worker":  # serve configures each of its processes; one-shot
         configure(settings.log_level)  # commands print their answer, and only warnings log
     if args.command == "serve":

@@ -10,8 +10,9 @@ import pytest
 from core import auth, tokens
 from core.errors import Conflict, Unauthenticated, ValidationFailed
 from core.models import ApiToken, Event, Role, TokenKind, User
+from core.settings import Settings
 from tests.asserts import assert_error
-from tests.conftest import PASSWORD, SECRET_KEY, Api, make_user
+from tests.conftest import PASSWORD, SECRET_KEY, Api, Backend, make_user
 from web.api import ADMINS
 from web.middleware import CSRF_HEADER, SESSION_COOKIE, csrf_for, csrf_key
 from web.routes import api as route_table
@@ -930,3 +931,26 @@ async def make_named(name: str) -> User:
     return await auth.create_user(
         actor=None, email="long@example.com", role=Role.ADMIN, password=PASSWORD, name=name
     )
+
+
+# --- password hashing ------------------------------------------------------------------
+
+
+async def test_the_default_profile_is_rfc_9106_low_memory_and_any_stored_hash_verifies(
+    db: Backend,
+) -> None:
+    """A deployment hashes at RFC 9106's low-memory cost; a hash keeps the cost it was
+    made with, so changing the profile never locks anyone out."""
+    assert Settings.model_fields["password_profile"].default == "rfc_9106_low_memory"
+    try:
+        auth.use_password_profile("rfc_9106_low_memory")
+        strong = await make_user(Role.ADMIN, "strong@example.com")
+    finally:
+        auth.use_password_profile("cheapest")
+    assert strong.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    cheap = await make_user(Role.ADMIN, "cheap@example.com")
+    assert cheap.password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    for email in ("strong@example.com", "cheap@example.com"):
+        assert (await auth.authenticate(email=email, password=PASSWORD)).email == email
+    with pytest.raises(Unauthenticated):
+        await auth.authenticate(email="strong@example.com", password="not the password")
