@@ -27,10 +27,33 @@ from core.settings import Settings
 from web.app import create_app
 
 IN_CI = os.environ.get("CI") == "true"
-POSTGRES_URL = os.environ.get(
+# Made-up users need no costly hashes: the cheapest argon2 profile, here and in every
+# `funnelbox` process a test starts (tests/web/test_auth.py checks the real one).
+os.environ["FUNNELBOX_PASSWORD_PROFILE"] = "cheapest"
+auth.use_password_profile("cheapest")
+#: pytest-xdist's worker number (``gw3`` is 3); None when the suite runs in one process.
+WORKER = int(os.environ["PYTEST_XDIST_WORKER"][2:]) if "PYTEST_XDIST_WORKER" in os.environ else None
+POSTGRES_BASE_URL = os.environ.get(
     "FUNNELBOX_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test" if IN_CI else ""
 )
-REDIS_URL = os.environ.get("FUNNELBOX_TEST_REDIS_URL", "redis://127.0.0.1:6379/15" if IN_CI else "")
+REDIS_BASE_URL = os.environ.get(
+    "FUNNELBOX_TEST_REDIS_URL", "redis://127.0.0.1:6379/15" if IN_CI else ""
+)
+
+
+def for_worker(url: str, *, redis: bool) -> str:
+    """Each xdist worker's own database: PostgreSQL ``test`` becomes ``test_w1`` (made
+    on first use), Redis database 15 becomes 15 - 1 = 14. One process keeps the URL."""
+    if not url or WORKER is None:
+        return url
+    base, _, name = url.rpartition("/")
+    if redis:
+        return f"{base}/{int(name or 0) - WORKER}"
+    return f"{base}/{name}_w{WORKER}"
+
+
+POSTGRES_URL = for_worker(POSTGRES_BASE_URL, redis=False)
+REDIS_URL = for_worker(REDIS_BASE_URL, redis=True)
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 PASSWORD = "correct horse battery"
 SECRET_KEY = SecretStr("test-secret-key-for-credentials")
@@ -92,9 +115,23 @@ async def backend(request: pytest.FixtureRequest, sqlite_dir: Path) -> AsyncIter
 async def _reset_postgres(url: str) -> None:
     import asyncpg
 
+    if url != POSTGRES_BASE_URL:  # a worker's own database, made from the base one's server
+        await _create_database(url)
     conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
     try:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+async def _create_database(url: str) -> None:
+    import asyncpg
+
+    name = url.rpartition("/")[2]
+    conn = await asyncpg.connect(POSTGRES_BASE_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
 
