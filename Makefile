@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-pages bench-inbox bench-deal-page bench-ingest bench-triggers bench-altegio clean
+.PHONY: run demo test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-pages bench-inbox bench-deal-page bench-ingest bench-triggers bench-altegio bench-storm clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing Funnelbox with its dependencies (a minute or two the first time)"
@@ -101,6 +101,10 @@ bench-altegio: $(STAMP)
 
 bench-triggers: $(STAMP)
 	$(BIN)/python bench/triggers.py --moves 1000 --chats 200 --delayed 20
+
+# 10,000 messages from 500 customers, 30% sent twice, shuffled, 50 at a time, checked.
+bench-storm: $(STAMP)
+	$(BIN)/python bench/storm.py --deliveries 10000 --customers 250 --concurrency 50
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -7,6 +7,7 @@ events. Errors come back in Graph's envelope
 and are raised as :class:`GraphError`, which keeps the code the caller decides by.
 """
 
+import json as jsonlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,15 @@ from aiohttp import ClientSession, ClientTimeout, FormData
 
 #: Templates per page when listing (Graph's maximum is higher, its default 25).
 PAGE_SIZE = 100
+#: How much of an unreadable answer an error quotes.
+EXCERPT = 200
+
+
+def excerpt(content: object) -> str:
+    """The start of an answer that is not the API's (a proxy's page, a cut-off body),
+    quoted in a reason: enough to recognise it, never the whole of a large page."""
+    text = content.decode(errors="replace") if isinstance(content, bytes) else str(content)
+    return repr(text if len(text) <= EXCERPT else f"{text[:EXCERPT]}...")
 
 
 class GraphError(Exception):
@@ -31,11 +41,13 @@ class GraphError(Exception):
         super().__init__(f"{text} ({details})" if details else text)
 
     @classmethod
-    def from_answer(cls, status: int, body: Any) -> "GraphError":
+    def from_answer(cls, status: int, body: Any, raw: bytes = b"") -> "GraphError":
+        """The error an answer means; ``raw`` is quoted when it is not Graph's envelope."""
         error = body.get("error") if isinstance(body, dict) else None
         if not isinstance(error, dict):
-            return cls(status, None, f"HTTP {status} without a Graph error body")
-        details = (error.get("error_data") or {}).get("details")
+            return cls(status, None, f"HTTP {status} without a Graph error body: {excerpt(raw)}")
+        data = error.get("error_data")
+        details = data.get("details") if isinstance(data, dict) else None
         code = str(error.get("code"))
         return cls(
             status,
@@ -156,11 +168,12 @@ class GraphClient:
                 kind: content,
             },
         )
-        messages = answer.get("messages") or [{}]
-        wamid = messages[0].get("id")
-        if not wamid:
-            raise GraphError(200, None, "the answer carries no message id")
-        return str(wamid)
+        messages = answer.get("messages")
+        first = messages[0] if isinstance(messages, list) and messages else None
+        wamid = first.get("id") if isinstance(first, dict) else None
+        if not isinstance(wamid, str) or not wamid:
+            raise GraphError(200, None, f"the answer carries no message id: {excerpt(answer)}")
+        return wamid
 
     async def _call(
         self,
@@ -175,13 +188,14 @@ class GraphClient:
             method, url, json=json, data=data, params=params, headers=self._headers,
             timeout=self._timeout,
         ) as response:  # fmt: skip
-            try:
-                body = await response.json(content_type=None)
-            except ValueError:  # an HTML error page from a proxy, say
-                body = None
-            if response.status >= 400 or not isinstance(body, dict) or "error" in body:
-                raise GraphError.from_answer(response.status, body)
-            return body
+            raw = await response.read()
+        try:
+            body = jsonlib.loads(raw)
+        except ValueError:  # an HTML error page from a proxy, a body cut off, not UTF-8
+            body = None
+        if response.status >= 400 or not isinstance(body, dict) or "error" in body:
+            raise GraphError.from_answer(response.status, body, raw)
+        return body
 
 
 def _template(raw: dict[str, Any]) -> Template:

@@ -17,13 +17,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.ratelimit import TokenBucket
 from bot.senders import (
-    MEDIA_TIMEOUT,
+    TIMEOUTS,
     BotSource,
     Limit,
     TelegramTransport,
+    Timeouts,
     Transport,
     WhatsAppTransport,
-    timeout,
 )
 from core.crypto import Vault
 from core.events import EventBatch, subscribe
@@ -73,14 +73,16 @@ class OutboxWorker:
         files: FileStore,
         policy: Policy = POLICIES["outbox"],
         poll_seconds: float = 1.0,
+        timeouts: Timeouts = TIMEOUTS,
     ) -> None:
-        if policy.lease.total_seconds() <= MEDIA_TIMEOUT + CLAIM_MARGIN:
-            raise ValueError(f"the lease must exceed {MEDIA_TIMEOUT + CLAIM_MARGIN} s")
+        if policy.lease.total_seconds() <= timeouts.media + CLAIM_MARGIN:
+            raise ValueError(f"the lease must exceed {timeouts.media + CLAIM_MARGIN} s")
         self._vault = vault
         self._buckets = buckets
+        self._timeouts = timeouts
         self._transports: dict[ChannelKind, Transport] = {
-            ChannelKind.TELEGRAM: TelegramTransport(bots, files),
-            ChannelKind.WHATSAPP: WhatsAppTransport(http_session, files),
+            ChannelKind.TELEGRAM: TelegramTransport(bots, files, timeouts),
+            ChannelKind.WHATSAPP: WhatsAppTransport(http_session, files, timeouts),
         }
         self.queue = outbox_queue(policy)
         self.pump = Pump(
@@ -126,7 +128,8 @@ class OutboxWorker:
         transport = self._transports[channel.kind]
         lease_end = row.next_attempt_at
         assert lease_end is not None, "a claimed row is pending until its lease ends"
-        wait = await self._pace(transport.limits(channel, chat_id), lease_end, timeout(message))
+        limits = transport.limits(channel, chat_id)
+        wait = await self._pace(limits, lease_end, self._timeouts.of(message))
         if wait is not None:
             return Retry(
                 "waiting for the rate limit", at=_now() + timedelta(seconds=wait), counts=False

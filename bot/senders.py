@@ -27,24 +27,40 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.types import FSInputFile
+from aiogram.types import Message as TelegramMessage
 from aiohttp import ClientError, ClientSession
 
-from bot.graph import GraphClient, GraphError
+from bot.graph import GraphClient, GraphError, excerpt
 from core.errors import NotFound
 from core.files import FileStore
 from core.queue import Done, Outcome, Park, Retry
 from inbox.models import Channel, Message
 
-#: Seconds a send may take before it is abandoned and retried (shorter than a claim).
-SEND_TIMEOUT = 10
-#: The same for a photo or document, whose upload takes longer (50 MB in 25 s is 16 Mbit/s).
-MEDIA_TIMEOUT = 25
 FILE_KINDS = ("image", "document")
 
 
-def timeout(message: Message) -> float:
-    """How long sending ``message`` may take: longer for a file than for text."""
-    return MEDIA_TIMEOUT if message.kind in FILE_KINDS else SEND_TIMEOUT
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds a send may take before it is abandoned and retried (shorter than a claim):
+    ``text`` for a text or template, ``media`` for a photo or document, whose upload takes
+    longer (50 MB in 25 s is 16 Mbit/s). Whole seconds: aiogram takes them so."""
+
+    text: int = 10
+    media: int = 25
+
+    def of(self, message: Message) -> int:
+        """How long sending ``message`` may take: longer for a file than for text."""
+        return self.media if message.kind in FILE_KINDS else self.text
+
+
+#: The timeouts sends run with (tests pass shorter ones to the outbox worker).
+TIMEOUTS = Timeouts()
+
+
+def unreadable(detail: str, content: object) -> str:
+    """The reason of a Telegram answer that is not the Bot API's: what was wrong and the
+    start of what came."""
+    return f"Telegram answered something unreadable ({detail}): {excerpt(content)}"
 
 
 def retry(reason: str, after_seconds: float | None = None) -> Retry:
@@ -92,12 +108,12 @@ _TELEGRAM_PERMANENT = (
     TelegramMigrateToChat,
     TelegramEntityTooLarge,
 )
-# 5xx, timeouts and connection errors, and answers aiogram could not read or place.
+# 5xx, timeouts and connection errors, and errors aiogram could not place (answers it
+# could not read at all are ``ClientDecodeError``, retried too, with a short reason).
 _TELEGRAM_TRANSIENT = (
     TelegramServerError,
     TelegramNetworkError,
     TelegramAPIError,
-    ClientDecodeError,
 )
 
 
@@ -120,9 +136,10 @@ class TelegramTransport:
     chat (20 a minute in groups, whose ids are negative).
     """
 
-    def __init__(self, bots: BotSource, files: FileStore) -> None:
+    def __init__(self, bots: BotSource, files: FileStore, timeouts: Timeouts) -> None:
         self._bots = bots
         self._files = files
+        self._timeouts = timeouts
 
     def limits(self, channel: Channel, chat_id: str) -> list[Limit]:
         bot = channel.external_id
@@ -144,7 +161,7 @@ class TelegramTransport:
                     chat_id=chat,
                     text=message.text,
                     reply_markup=message.payload.get("reply_markup"),
-                    request_timeout=SEND_TIMEOUT,
+                    request_timeout=self._timeouts.text,
                 )
             elif message.kind in FILE_KINDS:
                 file = attachment(self._files, message)
@@ -153,11 +170,11 @@ class TelegramTransport:
                 caption = message.text or None
                 if message.kind == "image":
                     sent = await bot.send_photo(
-                        chat, file, caption=caption, request_timeout=MEDIA_TIMEOUT
+                        chat, file, caption=caption, request_timeout=self._timeouts.media
                     )
                 else:
                     sent = await bot.send_document(
-                        chat, file, caption=caption, request_timeout=MEDIA_TIMEOUT
+                        chat, file, caption=caption, request_timeout=self._timeouts.media
                     )
             else:
                 return Park(f"{message.kind} messages cannot be sent to Telegram")
@@ -165,9 +182,19 @@ class TelegramTransport:
             return retry(exc.message, float(exc.retry_after))
         except _TELEGRAM_PERMANENT as exc:
             return Park(exc.message)
+        except ClientDecodeError as exc:
+            return retry(unreadable(exc.message, exc.data))
         except _TELEGRAM_TRANSIENT as exc:
             return retry(str(exc))
-        return Done(f"{sent.chat.id}:{sent.message_id}")
+        return sent_as(sent)
+
+
+def sent_as(sent: object) -> Outcome:
+    """The outcome of a send Telegram answered ``ok``: done under the chat and message
+    id, or a retry when the answer carries no message (``{"ok": true}`` alone)."""
+    if not isinstance(sent, TelegramMessage):
+        return retry(unreadable("ok without a message", sent))
+    return Done(f"{sent.chat.id}:{sent.message_id}")
 
 
 #: Graph error codes of rate limits: API calls (4), the account (80007), the number's
@@ -194,9 +221,10 @@ class WhatsAppTransport:
     6 seconds with bursts of up to 45 borrowed from the future.
     """
 
-    def __init__(self, session: ClientSession, files: FileStore) -> None:
+    def __init__(self, session: ClientSession, files: FileStore, timeouts: Timeouts) -> None:
         self._session = session
         self._files = files
+        self._timeouts = timeouts
 
     def limits(self, channel: Channel, chat_id: str) -> list[Limit]:
         number = channel.external_id
@@ -212,7 +240,7 @@ class WhatsAppTransport:
             self._session,
             channel.api_base_url,
             credentials["access_token"],
-            timeout=timeout(message),
+            timeout=self._timeouts.of(message),
         )
         number = credentials["phone_number_id"]
         try:
@@ -244,10 +272,13 @@ class WhatsAppTransport:
 
 
 def classify(error: GraphError) -> Outcome:
-    """Rate limits and Meta's temporary errors are retried; everything else is final
-    (131026 undeliverable, 131047 window closed, 132001 no such template, 190 token...)."""
+    """Rate limits, Meta's temporary errors and answers that are not Graph's (no error
+    code: a proxy's page, a cut-off body, another shape) are retried; every error Meta
+    coded otherwise is final (131026 undeliverable, 131047 window closed, 132001 no such
+    template, 190 token...)."""
     if error.code in _WHATSAPP_RATE_LIMITS:
         return retry(str(error), _WHATSAPP_RATE_LIMITS[error.code])
-    if error.code in _WHATSAPP_TRANSIENT or error.status >= 500 or error.status == 429:
+    transient = error.code is None or error.code in _WHATSAPP_TRANSIENT
+    if transient or error.status >= 500 or error.status == 429:
         return retry(str(error))
     return Park(str(error))

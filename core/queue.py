@@ -60,7 +60,7 @@ class Policy:
 
 #: Every queue's lease and attempt limit, in one place. Leases are renewed while rows are
 #: handled (``Queue.work``), so they bound how long a dead worker's rows wait for another.
-#: The outbox's lease must outlast its longest send (``bot.senders.MEDIA_TIMEOUT``, a
+#: The outbox's lease must outlast its longest send (``bot.senders.Timeouts``, a
 #: file's); retries back off exponentially (:func:`backoff`), so the outbox's 12 attempts
 #: span about 40 minutes.
 POLICIES: Mapping[str, Policy] = {

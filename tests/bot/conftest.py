@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from bot.outbox import OutboxWorker
 from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
+from bot.senders import TIMEOUTS, Timeouts
 from bot.telegram import Bots
 from core.crypto import Vault
 from core.models import User
@@ -106,14 +107,16 @@ async def make_worker(db: Backend) -> AsyncIterator[MakeWorker]:
     redis = Redis.from_url(db.redis_url) if db.redis_url else None
     prefix = f"test:{uuid.uuid4().hex}:"
 
-    def make(poll_seconds: float = 1.0, **policy: Any) -> OutboxWorker:
+    def make(
+        poll_seconds: float = 1.0, timeouts: Timeouts = TIMEOUTS, **policy: Any
+    ) -> OutboxWorker:
         buckets: TokenBucket = (
             RedisBuckets(redis, prefix=prefix) if redis is not None else MemoryBuckets()
         )
         options = replace(POLICIES["outbox"], **policy)
         return OutboxWorker(
             VAULT, bots, session, buckets, files=db.files, policy=options,
-            poll_seconds=poll_seconds,
+            poll_seconds=poll_seconds, timeouts=timeouts,
         )  # fmt: skip
 
     yield make

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import FormData
 
 from bot.outbox import OutboxWorker
-from bot.senders import MEDIA_TIMEOUT
+from bot.senders import TIMEOUTS
 from core.models import Event
 from inbox.attachments import LARGEST, MB
 from inbox.models import Message, Outbox
@@ -300,8 +300,8 @@ async def test_a_file_gone_from_the_store_fails_the_message(
 
 
 async def test_the_outbox_lease_outlasts_a_file_send(make_worker: MakeWorker) -> None:
-    """A file may take MEDIA_TIMEOUT to upload: a lease shorter than that (and the
+    """A file may take TIMEOUTS.media to upload: a lease shorter than that (and the
     margin) would let a second worker send it again while the first still uploads."""
     with pytest.raises(ValueError, match="lease must exceed 27"):
-        make_worker(lease=timedelta(seconds=MEDIA_TIMEOUT + 1))
+        make_worker(lease=timedelta(seconds=TIMEOUTS.media + 1))
     assert make_worker()  # the outbox's own policy (30 s) leaves room

@@ -6,7 +6,8 @@ It speaks the real wire format, so the real aiogram client can be pointed at it:
         bot = Bot(fake.token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))
 
 Every call is recorded in ``fake.calls``; ``fail_next`` scripts the errors Telegram returns
-(429 with ``retry_after``, 403 blocked by the user, 500s); the ``*_update`` builders make the
+(429 with ``retry_after``, 403 blocked by the user, 500s), ``slow`` late answers and
+``garble`` answers that are not the Bot API's (``GARBAGE``); the ``*_update`` builders make the
 inbound Update objects a user's actions produce, for ``push_update`` (getUpdates) or for
 posting to our webhook endpoint.
 """
@@ -16,16 +17,16 @@ import contextlib
 import itertools
 import json
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
-from tests.fakes._server import FakeServer
+from tests.fakes._server import FakeServer, take
 
 DEFAULT_TOKEN = "123456789:AAFakeTokenForFunnelboxTests"
 
@@ -160,6 +161,14 @@ class FakeTelegram(FakeServer):
     for, so a polling loop under test stops promptly.
     """
 
+    #: A sendMessage answer cut off mid-way, and answers whose JSON is not the Bot API's
+    #: documented shape (a result that is not a Message; ok without a result).
+    GARBAGE: ClassVar[dict[str, str]] = {
+        "truncated": '{"ok":true,"result":{"message_id":4,"from":{"id":123456789,"is_bot":tr',
+        "shape": '{"ok":true,"result":true}',
+        "empty": '{"ok":true}',
+    }
+
     def __init__(self, *tokens: str, long_poll_cap: float = 1.0) -> None:
         super().__init__()
         self.bots = {token: _Bot(_bot_user(token)) for token in tokens or (DEFAULT_TOKEN,)}
@@ -169,8 +178,7 @@ class FakeTelegram(FakeServer):
         self.files: dict[str, TelegramFile] = {}
         self.chats: dict[int, JsonDict] = {}
         self.messages: dict[tuple[int, int], JsonDict] = {}
-        self._failures: defaultdict[str, deque[TelegramError]] = defaultdict(deque)
-        self._garbled: set[str] = set()
+        self._failures: defaultdict[str, list[tuple[int | None, TelegramError]]] = defaultdict(list)
         self._message_ids: defaultdict[int, itertools.count[int]] = defaultdict(
             lambda: itertools.count(1)
         )
@@ -203,24 +211,19 @@ class FakeTelegram(FakeServer):
         description: str | None = None,
         retry_after: int | None = None,
         times: int = 1,
+        chat: int | None = None,
     ) -> None:
-        """Answer the next ``times`` calls of ``method`` with this error instead of a result."""
+        """Answer the next ``times`` calls of ``method`` (to ``chat`` only, when given)
+        with this error instead of a result."""
         if status == 429:
             retry_after = retry_after or 1
             description = description or f"Too Many Requests: retry after {retry_after}"
         for _ in range(times):
-            self._failures[method.lower()].append(
-                TelegramError(
-                    status,
-                    description or _DESCRIPTIONS.get(status) or HTTPStatus(status).phrase,
-                    retry_after,
-                )
-            )
-
-    def garble(self, method: str) -> None:
-        """Answer every later call of ``method`` with an HTML page, as a broken proxy in
-        front of the Bot API would: status 200, not JSON."""
-        self._garbled.add(method.lower())
+            error = TelegramError(
+                status, description or _DESCRIPTIONS.get(status) or HTTPStatus(status).phrase,
+                retry_after,
+            )  # fmt: skip
+            self._failures[method.lower()].append((chat, error))
 
     def calls_to(self, method: str) -> list[TelegramCall]:
         return [call for call in self.calls if call.method.lower() == method.lower()]
@@ -341,19 +344,24 @@ class FakeTelegram(FakeServer):
         token, method = request.match_info["token"], request.match_info["method"]
         params = await _read_params(request)
         self.calls.append(TelegramCall(method, token, params))
+        await self._count_arrival()
+        scripted = None
         try:
             if token not in self.bots:
                 raise TelegramError(401, "Unauthorized")
             handler = self._methods.get(method.lower())
             if handler is None:
                 raise TelegramError(404, "Not Found")
-            if failures := self._failures[method.lower()]:
-                raise failures.popleft()
-            if method.lower() in self._garbled:
-                return web.Response(text="<html>upstream gone</html>", content_type="text/html")
+            if failure := take(self._failures[method.lower()], params.get("chat_id")):
+                raise failure
+            scripted = self._misbehaviour(method, params.get("chat_id"))
+            if scripted is not None and scripted.garbage:
+                return self._garbage(scripted.garbage)
             result = await handler(self.bots[token], params)
         except TelegramError as error:
             return error.response()
+        if scripted is not None:
+            await self._late(scripted.delay)
         return web.json_response({"ok": True, "result": result})
 
     async def _download(self, request: web.Request) -> web.Response:

@@ -13,7 +13,8 @@ Paths are those of https://graph.facebook.com, so a client only swaps its base U
 
 Every request is recorded in ``fake.calls``; ``fail_next(code)`` answers the next request
 with one of Meta's documented errors (``ERRORS``), in the Graph error envelope and with the
-HTTP status Meta uses for it.
+HTTP status Meta uses for it; ``slow`` answers late and ``garble`` with what is not the
+Graph API's answer (``GARBAGE``).
 """
 
 import base64
@@ -23,14 +24,14 @@ import itertools
 import json
 import secrets
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
-from tests.fakes._server import FakeServer
+from tests.fakes._server import FakeServer, take
 
 JsonDict = dict[str, Any]
 
@@ -177,6 +178,14 @@ class FakeGraph(FakeServer):
     webhook payloads for this account's ids.
     """
 
+    #: A messages answer cut off mid-way, and answers whose JSON is not the documented
+    #: shape (``messages`` not a list of objects; no ``messages`` at all).
+    GARBAGE: ClassVar[dict[str, str]] = {
+        "truncated": '{"messaging_product":"whatsapp","contacts":[{"input":"1650',
+        "shape": '{"messaging_product":"whatsapp","messages":"accepted"}',
+        "empty": "{}",
+    }
+
     def __init__(
         self,
         *,
@@ -199,7 +208,7 @@ class FakeGraph(FakeServer):
         self.templates: list[JsonDict] = []
         self.media: dict[str, GraphMedia] = {}
         self.conversions: list[ConversionsBatch] = []
-        self._failures: defaultdict[str, deque[GraphFailure]] = defaultdict(deque)
+        self._failures: defaultdict[str, list[tuple[str | None, GraphFailure]]] = defaultdict(list)
         self._ids = itertools.count(1_000_000_000_000_001)
         version = r"/{version:v\d+\.\d+}"
         router = self.app.router
@@ -223,14 +232,15 @@ class FakeGraph(FakeServer):
         details: str | None = None,
         subcode: int | None = None,
         times: int = 1,
+        chat: str | None = None,
     ) -> None:
         """Answer the next ``times`` requests to ``endpoint`` (messages, templates, upload,
-        media, download, events) with Meta's error ``code``; ``details`` overrides its
-        error_data."""
+        media, download, events; those ``to`` ``chat`` only, when given) with Meta's error
+        ``code``; ``details`` overrides its error_data."""
         if endpoint not in {route.name for route in self.app.router.routes()}:
             raise ValueError(f"no endpoint named {endpoint!r}")
         error = ERRORS[code] if details is None else replace(ERRORS[code], details=details)
-        self._failures[endpoint].extend(GraphFailure(error, subcode) for _ in range(times))
+        self._failures[endpoint] += [(chat, GraphFailure(error, subcode)) for _ in range(times)]
 
     def calls_to(self, endpoint: str) -> list[GraphCall]:
         return [call for call in self.calls if call.endpoint == endpoint]
@@ -280,14 +290,21 @@ class FakeGraph(FakeServer):
         self.calls.append(
             GraphCall(endpoint, request.method, request.path, dict(request.query), body)
         )
+        await self._count_arrival()
         try:
             if _access_token(request, body) != self.access_token:
                 raise GraphFailure(ERRORS[190])
-            if failures := self._failures[endpoint]:
-                raise failures.popleft()
-            return await handler(request, body)
+            if failure := take(self._failures[endpoint], body.get("to")):
+                raise failure
+            scripted = self._misbehaviour(endpoint, body.get("to"))
+            if scripted is not None and scripted.garbage:
+                return self._garbage(scripted.garbage)
+            answer = await handler(request, body)
         except GraphFailure as failure:
             return failure.response()
+        if scripted is not None:
+            await self._late(scripted.delay)
+        return answer
 
     async def _messages(self, request: web.Request, body: JsonDict) -> web.Response:
         self._expect_node(request, self.phone_number_id, "post")

@@ -1,6 +1,8 @@
 """PostgreSQL cut off mid-ingest, through a loopback proxy, under a real `funnelbox serve`:
 deliveries answered 200 were stored; the ones refused are redelivered, as Meta does;
-once the database is back everything is processed once, in order, nothing parked."""
+once the database is back everything is processed once, nothing parked, and in order:
+the order in which the platform's deliveries were accepted (a refused message comes
+after the ones accepted before its redelivery; ``tests.faults.storm``)."""
 
 import asyncio
 import os
@@ -15,6 +17,7 @@ from tests.bot.conftest import APP_SECRET
 from tests.conftest import SECRET_KEY, Backend
 from tests.fakes.whatsapp import FakeGraph, signed
 from tests.faults.proxy import Proxy
+from tests.faults.storm import Delivery, Timeline
 from tests.processes import Server
 
 WA_ID = "16505550042"
@@ -44,18 +47,25 @@ async def test_a_database_outage_mid_ingest_loses_nothing(
         "FUNNELBOX_SECRET_KEY": SECRET_KEY.get_secret_value(), "FUNNELBOX_OUTBOX_WORKER": "false",
     }  # fmt: skip
     texts = [f"message {i}" for i in range(12)]
-    bodies = [signed(fake_graph.webhooks.text(WA_ID, text), APP_SECRET) for text in texts]
+    deliveries = [
+        Delivery("/webhooks/whatsapp", *signed(fake_graph.webhooks.text(WA_ID, text), APP_SECRET),
+                 WA_ID, text)
+        for text in texts
+    ]  # fmt: skip
+    timeline = Timeline()
     try:
         async with Server(env, dispatch=False) as server, aiohttp.ClientSession() as http:
 
-            async def post(index: int) -> int:
-                body, headers = bodies[index]
-                url = f"{server.base}/webhooks/whatsapp"
+            async def deliver(delivery: Delivery) -> int:
+                url = f"{server.base}{delivery.path}"
                 try:
-                    async with http.post(url, data=body, headers=headers) as response:
-                        return response.status
+                    async with http.post(url, data=delivery.body, headers=delivery.headers) as r:
+                        return r.status
                 except aiohttp.ClientError:
                     return 0
+
+            async def post(index: int) -> int:
+                return await timeline.send(deliver, deliveries[index])
 
             assert [await post(i) for i in range(4)] == [200] * 4
             await _wait_for(4)
@@ -75,4 +85,5 @@ async def test_a_database_outage_mid_ingest_loses_nothing(
     stored = await _texts()
     assert sorted(stored) == sorted(texts), "each once (redeliveries arrive out of order)"
     assert stored[:4] == texts[:4]
+    assert timeline.out_of_order(stored) == []
     assert not await InboundDelivery.filter(parked_at__isnull=False).exists()

@@ -1,50 +1,39 @@
-"""A duplicate storm, bounded for ``make test`` (``bench/ingest.py`` runs it full size):
+"""A duplicate storm, bounded for ``make test`` (``bench/storm.py`` runs it full size):
 Telegram and WhatsApp deliveries mixed, 30% sent twice byte for byte, shuffled and
-concurrent. Exactly one message per delivery, one dialog and one deal per customer."""
-
-import asyncio
-import json
-import random
+concurrent. Exactly one message per delivery, one dialog and one deal per customer,
+each conversation stored in the order its messages were sent (``tests.faults.storm``
+says what that order is when deliveries are concurrent)."""
 
 from core.crypto import Vault
 from funnels.models import Deal
 from inbox.models import Channel, Dialog, Message
 from tests.bot.conftest import APP_SECRET, drain
 from tests.conftest import SECRET_KEY, Api
-from tests.fakes.telegram import FakeTelegram, TelegramUser
-from tests.fakes.whatsapp import FakeGraph, sign
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.whatsapp import FakeGraph
+from tests.faults.storm import Delivery, Timeline, mixed, storm
 
 CUSTOMERS, EACH, CONCURRENCY = 10, 12, 20
 
 
-async def test_a_shuffled_duplicate_storm_stores_each_message_once(
+async def test_a_shuffled_duplicate_storm_stores_each_message_once_in_order(
     anon: Api, telegram_channel: dict, whatsapp_channel: dict,
     fake_telegram: FakeTelegram, fake_graph: FakeGraph,
 ) -> None:  # fmt: skip
     stored = await Channel.get(id=telegram_channel["id"])
     secret = Vault(SECRET_KEY.get_secret_value()).open(stored.credentials)["webhook_secret"]
-    deliveries: list[tuple[str, bytes, dict[str, str]]] = []
-    for n in range(CUSTOMERS):
-        user = TelegramUser(id=7000 + n, first_name=f"T{n}")
-        for i in range(EACH):
-            body = json.dumps(fake_telegram.text_update(user, f"t{n}-{i}")).encode()
-            headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
-            deliveries.append((telegram_channel["webhook_path"], body, headers))
-            body = json.dumps(fake_graph.webhooks.text(f"1650555{n:04d}", f"w{n}-{i}")).encode()
-            deliveries.append(
-                ("/webhooks/whatsapp", body, {"X-Hub-Signature-256": sign(body, APP_SECRET)})
-            )
-    rng = random.Random(11)
-    storm = deliveries + rng.sample(deliveries, k=len(deliveries) * 3 // 10)
-    rng.shuffle(storm)
-    gate = asyncio.Semaphore(CONCURRENCY)
+    deliveries = mixed(
+        fake_telegram, telegram_channel["webhook_path"], secret, fake_graph.webhooks, APP_SECRET,
+        customers=CUSTOMERS, each=EACH,
+    )  # fmt: skip
 
-    async def send(path: str, body: bytes, headers: dict[str, str]) -> int:
-        async with gate:
-            status, _ = await anon.call("POST", path, data=body, headers=headers)
-            return status
+    async def post(delivery: Delivery) -> int:
+        data, headers = delivery.body, delivery.headers
+        status, _ = await anon.call("POST", delivery.path, data=data, headers=dict(headers))
+        return status
 
-    statuses = await asyncio.gather(*(send(*delivery) for delivery in storm))
+    timeline = Timeline()
+    statuses = await timeline.fire(post, storm(deliveries, duplicates=0.3, seed=11), CONCURRENCY)
     assert set(statuses) == {200}
     await drain(anon)
     assert await Message.filter(direction="in").count() == len(deliveries)
@@ -52,3 +41,4 @@ async def test_a_shuffled_duplicate_storm_stores_each_message_once(
     assert await Deal.all().count() == 2 * CUSTOMERS
     texts = [m.text for m in await Message.filter(direction="in").order_by("id")]
     assert len(set(texts)) == len(texts)
+    assert timeline.out_of_order(texts) == []
