@@ -32,6 +32,7 @@ import os
 import platform
 import random
 import shlex
+import signal
 import socket
 import statistics
 import subprocess
@@ -350,12 +351,21 @@ async def run_funnelbox(
 ) -> tuple[Result, list[tuple[float, int]]]:
     """Serve, connect the channel, send; wait for the intake to finish. Returns the
     answers and the backlog samples."""
+    if args.worker_process:
+        env = {**env, "FUNNELBOX_INTAKE_WORKER": "false", "FUNNELBOX_EVENT_WORKER": "false"}
     port = free_port()
+    profiler = ["py-spy", "record", "--format", "raw", "--subprocesses", "-o", args.py_spy, "--"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve", "--port", str(port),
-         "--workers", str(args.workers)], env=env, cwd=ROOT,
+        [*(profiler if args.py_spy else []), sys.executable, "-m", "web.cli", "serve",
+         "--port", str(port), "--workers", str(args.workers)], env=env, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    worker = None
+    if args.worker_process:  # the intake and the event dispatcher in a process of their own
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "worker"], env=env, cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
     samples: list[tuple[float, int]] = []
     try:
         base = f"http://127.0.0.1:{port}"
@@ -372,8 +382,10 @@ async def run_funnelbox(
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        for process in (server, worker):
+            if process is not None:
+                process.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+                process.wait(timeout=30)
     result.name = "funnelbox"
     return result, samples
 
@@ -418,7 +430,8 @@ async def main(args: argparse.Namespace) -> None:
     sending = f"at {args.rate:g}/s for {args.seconds:g} s" if args.rate else (
         f"from {args.concurrency} connections")  # fmt: skip
     print(f"deliveries {n} ({unique} unique, {n - unique} redelivered) {sending}, "
-          f"{args.contacts} customers, {args.workers} server worker(s)")  # fmt: skip
+          f"{args.contacts} customers, {args.workers} server worker(s)"
+          f"{', intake in a separate worker process' if args.worker_process else ''}")  # fmt: skip
     print(result.line())
     print(bare.line())
     answers = (len(result.latencies) / result.seconds) / (len(bare.latencies) / bare.seconds)
@@ -463,6 +476,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/funnelbox_ingest"
     )
+    parser.add_argument(
+        "--worker-process", action="store_true",
+        help="the intake and event workers in a separate `funnelbox worker` process",
+    )  # fmt: skip
+    parser.add_argument("--py-spy", metavar="FILE", help="profile the server into FILE (raw)")
     parser.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     return parser.parse_args()
 
