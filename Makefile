@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-pages bench-inbox bench-deal-page bench-ingest bench-triggers bench-altegio bench-storm clean
+.PHONY: run demo test lint migrations openapi rules-schema vendor messages screenshots browser bench-board bench-pages bench-inbox bench-deal-page bench-ingest bench-ingest-burst bench-triggers bench-altegio bench-storm clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing Funnelbox with its dependencies (a minute or two the first time)"
@@ -95,6 +95,11 @@ bench-deal-page: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest.py --deliveries 5000 --concurrency 32
+
+# issue 11's targets: a sustained 200 deliveries/s for 60 s, then a burst of 13,000
+bench-ingest-burst: $(STAMP)
+	$(BIN)/python bench/ingest.py --rate 200 --seconds 60 --concurrency 50 --pool 20
+	$(BIN)/python bench/ingest.py --burst 13000 --concurrency 50 --pool 20
 
 bench-altegio: $(STAMP)
 	$(BIN)/python bench/altegio_sync.py --records 10000

@@ -16,6 +16,7 @@ from bot.whatsapp import StatusUpdate
 from core.events import EventBatch, change
 from funnels.deals import deal_for_dialog
 from funnels.intake import intake_of
+from funnels.models import DealIntake
 from inbox.dialogs import (
     Inbound,
     add_inbound,
@@ -39,27 +40,36 @@ class Answer:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-async def receive(*, channel: Channel, message: Inbound, answer: Answer | None = None) -> None:
+async def receive(
+    *,
+    channel: Channel,
+    message: Inbound,
+    answer: Answer | None = None,
+    routing: DealIntake | None = None,
+) -> None:
     """Store a customer message exactly once and make sure its dialog has an open deal.
 
     The message's external id is unique per channel, so processing a delivery again
     (after a crash) finds it stored and does nothing, answer included. Two concurrent
     messages of a new customer race on unique keys: the loser's transaction rolls back
-    and its retry finds the contact.
+    and its retry finds the contact. ``routing`` is the channel's deal intake when the
+    caller has it at hand (the webhook intake reads it once per batch), else it is read.
     """
     try:
-        await _receive_once(channel, message, answer)
+        await _receive_once(channel, message, answer, routing)
     except IntegrityError:
         log.info("concurrent delivery on channel %s, retrying", channel.id)
-        await _receive_once(channel, message, answer)
+        await _receive_once(channel, message, answer, routing)
 
 
-async def _receive_once(channel: Channel, message: Inbound, answer: Answer | None) -> None:
+async def _receive_once(
+    channel: Channel, message: Inbound, answer: Answer | None, routing: DealIntake | None
+) -> None:
     async with change(None) as batch:
         dialog = await _dialog(batch, channel, message)
         if await add_inbound(batch, dialog=dialog, message=message) is None:
             return
-        intake = await intake_of(channel_id=channel.id)
+        intake = routing or await intake_of(channel_id=channel.id)
         await deal_for_dialog(
             actor=None,
             dialog=dialog,

@@ -10,7 +10,7 @@ idempotent (see ``bot.inbound``).
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -29,6 +29,8 @@ from bot.whatsapp import Routed, StatusUpdate, Unreadable, kept_raw
 from core.crypto import Vault
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.queue import POLICIES, Done, Dropped, Outcome, Park, Pump, Queue, soonest
+from funnels.intake import intake_of
+from funnels.models import DealIntake
 from inbox.dialogs import Inbound
 from inbox.models import Channel
 
@@ -165,12 +167,15 @@ class Intake:
         several intake workers (``core.queue.Queue.claim`` by thread). A failing item
         backs off and is parked after the policy's attempts, with its error.
         """
-        return await self.queue.work(self._handle, limit=limit)
+        lookups = _Lookups()
+        return await self.queue.work(
+            partial(self._handle, lookups), limit=limit, concurrency=self.queue.policy.concurrency
+        )
 
-    async def _handle(self, row: InboundDelivery) -> Outcome:
+    async def _handle(self, lookups: "_Lookups", row: InboundDelivery) -> Outcome:
         if row.kind == DeliveryKind.ALTEGIO_RECORD:
             return await _altegio(row)
-        channel = await Channel.get(id=row.channel_id)
+        channel = await lookups.channel(row.channel_id or 0)
         if row.kind in (DeliveryKind.WHATSAPP_MESSAGE, DeliveryKind.WHATSAPP_STATUS):
             try:
                 item = INBOUND if row.kind == DeliveryKind.WHATSAPP_MESSAGE else STATUS
@@ -180,7 +185,8 @@ class Intake:
             if isinstance(parsed, StatusUpdate):
                 await apply_status(channel=channel, update=parsed)
             else:
-                await receive(channel=channel, message=parsed)
+                routing = await lookups.routing(channel.id)
+                await receive(channel=channel, message=parsed, routing=routing)
         else:
             token = self.vault.open(channel.credentials)["token"]
             bot = self.bots.get(channel, token)
@@ -189,6 +195,25 @@ class Intake:
             except telegram.UnreadableUpdate as exc:  # retrying will not make it readable
                 return Park(f"unreadable Telegram update: {exc}")
         return Done()
+
+
+@dataclass
+class _Lookups:
+    """What a batch's deliveries would each read again: their channel and its deal
+    routing, read once per batch (a change to either applies from the next batch)."""
+
+    channels: dict[int, Channel] = field(default_factory=dict)
+    routings: dict[int, DealIntake] = field(default_factory=dict)
+
+    async def channel(self, channel_id: int) -> Channel:
+        if channel_id not in self.channels:
+            self.channels[channel_id] = await Channel.get(id=channel_id)
+        return self.channels[channel_id]
+
+    async def routing(self, channel_id: int) -> DealIntake:
+        if channel_id not in self.routings:
+            self.routings[channel_id] = await intake_of(channel_id=channel_id)
+        return self.routings[channel_id]
 
 
 async def _altegio(row: InboundDelivery) -> Outcome:

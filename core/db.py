@@ -23,11 +23,26 @@ MODEL_MODULES = [
 ]
 
 
+async def _rolled_back(connection: object) -> None:
+    """A pooled connection's reset on release: nothing beyond the rollback of an open
+    transaction, which asyncpg always does first.
+
+    asyncpg's default reset is a query of its own on every release (advisory locks,
+    cursors, LISTEN, session settings), and tortoise takes a connection from the pool
+    for every statement outside a transaction: one round trip more per query. Funnelbox
+    holds no session state (it never takes advisory locks, listens, declares cursors or
+    SETs anything), so there is nothing to reset.
+    """
+
+
 def tortoise_config(database_url: str, *, pool_size: int = 10) -> dict[str, Any]:
-    """Build the Tortoise config; PostgreSQL gets a bounded connection pool."""
+    """Build the Tortoise config; PostgreSQL gets a bounded connection pool whose
+    connections are not reset on release (see :func:`_rolled_back`)."""
     connection = expand_db_url(database_url.replace("postgresql://", "postgres://", 1))
     if connection["engine"].endswith("asyncpg"):
-        connection["credentials"].update({"minsize": 1, "maxsize": pool_size})
+        connection["credentials"].update(
+            {"minsize": 1, "maxsize": pool_size, "reset": _rolled_back}
+        )
     return {
         "connections": {"default": connection},
         "apps": {

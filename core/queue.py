@@ -48,7 +48,8 @@ class Policy:
 
     ``thread`` names the column whose rows are handled in order (a deal, a conversation);
     ``count_done`` counts the try that succeeded too (the outbox's ``attempts`` is how
-    often the platform was called), where the others count failed tries only.
+    often the platform was called), where the others count failed tries only;
+    ``concurrency`` is how many threads of a claim are handled at once.
     """
 
     lease: timedelta
@@ -56,6 +57,7 @@ class Policy:
     batch: int
     thread: str | None = None
     count_done: bool = False
+    concurrency: int = 8
 
 
 #: Every queue's lease and attempt limit, in one place. Leases are renewed while rows are
@@ -64,7 +66,9 @@ class Policy:
 #: file's); retries back off exponentially (:func:`backoff`), so the outbox's 12 attempts
 #: span about 40 minutes.
 POLICIES: Mapping[str, Policy] = {
-    "intake": Policy(lease=timedelta(seconds=15), max_attempts=8, batch=200, thread="thread"),
+    "intake": Policy(
+        lease=timedelta(seconds=15), max_attempts=8, batch=200, thread="thread", concurrency=32
+    ),
     "events": Policy(lease=timedelta(seconds=15), max_attempts=8, batch=200, thread="deal_id"),
     "outbox": Policy(
         lease=timedelta(seconds=30),
@@ -258,6 +262,11 @@ class Queue(Generic[M]):
         after it in its thread go back unhandled, to wait for it. While rows are held
         their leases are renewed (:class:`_Leases`), so a lease can be short: a worker
         that dies leaves its rows to others within one lease, not after a long one.
+
+        Where a done row means nothing beyond the queue's columns, the claim's done rows
+        are settled together in one statement once every row was handled (they stay
+        leased until then): one write per claim rather than one per row. A worker that
+        dies before it leaves them to be handled again, which handlers are built for.
         """
         rows = await self.claim(limit)
         if not rows:
@@ -268,12 +277,13 @@ class Queue(Generic[M]):
             threads[("row", row.pk) if key is None else key].append(row)
         gate = asyncio.Semaphore(concurrency)
         leases = _Leases(self.model, self.policy.lease, rows)
+        done: list[M] = []
 
         async def run(items: list[M]) -> None:
             async with gate:
                 for index, row in enumerate(items):
                     if not isinstance(
-                        await self._attempt(row, handle, leases), Done | Dropped | Park
+                        await self._attempt(row, handle, leases, done), Done | Dropped | Park
                     ):
                         rest = items[index + 1 :]
                         await leases.let_go(rest)
@@ -282,19 +292,45 @@ class Queue(Generic[M]):
 
         async with leases.renewed():
             await asyncio.gather(*(run(items) for items in threads.values()))
+            await self._settle_done(done, leases)
         return len(rows)
 
-    async def _attempt(self, row: M, handle: Handler[M], leases: "_Leases[M]") -> Outcome | None:
+    async def _attempt(
+        self, row: M, handle: Handler[M], leases: "_Leases[M]", done: list[M]
+    ) -> Outcome | None:
         try:
             outcome = await handle(row)
         except Exception as exc:
             log.exception("%s %s failed", type(row).__name__, row.pk)
             outcome = failure(exc)
+        if isinstance(outcome, Done) and self._done_together:
+            done.append(row)
+            return outcome
         await leases.let_go([row])
         recorded = await self.settle(row, outcome)
         if recorded is None and isinstance(outcome, Done):
             log.warning("%s %s was done twice (%s)", type(row).__name__, row.pk, outcome.result)
         return recorded
+
+    @property
+    def _done_together(self) -> bool:
+        """Whether a done row's settle is the same for every row (see :meth:`work`): no
+        hook, no columns of the table's own, and the try that succeeded is not counted."""
+        return self.on_settle is None and self.columns is None and not self.policy.count_done
+
+    async def _settle_done(self, rows: list[M], leases: "_Leases[M]") -> None:
+        """Record ``Done`` for every row of ``rows`` in one statement, as :meth:`settle`
+        would one by one (whoever holds them now, unless finished already)."""
+        if not rows:
+            return
+        await leases.let_go(rows)
+        values = self._values(rows[0], Done())
+        del values["attempts"]  # not counted: each row keeps its own
+        settled = await self.model.filter(
+            pk__in=[row.pk for row in rows], next_attempt_at__isnull=False
+        ).update(**values)
+        if settled < len(rows):
+            log.warning("%d %s rows were done twice", len(rows) - settled, self.model.__name__)
 
     async def release(self, rows: Sequence[M]) -> None:
         """Give rows of one claim back unhandled, due now, without counting a try; only

@@ -103,3 +103,25 @@ async def test_only_done_is_recorded_once_the_lease_was_lost(db: Backend) -> Non
     assert rows[first.id].attempts == 0 and rows[first.id].next_attempt_at is not None
     assert rows[second.id].next_attempt_at is None
     assert await queue.settle(second, Done()) is None, "finished already"
+
+
+async def test_a_claims_done_rows_are_finished_together_once_all_are_handled(
+    db: Backend,
+) -> None:
+    """One write for a claim's done rows: they stay leased (pending) while the rest of
+    the claim is handled, then finish together, each keeping its own failed tries; a
+    retried row is settled at once."""
+    first, second, third = await _pending(3, deal_id=None)  # type: ignore[arg-type]
+    await Event.filter(id=first.id).update(attempts=2)
+    pending_while_handled: list[int] = []
+
+    async def handle(event: Event) -> Outcome:
+        pending_while_handled.append(await Event.filter(next_attempt_at__isnull=False).count())
+        return Retry("later") if event.id == third.id else Done()
+
+    assert await Queue(Event, POLICY).work(handle, concurrency=1) == 3
+    assert pending_while_handled == [3, 3, 3]
+    rows = {row.id: row for row in await Event.all()}
+    assert (rows[first.id].next_attempt_at, rows[first.id].attempts) == (None, 2)
+    assert (rows[second.id].next_attempt_at, rows[second.id].attempts) == (None, 0)
+    assert rows[third.id].next_attempt_at is not None and rows[third.id].attempts == 1
