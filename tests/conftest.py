@@ -131,7 +131,9 @@ async def _create_database(url: str) -> None:
     conn = await asyncpg.connect(POSTGRES_BASE_URL.replace("postgres://", "postgresql://", 1))
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            # from template0, which nobody connects to: workers creating theirs at once
+            # would otherwise each find template1 in use by the other
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
     finally:
         await conn.close()
 
