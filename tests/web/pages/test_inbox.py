@@ -32,6 +32,7 @@ async def test_inbox_lists_dialogs_and_opens_one_without_reload(
     await customer_writes(channel, "Mila Kowalski", ["Is there a slot tomorrow?"], user_id="601")
     await customer_writes(channel, "Ravi Shah", ["Hi", "Thanks!"], user_id="602")
     mila = await Dialog.get(contact__name="Mila Kowalski")
+    ravi = await Dialog.get(contact__name="Ravi Shah")
     await outgoing.send_text(actor=operator, dialog_id=mila.id, text="Yes, 10:00 works")
 
     await sign_in(page, operator)
@@ -66,7 +67,7 @@ async def test_inbox_lists_dialogs_and_opens_one_without_reload(
     await page.keyboard.press("ArrowDown")
     await expect(items.nth(1)).to_be_focused()
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(re.compile(r"/inbox/\d+$"))
+    await expect(page).to_have_url(re.compile(rf"/inbox/{ravi.id}$"))
     await expect(page.get_by_role("region", name="Ravi Shah").locator(".bubble")).to_have_count(2)
     assert await page.evaluate("window.marker") == "still the same page"
 
@@ -184,3 +185,23 @@ async def test_a_photo_telegram_cannot_serve_shows_as_a_placeholder(
     await expect(missing).to_have_text("Photo (no longer available)")
     await expect(bubble.locator("img")).to_have_count(0)
     await expect(bubble).to_contain_text("my nails")
+
+
+async def test_a_live_refetch_keeps_the_keyboard_on_the_same_dialog(
+    page: Page, operator: User, channel: Channel
+) -> None:
+    """The list is fetched again when anyone writes: the dialog the operator moved to
+    with the arrows keeps the focus, so Enter still opens it."""
+    await customer_writes(channel, "Mila Kowalski", ["Hi"], user_id="601")
+    await customer_writes(channel, "Ravi Shah", ["Hello"], user_id="602")
+    await sign_in(page, operator)
+    items = page.locator(".dialog-item")
+    await expect(items).to_have_count(2)
+    await items.filter(has_text="Mila Kowalski").focus()
+    await customer_writes(channel, "Olga Petrenko", ["New here"], user_id="603")
+    await expect(items).to_have_count(3)  # the list was fetched again
+    await expect(items.filter(has_text="Mila Kowalski")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("region", name="Mila Kowalski").locator(".bubble")).to_have_count(
+        1
+    )
