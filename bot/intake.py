@@ -168,9 +168,7 @@ class Intake:
         backs off and is parked after the policy's attempts, with its error.
         """
         lookups = _Lookups()
-        return await self.queue.work(
-            partial(self._handle, lookups), limit=limit, concurrency=self.queue.policy.concurrency
-        )
+        return await self.queue.work(partial(self._handle, lookups), limit=limit)
 
     async def _handle(self, lookups: "_Lookups", row: InboundDelivery) -> Outcome:
         if row.kind == DeliveryKind.ALTEGIO_RECORD:

@@ -252,11 +252,12 @@ class Queue(Generic[M]):
         return await (query.select_related(*self.related) if self.related else query)
 
     async def work(
-        self, handle: Handler[M], *, limit: int | None = None, concurrency: int = 8
+        self, handle: Handler[M], *, limit: int | None = None, concurrency: int | None = None
     ) -> int:
         """Claim due rows and handle them; returns how many were claimed.
 
-        Rows of one thread are handled in order, threads concurrently, and the order
+        Rows of one thread are handled in order, threads concurrently (``concurrency``
+        at a time, the policy's unless given), and the order
         holds across workers (see :meth:`claim`); a row without a thread value is a
         thread of its own. Once a row is to be retried (or its lease was lost), the rows
         after it in its thread go back unhandled, to wait for it. While rows are held
@@ -275,7 +276,7 @@ class Queue(Generic[M]):
         for row in rows:
             key = getattr(row, self.policy.thread) if self.policy.thread else None
             threads[("row", row.pk) if key is None else key].append(row)
-        gate = asyncio.Semaphore(concurrency)
+        gate = asyncio.Semaphore(concurrency or self.policy.concurrency)
         leases = _Leases(self.model, self.policy.lease, rows)
         done: list[M] = []
 
