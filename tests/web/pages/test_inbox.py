@@ -62,7 +62,10 @@ async def test_inbox_lists_dialogs_and_opens_one_without_reload(
     assert await page.evaluate("window.marker") == "still the same page"
     await expect(items.nth(0)).to_have_attribute("aria-current", "true")
 
-    # the keyboard works too: arrows move along the list, Enter opens
+    # the keyboard works too: arrows move along the list, Enter opens. Opening Mila's
+    # dialog marked it read, which fetches the list again: a link swapped in moments ago
+    # is not yet htmx's (Enter would load the page), so let that fetch land first
+    await page.wait_for_load_state("networkidle")
     await items.nth(0).focus()
     await page.keyboard.press("ArrowDown")
     await expect(items.nth(1)).to_be_focused()
