@@ -1,12 +1,13 @@
 """Database wiring: one Tortoise app holding every domain's models, migrated by Tortoise itself."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as tortoise_migrate
+from tortoise.models import Model
 
 APP_LABEL = "funnelbox"
 
@@ -92,3 +93,43 @@ async def database(database_url: str, *, pool_size: int = 10) -> AsyncIterator[N
 #: For ``tortoise makemigrations`` (pyproject's ``[tool.tortoise]``): migrations are
 #: computed from the models and the committed files, so an in-memory database will do.
 TORTOISE_ORM = tortoise_config("sqlite://:memory:")
+
+
+async def insert_all(objects: Sequence[Model], *, rows_per_statement: int = 500) -> None:
+    """Insert new instances of one model in one statement per ``rows_per_statement`` and
+    give each its id, as ``save()`` one by one would, in a fraction of the round trips
+    and of the ORM's per-statement work (tortoise's ``bulk_create`` leaves ids unset).
+
+    Values are converted by the model's own fields (defaults and ``auto_now`` filled in
+    as by ``save()``); the statement is written here because the query builder copies
+    itself on every row added, which costs more than the round trips saved. A multi-row
+    INSERT numbers its rows in the order they are listed, on PostgreSQL and SQLite
+    alike, so the returned ids, sorted, are the objects' ids in order whatever order
+    RETURNING lists them in.
+    """
+    if not objects:
+        return
+    model = type(objects[0])
+    meta, db = model._meta, model._meta.db
+    executor = db.executor_class(model=model, db=db)
+    fields = [name for name in executor.regular_columns if name != meta.pk_attr]
+    columns = ",".join(f'"{meta.fields_db_projection[name]}"' for name in fields)
+    into = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES '  # noqa: S608 (names from the model)
+    numbered = db.capabilities.dialect == "postgres"  # $1, $2 (SQLite: ?)
+    returning = f' RETURNING "{meta.db_pk_column}"'
+    for start in range(0, len(objects), rows_per_statement):
+        chunk = objects[start : start + rows_per_statement]
+        values = [
+            meta.fields_map[name].to_db_value(getattr(instance, name), instance)
+            for instance in chunk
+            for name in fields
+        ]
+        marks = [f"${i}" if numbered else "?" for i in range(1, len(values) + 1)]
+        rows = ",".join(
+            f"({','.join(marks[i : i + len(fields)])})" for i in range(0, len(marks), len(fields))
+        )
+        found = await db.execute_query_dict(into + rows + returning, values)
+        ids = sorted(row[meta.db_pk_column] for row in found)
+        for instance, pk in zip(chunk, ids, strict=True):
+            instance.pk = pk
+            instance._saved_in_db = True

@@ -8,7 +8,7 @@ nobody reacts to a change that was rolled back.
 """
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -20,6 +20,7 @@ from typing import Any, Final
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from core.db import insert_all
 from core.models import Event, User
 
 log = logging.getLogger(__name__)
@@ -85,17 +86,29 @@ class EventBatch:
 
     async def record(self, kind: str, /, *, deal_id: int | None = None, **data: Any) -> Event:
         """Append one event to the log inside the open transaction."""
+        event = self._event(kind, deal_id, data)
+        await event.save(force_create=True)
+        self.events.append(event)
+        return event
+
+    async def record_all(self, kind: str, /, items: Sequence[dict[str, Any]]) -> list[Event]:
+        """Append one event of ``kind`` per item (its data, deal-less), in order, in one
+        statement: what a batch of messages records (see ``core.db.insert_all``)."""
+        events = [self._event(kind, None, dict(item)) for item in items]
+        await insert_all(events)
+        self.events += events
+        return events
+
+    def _event(self, kind: str, deal_id: int | None, data: dict[str, Any]) -> Event:
         if self.cause is not None:
             data["cause"] = self.cause
-        event = await Event.create(
+        return Event(
             kind=kind,
             deal_id=deal_id,
             actor=self.actor,
             data=jsonable(data),
             next_attempt_at=None if kind in LIVE_ONLY else datetime.now(UTC),
         )
-        self.events.append(event)
-        return event
 
     async def save(
         self, obj: Model, values: dict[str, Any], kind: str, /, **data: Any

@@ -1,0 +1,29 @@
+"""Database helpers, on both databases."""
+
+from datetime import UTC, datetime
+
+from core.db import insert_all
+from core.models import Event
+from tests.conftest import Backend
+
+
+async def test_insert_all_gives_every_row_its_own_id_in_order(db: Backend) -> None:
+    """Across statements (three rows a statement here), ids follow the list, defaults and
+    ``auto_now_add`` are filled in as by ``save()``, and what is read back is what was
+    given."""
+    before = datetime.now(UTC)
+    rows = [Event(kind="test.item", data={"n": n, "text": "é\u2603"}) for n in range(7)]
+    await insert_all(rows, rows_per_statement=3)
+    ids = [row.id for row in rows]
+    assert ids == sorted(ids) and len(set(ids)) == 7
+    stored = {row.id: row for row in await Event.filter(id__in=ids)}
+    for n, row in enumerate(rows):
+        assert stored[row.id].data == {"n": n, "text": "é\u2603"}
+        assert stored[row.id].attempts == 0 and row.attempts == 0
+        assert row.created_at >= before and stored[row.id].created_at == row.created_at
+    assert all(row._saved_in_db for row in rows)
+
+
+async def test_insert_all_of_nothing_writes_nothing(db: Backend) -> None:
+    await insert_all([])
+    assert await Event.all().count() == 0
