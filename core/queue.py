@@ -122,6 +122,8 @@ class Park:
 
 Outcome = Done | Dropped | Retry | Park
 Handler = Callable[[M], Awaitable[Outcome]]
+#: Handles what it can of a whole claim at once; returns the ids of the rows it did.
+Ahead = Callable[[list[M]], Awaitable[set[int]]]
 #: Writes what an outcome means beyond the queue's columns (a message's delivery status),
 #: in the transaction that settles the row.
 SettleHook = Callable[[EventBatch, M, Outcome], Awaitable[None]]
@@ -252,7 +254,12 @@ class Queue(Generic[M]):
         return await (query.select_related(*self.related) if self.related else query)
 
     async def work(
-        self, handle: Handler[M], *, limit: int | None = None, concurrency: int | None = None
+        self,
+        handle: Handler[M],
+        *,
+        limit: int | None = None,
+        concurrency: int | None = None,
+        ahead: Ahead[M] | None = None,
     ) -> int:
         """Claim due rows and handle them; returns how many were claimed.
 
@@ -264,6 +271,11 @@ class Queue(Generic[M]):
         their leases are renewed (:class:`_Leases`), so a lease can be short: a worker
         that dies leaves its rows to others within one lease, not after a long one.
 
+        ``ahead`` first handles what it can of the whole claim at once (the intake stores
+        a batch of messages in a few statements) and returns the ids it finished: done
+        rows, which must be, in each thread, the first of the claim's rows; the rest are
+        handled one by one. When it fails, every row is handled one by one.
+
         Where a done row means nothing beyond the queue's columns, the claim's done rows
         are settled together in one statement once every row was handled (they stay
         leased until then): one write per claim rather than one per row. A worker that
@@ -272,10 +284,6 @@ class Queue(Generic[M]):
         rows = await self.claim(limit)
         if not rows:
             return 0
-        threads: dict[Hashable, list[M]] = defaultdict(list)
-        for row in rows:
-            key = getattr(row, self.policy.thread) if self.policy.thread else None
-            threads[("row", row.pk) if key is None else key].append(row)
         gate = asyncio.Semaphore(concurrency or self.policy.concurrency)
         leases = _Leases(self.model, self.policy.lease, rows)
         done: list[M] = []
@@ -292,9 +300,27 @@ class Queue(Generic[M]):
                         return
 
         async with leases.renewed():
+            finished = await self._ahead(ahead, rows)
+            done += [row for row in rows if row.pk in finished]
+            threads: dict[Hashable, list[M]] = defaultdict(list)
+            for row in rows:
+                key = getattr(row, self.policy.thread) if self.policy.thread else None
+                if row.pk not in finished:
+                    threads[("row", row.pk) if key is None else key].append(row)
             await asyncio.gather(*(run(items) for items in threads.values()))
             await self._settle_done(done, leases)
         return len(rows)
+
+    async def _ahead(self, ahead: Ahead[M] | None, rows: list[M]) -> set[int]:
+        if ahead is None:
+            return set()
+        if not self._done_together:
+            raise TypeError(f"{self.model.__name__}'s done rows are settled one by one")
+        try:
+            return await ahead(rows)
+        except Exception:
+            log.exception("%s: handling %d rows at once failed", self.model.__name__, len(rows))
+            return set()
 
     async def _attempt(
         self, row: M, handle: Handler[M], leases: "_Leases[M]", done: list[M]

@@ -4,6 +4,7 @@ Each public function is one action: it validates, writes in one transaction, and
 records the domain events that make the deal's timeline and drive the automations.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -100,8 +101,7 @@ async def deal_for_dialog(
     join it while it is open; a message after it was won or lost opens a new one.
     Returns the new deal, or ``None`` when the open one was kept.
     """
-    open_deal = await Deal.filter(dialog_id=dialog.id, stage__kind=StageKind.OPEN).exists()
-    if open_deal:
+    if await with_open_deal(dialog_ids=[dialog.id]):
         return None
     return await create_deal(
         actor=actor,
@@ -111,6 +111,14 @@ async def deal_for_dialog(
         owner_id=owner_id,
         dialog_id=dialog.id,
     )
+
+
+async def with_open_deal(*, dialog_ids: Sequence[int]) -> set[int]:
+    """Those of the dialogs that have an open deal, which a new message joins."""
+    query = Deal.filter(dialog_id__in=list(dialog_ids), stage__kind=StageKind.OPEN)
+    # tortoise's stubs type values_list(flat=True) as tuples
+    found: list[int] = await query.values_list("dialog_id", flat=True)  # type: ignore[assignment]
+    return set(found)
 
 
 async def update_deal(

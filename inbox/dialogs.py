@@ -6,10 +6,12 @@ functions write inside it and record the events the inbox and automations react 
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.db import insert_all
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import EventBatch
 from core.models import User
@@ -89,9 +91,7 @@ async def identify(batch: EventBatch, *, channel_id: int, sender: Sender) -> Con
         )
         return contact
     contact = identity.contact
-    extra = {"user_id": sender.user_id, "ctwa_clid": sender.ctwa_clid}
-    fresh = {k: v for k, v in extra.items() if v and getattr(identity, k) != v}
-    if fresh:
+    if fresh := _fresh(identity, sender):
         await identity.update_from_dict(fresh).save(update_fields=list(fresh))
     if phone and contact.phone != phone:
         if await find_by_phone(phone) is None:
@@ -99,6 +99,39 @@ async def identify(batch: EventBatch, *, channel_id: int, sender: Sender) -> Con
         else:  # another contact is that person already: merging is a person's decision
             log.warning("contact %s shared a phone another contact has; kept apart", contact.id)
     return contact
+
+
+def _fresh(identity: ContactIdentity, sender: Sender) -> dict[str, str]:
+    """What a message tells about its sender that the identity does not hold yet."""
+    extra = {"user_id": sender.user_id, "ctwa_clid": sender.ctwa_clid}
+    return {k: v for k, v in extra.items() if v and getattr(identity, k) != v}
+
+
+async def known_dialogs(*, channel_id: int, senders: Sequence[Sender]) -> dict[str, Dialog]:
+    """The dialogs of the senders that :func:`identify` and :func:`open_dialog` would
+    change nothing for (known on the channel, nothing new about them, a dialog open),
+    by sender's external id: what most messages are, read for a whole batch at once.
+
+    The dialogs are locked for the rest of the transaction, in id order, as
+    :func:`open_dialog` locks one; the other senders take the one-by-one way.
+    """
+    by_id = {sender.external_id: sender for sender in senders}
+    identities = await ContactIdentity.filter(
+        channel_id=channel_id, external_id__in=list(by_id)
+    ).select_related("contact")
+    unchanged: dict[int, str] = {}
+    for identity in identities:
+        sender = by_id[identity.external_id]
+        if not _fresh(identity, sender) and _phone(sender) in (None, identity.contact.phone):
+            unchanged[identity.contact_id] = identity.external_id
+    if not unchanged:
+        return {}
+    dialogs = await (
+        Dialog.filter(channel_id=channel_id, contact_id__in=list(unchanged))
+        .order_by("id")
+        .select_for_update()
+    )
+    return {unchanged[dialog.contact_id]: dialog for dialog in dialogs}
 
 
 def _phone(sender: Sender) -> str | None:
@@ -160,12 +193,54 @@ async def set_assignee(batch: EventBatch, *, dialog: Dialog, assignee_id: int | 
 
 async def add_inbound(batch: EventBatch, *, dialog: Dialog, message: Inbound) -> Message | None:
     """Store a customer message; ``None`` when this external id was stored already."""
-    channel_id: int = dialog.channel_id
-    if await Message.filter(channel_id=channel_id, external_id=message.external_id).exists():
-        return None
-    now = datetime.now(UTC)
-    stored = await Message.create(
-        channel_id=channel_id,
+    stored = await add_inbound_all(batch, messages=[(dialog, message)])
+    return stored[0] if stored else None
+
+
+async def add_inbound_all(
+    batch: EventBatch, *, messages: Sequence[tuple[Dialog, Inbound]]
+) -> list[Message]:
+    """Store customer messages of one channel, each in its dialog, in order: the ones
+    whose external id is stored already are skipped; returns those stored.
+
+    A whole batch of the webhook intake takes one statement per table (``insert_all``),
+    a single message the same path: one rule for what storing a message means (the
+    dialog's last-inbound marks, a ``message.received`` event).
+    """
+    if not messages:
+        return []
+    channel_id: int = messages[0][0].channel_id
+    query = Message.filter(
+        channel_id=channel_id, external_id__in=[m.external_id for _, m in messages]
+    )
+    known: list[str] = await query.values_list("external_id", flat=True)  # type: ignore[assignment]
+    seen = set(known)
+    fresh = []
+    for dialog, message in messages:
+        if message.external_id not in seen:
+            seen.add(message.external_id)
+            fresh.append((dialog, message))
+    if not fresh:
+        return []
+    stored = [_received(dialog, message) for dialog, message in fresh]
+    await insert_all(stored)
+    await _mark_inbound(stored, [dialog for dialog, _ in fresh])
+    received = [
+        {
+            "dialog_id": dialog.id,
+            "message_id": row.id,
+            "contact_id": dialog.contact_id,
+            "kind": row.kind,
+        }
+        for row, (dialog, _) in zip(stored, fresh, strict=True)
+    ]
+    await batch.record_all("message.received", received)
+    return stored
+
+
+def _received(dialog: Dialog, message: Inbound) -> Message:
+    return Message(
+        channel_id=dialog.channel_id,
         dialog=dialog,
         direction=Direction.IN,
         author=Author.CUSTOMER,
@@ -175,17 +250,20 @@ async def add_inbound(batch: EventBatch, *, dialog: Dialog, message: Inbound) ->
         external_id=message.external_id,
         status=DeliveryStatus.RECEIVED,
     )
-    dialog.last_inbound_at = dialog.last_message_at = now
-    dialog.last_inbound_id = stored.id
-    await dialog.save(update_fields=["last_inbound_at", "last_message_at", "last_inbound_id"])
-    await batch.record(
-        "message.received",
-        dialog_id=dialog.id,
-        message_id=stored.id,
-        contact_id=dialog.contact_id,
-        kind=message.kind,
-    )
-    return stored
+
+
+async def _mark_inbound(stored: Sequence[Message], dialogs: Sequence[Dialog]) -> None:
+    """Each dialog's last inbound (and last) message is its latest one stored here."""
+    now, latest = datetime.now(UTC), {}
+    for row, dialog in zip(stored, dialogs, strict=True):
+        dialog.last_inbound_at = dialog.last_message_at = now
+        dialog.last_inbound_id = row.id
+        latest[dialog.id] = dialog
+    marks = ["last_inbound_at", "last_message_at", "last_inbound_id"]
+    if len(latest) == 1:
+        await next(iter(latest.values())).save(update_fields=marks)
+    else:
+        await Dialog.bulk_update(list(latest.values()), fields=marks)
 
 
 async def edit_inbound(

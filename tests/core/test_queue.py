@@ -125,3 +125,43 @@ async def test_a_claims_done_rows_are_finished_together_once_all_are_handled(
     assert (rows[first.id].next_attempt_at, rows[first.id].attempts) == (None, 2)
     assert (rows[second.id].next_attempt_at, rows[second.id].attempts) == (None, 0)
     assert rows[third.id].next_attempt_at is not None and rows[third.id].attempts == 1
+
+
+async def test_ahead_takes_what_it_can_of_a_claim_and_the_rest_is_handled_one_by_one(
+    db: Backend,
+) -> None:
+    """``ahead`` sees the whole claim first; the rows it did are done without being
+    handled, and the other rows are handled one by one, each thread in order."""
+    first, second = await _pending(2, deal_id=1)
+    third, fourth = await _pending(2, deal_id=2)
+    seen: list[list[int]] = []
+    handled: list[int] = []
+
+    async def ahead(rows: list[Event]) -> set[int]:
+        seen.append([row.id for row in rows])
+        return {first.id, second.id}
+
+    async def handle(event: Event) -> Outcome:
+        handled.append(event.id)
+        return Done()
+
+    assert await Queue(Event, POLICY).work(handle, ahead=ahead) == 4
+    assert seen == [[first.id, second.id, third.id, fourth.id]]
+    assert handled == [third.id, fourth.id]
+    assert await Event.filter(next_attempt_at__isnull=False).count() == 0
+
+
+async def test_when_ahead_fails_every_row_is_handled_one_by_one(db: Backend) -> None:
+    events = await _pending(3)
+    handled: list[int] = []
+
+    async def ahead(rows: list[Event]) -> set[int]:
+        raise ConnectionResetError("the batch's transaction was cut off")
+
+    async def handle(event: Event) -> Outcome:
+        handled.append(event.id)
+        return Done()
+
+    assert await Queue(Event, POLICY).work(handle, ahead=ahead) == 3
+    assert handled == [event.id for event in events]
+    assert await Event.filter(next_attempt_at__isnull=False).count() == 0
