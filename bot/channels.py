@@ -6,6 +6,7 @@ A channel's routing of new dialogs into deals is the funnels' ``DealIntake``
 """
 
 import secrets
+import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.crypto import Vault
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import change
-from core.models import User
+from core.models import Event, User
 from funnels.intake import intake_of, open_intake, reroute
 from inbox.models import Channel, ChannelKind, Dialog
 
@@ -188,3 +189,32 @@ async def list_channels(
     """All channels, optionally of one kind (``with_intake``: as for :func:`get_channel`)."""
     query = (Channel.all() if kind is None else Channel.filter(kind=kind)).order_by("id")
     return await (query.prefetch_related("deal_intake") if with_intake else query)
+
+
+class Signers:
+    """The active WhatsApp channels with their app secrets, which every webhook's
+    signature is checked against: read at most once per ``ttl`` seconds rather than on
+    every delivery (a burst brings hundreds a second), and again at once after this
+    process commits a change to a channel (:meth:`heard`, an event subscriber). A change
+    committed by another process applies within ``ttl``."""
+
+    def __init__(self, vault: Vault, *, ttl: float = 5.0) -> None:
+        self.vault, self.ttl = vault, ttl
+        self._read_at: float | None = None
+        self._signers: list[tuple[Channel, str]] = []
+
+    async def channels(self) -> list[tuple[Channel, str]]:
+        """Each active WhatsApp channel with its app secret."""
+        now = time.monotonic()
+        if self._read_at is None or now - self._read_at >= self.ttl:
+            self._signers = [
+                (channel, self.vault.open(channel.credentials)["app_secret"])
+                for channel in await list_channels(kind=ChannelKind.WHATSAPP)
+                if channel.is_active
+            ]
+            self._read_at = now
+        return self._signers
+
+    async def heard(self, event: Event) -> None:
+        if event.kind.startswith("channel."):
+            self._read_at = None

@@ -11,6 +11,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from altegio_sync.pull import ScheduledPull
+from bot.channels import Signers
 from bot.conversions import ConversionSender
 from bot.intake import Intake
 from bot.outbox import OutboxWorker
@@ -47,6 +48,7 @@ from web.keys import (
     REDIS,
     SCHEDULER,
     SETTINGS,
+    SIGNERS,
     SOCKETS,
     TEMPLATES,
     VAULT,
@@ -154,9 +156,12 @@ async def _intake(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     app[INTAKE] = intake = Intake(vault=app[VAULT], bots=app[BOTS], dispatcher=app[DISPATCHER])
+    app[SIGNERS] = signers = Signers(app[VAULT])
+    unsubscribe = subscribe(signers.heard)
     if app[SETTINGS].intake_worker:
         _start(app, intake.pump)
     yield
+    unsubscribe()
     await intake.pump.stop()
 
 

@@ -6,6 +6,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from altegio_sync.pull import ScheduledPull
+from bot.channels import Signers
 from bot.conversions import ConversionSender
 from bot.intake import Intake
 from bot.telegram import Bots
@@ -27,6 +28,8 @@ VAULT = web.AppKey("vault", Vault)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 BOTS = web.AppKey("bots", Bots)
 INTAKE = web.AppKey("intake", Intake)
+#: The WhatsApp channels webhooks are verified against.
+SIGNERS = web.AppKey("signers", Signers)
 EVENTS = web.AppKey("events", EventDispatcher)
 HTTP = web.AppKey("http", ClientSession)
 TEMPLATES = web.AppKey("templates", TemplateCache)
@@ -52,3 +55,9 @@ def vault(request: web.Request) -> Vault:
             field="FUNNELBOX_SECRET_KEY",
         )
     return found
+
+
+def signers(request: web.Request) -> Signers:
+    """The WhatsApp channels webhooks are verified against (they need the vault)."""
+    vault(request)
+    return request.app[SIGNERS]

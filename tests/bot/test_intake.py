@@ -133,3 +133,65 @@ async def test_a_status_that_overtakes_its_message_is_retried(
     await InboundDelivery.filter(id=early.id).update(next_attempt_at=datetime.now(UTC))
     await drain(anon)
     assert (await Message.get(id=sent.id)).status == DeliveryStatus.DELIVERED
+
+
+async def test_a_batch_of_known_and_new_customers_is_stored_as_one_by_one(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    """Known customers' messages are stored together (one statement per table), a new
+    customer's one by one; either way each chat is in order, every dialog's last inbound
+    message is its latest, and every message has its ``message.received`` event."""
+    from core.models import Event
+    from inbox.models import Dialog
+
+    known, other, new = WA_ID, "16505550002", "16505550003"
+    for chat in (known, other):
+        await post(anon, fake_graph.webhooks.text(chat, f"{chat} first"))
+    await drain(anon)
+    sent = [(known, "k1"), (new, "n1"), (other, "o1"), (known, "k2"), (new, "n2"), (known, "k3")]
+    for chat, text in sent:
+        await post(anon, fake_graph.webhooks.text(chat, text))
+    assert await drain(anon) == len(sent)
+    dialogs = {d.chat_id: d for d in await Dialog.all()}
+    assert set(dialogs) == {known, other, new} and await Deal.all().count() == 3
+    for chat, texts in ((known, ["k1", "k2", "k3"]), (other, ["o1"]), (new, ["n1", "n2"])):
+        messages = await Message.filter(dialog=dialogs[chat]).order_by("id")
+        assert [m.text for m in messages][-len(texts) :] == texts
+        assert dialogs[chat].last_inbound_id == messages[-1].id
+        assert dialogs[chat].last_message_at is not None
+    received = await Event.filter(kind="message.received").order_by("id")
+    by_message = {e.data["message_id"]: e.data for e in received}
+    messages = await Message.all()
+    assert len(received) == len(messages) == len(sent) + 2
+    contacts = {d.id: d.contact_id for d in dialogs.values()}  # type: ignore[attr-defined]
+    for m in messages:
+        dialog_id = m.dialog_id  # type: ignore[attr-defined]
+        assert by_message[m.id] == {
+            "dialog_id": dialog_id,
+            "message_id": m.id,
+            "contact_id": contacts[dialog_id],
+            "kind": "text",
+        }
+
+
+async def test_webhooks_are_verified_against_channels_read_once_in_a_while(
+    api: Api, anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    """The channels a signature is checked against are not read for every delivery: a
+    change this process makes applies at once, one made elsewhere within the TTL."""
+    from bot.channels import Signers
+    from inbox.models import Channel
+    from tests.bot.conftest import VAULT
+
+    signers = Signers(VAULT, ttl=0.2)
+    [(channel, secret)] = await signers.channels()
+    assert (channel.id, secret) == (whatsapp_channel["id"], APP_SECRET)
+    await Channel.filter(id=channel.id).update(is_active=False)  # another process's change
+    assert len(await signers.channels()) == 1, "read again only once the TTL is over"
+    await asyncio.sleep(0.25)
+    assert await signers.channels() == []
+    # through the API: the webhook refuses a disconnected number's deliveries at once
+    await Channel.filter(id=channel.id).update(is_active=True)
+    assert await post(anon, fake_graph.webhooks.text(WA_ID, "before")) == 200
+    assert (await api.delete(f"/api/v1/channels/{channel.id}"))[0] == 204
+    assert await post(anon, fake_graph.webhooks.text(WA_ID, "after")) == 401

@@ -12,7 +12,7 @@ from bot.whatsapp import Unreadable, kept_raw, parse_webhook, signature_matches
 from core.errors import NotFound, PermissionDenied, Unauthenticated, ValidationFailed
 from inbox.models import ChannelKind
 from web.api import json_body, json_response
-from web.keys import INTAKE, vault
+from web.keys import INTAKE, signers, vault
 from web.routes import api
 
 TELEGRAM_SECRET = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
@@ -88,12 +88,10 @@ async def whatsapp_verify(request: web.Request) -> web.Response:
 async def whatsapp_webhook(request: web.Request) -> web.Response:
     body = await request.read()
     header = request.headers.get(META_SIGNATURE, "")
-    box = vault(request)
     trusted = {
         channel.external_id: channel
-        for channel in await channels.list_channels(kind=ChannelKind.WHATSAPP)
-        if channel.is_active
-        and signature_matches(body, header, box.open(channel.credentials)["app_secret"])
+        for channel, app_secret in await signers(request).channels()
+        if signature_matches(body, header, app_secret)
     }
     if not trusted:
         raise Unauthenticated("signature does not match any channel", field=META_SIGNATURE)
