@@ -273,8 +273,10 @@ class Queue(Generic[M]):
 
         ``ahead`` first handles what it can of the whole claim at once (the intake stores
         a batch of messages in a few statements) and returns the ids it finished: done
-        rows, which must be, in each thread, the first of the claim's rows; the rest are
-        handled one by one. When it fails, every row is handled one by one.
+        rows, which must be, in each thread, the first of the claim's rows. They are
+        settled at once, so the later rows of their threads can be claimed by another
+        step; the rest are handled one by one. When it fails, every row is handled one
+        by one.
 
         Where a done row means nothing beyond the queue's columns, the claim's done rows
         are settled together in one statement once every row was handled (they stay
@@ -301,7 +303,8 @@ class Queue(Generic[M]):
 
         async with leases.renewed():
             finished = await self._ahead(ahead, rows)
-            done += [row for row in rows if row.pk in finished]
+            # settled at once: later rows of their threads need not wait for this claim
+            await self._settle_done([row for row in rows if row.pk in finished], leases)
             threads: dict[Hashable, list[M]] = defaultdict(list)
             for row in rows:
                 key = getattr(row, self.policy.thread) if self.policy.thread else None
@@ -561,8 +564,12 @@ class Pump:
     soonest future item is due when ``next_due`` says when that is (a message delayed
     by two hours goes out on time, not at the next poll). The database stays the
     source of truth: the scheduler holds only wake-up times, all recomputed after each
-    run, so a restart loses nothing.
+    run, so a restart loses nothing. With ``parallel`` above one, a run steps in that
+    many loops (see :meth:`drain`).
     """
+
+    #: How long a parallel loop that found nothing waits before it looks again.
+    LOOK_AGAIN = 0.05
 
     def __init__(
         self,
@@ -571,11 +578,13 @@ class Pump:
         name: str,
         poll: float = 1.0,
         next_due: Callable[[], Awaitable[datetime | None]] | None = None,
+        parallel: int = 1,
     ) -> None:
         self.step = step
         self.name = name
         self.poll = poll
         self.next_due = next_due
+        self.parallel = parallel
         self._scheduler: AsyncIOScheduler | None = None
         self._running: asyncio.Task[None] | None = None
         self._again = False
@@ -583,10 +592,27 @@ class Pump:
         self.rounds = 0
 
     async def drain(self) -> int:
-        """Handle everything due now (tests and shutdown use this)."""
-        total = 0
-        while handled := await self.step():
-            total += handled
+        """Handle everything due now (tests and shutdown use this), in ``parallel`` loops
+        of steps: while one step grinds through a slow claim, another takes what came in
+        since. A loop that finds nothing looks again shortly while another is still in a
+        step (rows it held back, and new ones, become due), and stops once none is."""
+        busy, total = 0, 0
+
+        async def loop() -> None:
+            nonlocal busy, total
+            while True:
+                busy += 1
+                try:
+                    handled = await self.step()
+                finally:
+                    busy -= 1
+                total += handled
+                if not handled:
+                    if not busy:
+                        return
+                    await asyncio.sleep(self.LOOK_AGAIN)
+
+        await asyncio.gather(*(loop() for _ in range(self.parallel)))
         return total
 
     def start(self, scheduler: AsyncIOScheduler) -> None:

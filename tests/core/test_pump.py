@@ -1,5 +1,6 @@
 """The pump runs its step on APScheduler's ticks, at once when woken, and when the
-soonest future item comes due; it never runs two steps at once."""
+soonest future item comes due; it never runs two steps at once, unless told to run
+steps in parallel loops."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -137,3 +138,26 @@ async def test_settled_waits_for_a_round_that_began_after_the_call(
         assert counter.queued == 0 and pump.rounds >= 2
     finally:
         await pump.stop()
+
+
+async def test_parallel_loops_take_new_work_while_one_step_is_slow() -> None:
+    """With ``parallel`` loops, a step stuck on a slow item does not hold up what came in
+    meanwhile, and the drain ends once no loop is in a step and none finds work."""
+    queued, handled = ["slow"], []
+    quick_done = asyncio.Event()
+
+    async def step() -> int:
+        if not queued:
+            return 0
+        item = queued.pop(0)
+        if item == "slow":
+            queued.append("quick")  # came in while the slow one is handled
+            await quick_done.wait()
+        else:
+            quick_done.set()
+        handled.append(item)
+        return 1
+
+    async with asyncio.timeout(5):
+        assert await Pump(step, name="test", parallel=2).drain() == 2
+    assert handled == ["quick", "slow"]

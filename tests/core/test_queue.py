@@ -131,7 +131,8 @@ async def test_ahead_takes_what_it_can_of_a_claim_and_the_rest_is_handled_one_by
     db: Backend,
 ) -> None:
     """``ahead`` sees the whole claim first; the rows it did are done without being
-    handled, and the other rows are handled one by one, each thread in order."""
+    handled, and finished at once (later rows of their threads need not wait for the
+    claim); the other rows are handled one by one, each thread in order."""
     first, second = await _pending(2, deal_id=1)
     third, fourth = await _pending(2, deal_id=2)
     seen: list[list[int]] = []
@@ -143,11 +144,14 @@ async def test_ahead_takes_what_it_can_of_a_claim_and_the_rest_is_handled_one_by
 
     async def handle(event: Event) -> Outcome:
         handled.append(event.id)
+        pending.append(await Event.filter(next_attempt_at__isnull=False).count())
         return Done()
 
+    pending: list[int] = []
     assert await Queue(Event, POLICY).work(handle, ahead=ahead) == 4
     assert seen == [[first.id, second.id, third.id, fourth.id]]
     assert handled == [third.id, fourth.id]
+    assert pending == [2, 2], "ahead's rows are finished before the rest is handled"
     assert await Event.filter(next_attempt_at__isnull=False).count() == 0
 
 
