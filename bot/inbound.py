@@ -1,7 +1,9 @@
 """What happens when a customer writes: stored once, in a dialog, with an open deal.
 
 The intake (``bot.intake``) translates accepted webhook deliveries into
-:class:`inbox.dialogs.Inbound` and calls :func:`receive`: one transaction per message.
+:class:`inbox.dialogs.Inbound` and calls :func:`receive_all` for a batch (the messages
+of known customers, stored together) and :func:`receive` for the rest: one transaction
+per message.
 Every function here is idempotent, so a delivery processed twice (after a crash
 between processing and marking it done) changes nothing the second time.
 """

@@ -612,7 +612,16 @@ class Pump:
                         return
                     await asyncio.sleep(self.LOOK_AGAIN)
 
-        await asyncio.gather(*(loop() for _ in range(self.parallel)))
+        if self.parallel == 1:
+            await loop()
+            return total
+        loops = [asyncio.create_task(loop()) for _ in range(self.parallel)]
+        try:
+            await asyncio.gather(*loops)
+        finally:  # one failed, or the drain is cancelled: no loop may run on unseen
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
         return total
 
     def start(self, scheduler: AsyncIOScheduler) -> None:

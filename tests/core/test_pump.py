@@ -161,3 +161,19 @@ async def test_parallel_loops_take_new_work_while_one_step_is_slow() -> None:
     async with asyncio.timeout(5):
         assert await Pump(step, name="test", parallel=2).drain() == 2
     assert handled == ["quick", "slow"]
+
+
+async def test_when_one_parallel_loop_fails_the_others_stop_with_it() -> None:
+    """The failure reaches the caller (the pump logs it and runs again at the next tick)
+    and no loop is left running on its own, unseen, after the drain."""
+    stepping: list[asyncio.Task] = []
+
+    async def step() -> int:
+        stepping.append(asyncio.current_task())  # type: ignore[arg-type]
+        if len(stepping) == 1:
+            await asyncio.sleep(3600)  # a long claim
+        raise ConnectionResetError("the database went away")
+
+    with pytest.raises(ConnectionResetError):
+        await Pump(step, name="test", parallel=2).drain()
+    assert stepping[0].done(), "the loop in its long step was stopped"
