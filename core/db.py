@@ -36,6 +36,12 @@ async def _rolled_back(connection: object) -> None:
     """
 
 
+def one_writer(database_url: str) -> bool:
+    """Whether the database takes one writer at a time (SQLite): work split across
+    concurrent transactions only queues for its lock there."""
+    return database_url.startswith("sqlite")
+
+
 def tortoise_config(database_url: str, *, pool_size: int = 10) -> dict[str, Any]:
     """Build the Tortoise config; PostgreSQL gets a bounded connection pool whose
     connections are not reset on release (see :func:`_rolled_back`)."""

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from altegio_sync.pull import ScheduledPull
 from bot.channels import Signers
 from bot.conversions import ConversionSender
-from bot.intake import Intake
+from bot.intake import STEPS, Intake
 from bot.outbox import OutboxWorker
 from bot.ratelimit import MemoryBuckets, RedisBuckets, TokenBucket
 from bot.staff import TaskNotifier
@@ -23,7 +23,7 @@ from bot.templates import TemplateCache
 from core.auth import use_password_profile
 from core.bus import MemoryBus, RedisBus
 from core.crypto import Vault
-from core.db import database
+from core.db import database, one_writer
 from core.dispatch import EventDispatcher
 from core.events import subscribe
 from core.files import FileStore
@@ -155,7 +155,10 @@ async def _intake(app: web.Application) -> AsyncIterator[None]:
     if VAULT not in app:  # no secret key, no channels, nothing to take in
         yield
         return
-    app[INTAKE] = intake = Intake(vault=app[VAULT], bots=app[BOTS], dispatcher=app[DISPATCHER])
+    steps = 1 if one_writer(app[SETTINGS].database_url) else STEPS
+    app[INTAKE] = intake = Intake(
+        vault=app[VAULT], bots=app[BOTS], dispatcher=app[DISPATCHER], steps=steps
+    )
     app[SIGNERS] = signers = Signers(app[VAULT])
     unsubscribe = subscribe(signers.heard)
     if app[SETTINGS].intake_worker:

@@ -195,3 +195,14 @@ async def test_webhooks_are_verified_against_channels_read_once_in_a_while(
     assert await post(anon, fake_graph.webhooks.text(WA_ID, "before")) == 200
     assert (await api.delete(f"/api/v1/channels/{channel.id}"))[0] == 204
     assert await post(anon, fake_graph.webhooks.text(WA_ID, "after")) == 401
+
+
+async def test_the_intake_steps_in_parallel_only_where_writers_can_be(db) -> None:
+    """SQLite takes one writer at a time: parallel steps would only queue for its lock."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.intake import STEPS
+
+    app = create_app(db.settings(), own_database=False)
+    async with TestClient(TestServer(app, host="127.0.0.1")):
+        assert app[INTAKE].pump.parallel == (1 if db.name == "sqlite" else STEPS)
