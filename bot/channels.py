@@ -216,5 +216,6 @@ class Signers:
         return self._signers
 
     async def heard(self, event: Event) -> None:
+        """A channel was created, changed, disconnected or destroyed here: read again."""
         if event.kind.startswith("channel."):
             self._read_at = None

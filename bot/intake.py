@@ -193,7 +193,7 @@ class Intake:
         if row.kind in (DeliveryKind.WHATSAPP_MESSAGE, DeliveryKind.WHATSAPP_STATUS):
             try:
                 item = INBOUND if row.kind == DeliveryKind.WHATSAPP_MESSAGE else STATUS
-                parsed = item.validate_python(row.payload)
+                parsed = lookups.messages.get(row.pk) or item.validate_python(row.payload)
             except ValidationError as exc:  # kept as it came: retrying will not read it
                 return Park(f"unreadable WhatsApp item: {exc.errors()[0]['msg']}")
             if isinstance(parsed, StatusUpdate):
@@ -223,6 +223,7 @@ async def _ahead(lookups: "_Lookups", rows: list[InboundDelivery]) -> set[int]:
             others.add(row.thread or row.pk)
         else:
             messages[row.channel_id or 0].append((row, message))
+            lookups.messages[row.pk] = message  # the one-by-one way reads no row twice
     done: set[int] = set()
     for channel_id, items in messages.items():
         items = [(row, m) for row, m in items if (row.thread or row.pk) not in others]
@@ -247,10 +248,12 @@ def _message(row: InboundDelivery) -> Inbound | None:
 @dataclass
 class _Lookups:
     """What a batch's deliveries would each read again: their channel and its deal
-    routing, read once per batch (a change to either applies from the next batch)."""
+    routing, read once per batch (a change to either applies from the next batch), and
+    the messages :func:`_ahead` parsed, by row id."""
 
     channels: dict[int, Channel] = field(default_factory=dict)
     routings: dict[int, DealIntake] = field(default_factory=dict)
+    messages: dict[int, Inbound] = field(default_factory=dict)
 
     async def channel(self, channel_id: int) -> Channel:
         if channel_id not in self.channels:
