@@ -73,6 +73,10 @@ class Result:
     sent: dict[int, tuple[float, float]] = field(default_factory=dict)
     first: float = 0.0
     last_answer: float = 0.0
+    #: CPU seconds the serving processes used while the deliveries were sent and answered,
+    #: and (intake in a worker process) the worker's until every message was stored.
+    server_cpu: float = 0.0
+    worker_cpu: float | None = None
 
     def line(self) -> str:
         lat = self.latencies
@@ -373,11 +377,15 @@ async def run_funnelbox(
         await setup_channel(base, token, WhatsAppWebhooks().phone_number_id)
         sampler = asyncio.create_task(backlog(args.database_url, samples, args.sample))
         url = f"{base}/webhooks/whatsapp"
+        cpu_before = {p.pid: cpu_seconds(p.pid) for p in (server, worker) if p is not None}
         if args.rate:
             result = await fire_at_rate(url, bodies, args.rate, args.concurrency)
         else:
             result = await fire(url, bodies, args.concurrency)
+        result.server_cpu = cpu_seconds(server.pid) - cpu_before[server.pid]
         await wait_processed(args.database_url)
+        if worker is not None:
+            result.worker_cpu = cpu_seconds(worker.pid) - cpu_before[worker.pid]
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
@@ -400,12 +408,32 @@ async def run_bare(args: argparse.Namespace, bodies: list[Body]) -> Result:
     )  # fmt: skip
     try:
         await wait_ready(f"http://127.0.0.1:{port}/healthz")
+        before = cpu_seconds(bare.pid)
         result = await fire(f"http://127.0.0.1:{port}/webhooks/whatsapp", bodies, args.concurrency)
+        result.server_cpu = cpu_seconds(bare.pid) - before
     finally:
         bare.terminate()
         bare.wait(timeout=10)
     result.name = "bare insert"
     return result
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by a process and its descendants (the
+    workers of ``serve --workers N``, the server under py-spy), from Linux's /proc."""
+    children: defaultdict[int, list[int]] = defaultdict(list)
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children[int(fields[1])].append(int(stat.parent.name))
+            ticks[int(stat.parent.name)] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += ticks.get(current, 0)
+        todo += children[current]
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def ms(seconds: float) -> str:
@@ -434,6 +462,11 @@ async def main(args: argparse.Namespace) -> None:
           f"{', intake in a separate worker process' if args.worker_process else ''}")  # fmt: skip
     print(result.line())
     print(bare.line())
+    print(f"server CPU while answering: funnelbox {result.server_cpu * 1000 / n:.2f} ms a delivery"
+          f"{'' if args.worker_process else ' (intake included)'}, bare "
+          f"{bare.server_cpu * 1000 / n:.2f} ms"
+          + ("" if result.worker_cpu is None else
+             f"; intake worker {result.worker_cpu * 1000 / unique:.2f} ms a message"))  # fmt: skip
     answers = (len(result.latencies) / result.seconds) / (len(bare.latencies) / bare.seconds)
     if not args.rate:
         print(f"funnelbox / bare answer throughput: {answers:.0%}")
