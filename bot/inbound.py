@@ -2,7 +2,7 @@
 
 The intake (``bot.intake``) translates accepted webhook deliveries into
 :class:`inbox.dialogs.Inbound` and calls :func:`receive_all` for a batch (the messages
-of known customers, stored together) and :func:`receive` for the rest: one transaction
+of known and brand-new customers, stored together) and :func:`receive` for the rest: one transaction
 per message.
 Every function here is idempotent, so a delivery processed twice (after a crash
 between processing and marking it done) changes nothing the second time.
@@ -18,7 +18,7 @@ from tortoise.exceptions import IntegrityError
 
 from bot.whatsapp import StatusUpdate
 from core.events import EventBatch, change
-from funnels.deals import deal_for_dialog, with_open_deal
+from funnels.deals import deal_for_dialog, deals_for_dialogs
 from funnels.intake import intake_of
 from funnels.models import DealIntake
 from inbox.dialogs import (
@@ -27,6 +27,7 @@ from inbox.dialogs import (
     add_inbound_all,
     edit_inbound,
     find_message,
+    first_contacts,
     identify,
     known_dialogs,
     open_dialog,
@@ -89,31 +90,53 @@ async def _receive_once(
             )
 
 
-async def receive_all(*, channel: Channel, messages: Sequence[Inbound]) -> list[Inbound]:
-    """Store a batch of a channel's customer messages at once where nothing but the
-    messages is new (a known sender with a dialog and an open deal): what
-    :func:`receive` would do one by one, in a handful of statements for the batch.
+async def receive_all(
+    *, channel: Channel, messages: Sequence[Inbound], routing: DealIntake | None = None
+) -> list[Inbound]:
+    """Store a batch of a channel's customer messages at once: what :func:`receive`
+    would do one by one, in a handful of statements for the batch. It takes the
+    messages of known senders with nothing new about them and, unless the channel
+    assigns new dialogs in turn, of senders nobody knows yet, and opens a deal for each
+    dialog that has none open.
 
-    Returns the messages left for :func:`receive`: every message of a chat that has
-    one of a new or changed sender, or no open deal, so each chat is stored in order.
+    Returns the messages left for :func:`receive`: every message of a chat that has one
+    of a sender whose identity changed, or whose phone another contact has, so each
+    chat is stored in order.
     """
     async with change(None) as batch:
-        senders = [message.sender for message in messages]
-        dialogs = await known_dialogs(channel_id=channel.id, senders=senders)
-        with_deal = await with_open_deal(dialog_ids=[d.id for d in dialogs.values()])
-        chats: defaultdict[str, list[Inbound]] = defaultdict(list)
-        for message in messages:
-            chats[message.chat_id].append(message)
-        ready: list[tuple[Dialog, Inbound]] = []
-        left: list[Inbound] = []
-        for chat in chats.values():
-            found = [dialogs.get(message.sender.external_id) for message in chat]
-            if all(d is not None and d.id in with_deal for d in found):
-                ready += [(d, m) for d, m in zip(found, chat, strict=True) if d is not None]
-            else:
-                left += chat
-        await add_inbound_all(batch, messages=ready)
+        dialogs = await known_dialogs(
+            channel_id=channel.id, senders=[message.sender for message in messages]
+        )
+        if channel.settings.get("round_robin") is not True:
+            unknown = [m for m in messages if m.sender.external_id not in dialogs]
+            dialogs |= await first_contacts(batch, channel_id=channel.id, messages=unknown)
+        ready, left = _ready(messages, dialogs)
+        stored = await add_inbound_all(batch, messages=ready)
+        intake = routing or await intake_of(channel_id=channel.id)
+        written = {row.dialog_id for row in stored}
+        await deals_for_dialogs(
+            actor=None, dialogs=[d for d, _ in ready if d.id in written],
+            pipeline_id=intake.pipeline_id, stage_id=intake.stage_id, owner_id=intake.owner_id,
+        )  # fmt: skip
     return left
+
+
+def _ready(
+    messages: Sequence[Inbound], dialogs: dict[str, Dialog]
+) -> tuple[list[tuple[Dialog, Inbound]], list[Inbound]]:
+    """The messages of the chats whose every sender has a dialog, each with its dialog,
+    and the rest (whole chats)."""
+    chats: defaultdict[str, list[Inbound]] = defaultdict(list)
+    for message in messages:
+        chats[message.chat_id].append(message)
+    ready: list[tuple[Dialog, Inbound]] = []
+    left: list[Inbound] = []
+    for chat in chats.values():
+        if all(message.sender.external_id in dialogs for message in chat):
+            ready += [(dialogs[message.sender.external_id], message) for message in chat]
+        else:
+            left += chat
+    return ready, left
 
 
 async def _dialog(batch: EventBatch, channel: Channel, message: Inbound) -> Dialog:

@@ -18,7 +18,6 @@ from typing import Any
 
 from aiogram import Dispatcher
 from pydantic import TypeAdapter, ValidationError
-from tortoise.exceptions import IntegrityError
 
 from altegio_sync.connections import get_connection
 from altegio_sync.models import AltegioConnection
@@ -28,6 +27,7 @@ from bot.inbound import apply_status, receive, receive_all
 from bot.models import DeliveryKind, InboundDelivery
 from bot.whatsapp import Routed, StatusUpdate, Unreadable, kept_raw
 from core.crypto import Vault
+from core.db import insert_new
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.queue import POLICIES, Done, Dropped, Outcome, Park, Pump, Queue, soonest
 from funnels.intake import intake_of
@@ -112,25 +112,24 @@ def altegio_items(data: Any, *, company_id: int) -> list[Item]:
 async def accept(source: Channel | AltegioConnection, items: list[Item]) -> int:
     """Store items not seen before; returns how many were new.
 
-    One autocommitted INSERT per item (a webhook usually carries one): a redelivery
-    hits the unique key and is dropped without touching anything else. An unreadable
-    item is stored parked, with its reason.
+    One autocommitted INSERT for the lot (a webhook usually carries one item): a
+    redelivery hits the unique key and is skipped by the database without touching
+    anything else. An unreadable item is stored parked, with its reason.
     """
-    now, stored = datetime.now(UTC), 0
+    now = datetime.now(UTC)
+    return await insert_new([_delivery(source, item, now) for item in items])
+
+
+def _delivery(source: Channel | AltegioConnection, item: Item, now: datetime) -> InboundDelivery:
+    """The row an accepted item is stored as: due now, or parked with its reason."""
     origin = {"channel": source} if isinstance(source, Channel) else {"altegio": source}
-    for item in items:
-        parked = item.unreadable is not None
-        try:
-            await InboundDelivery.create(
-                **origin, kind=item.kind, key=item.key, payload=item.payload,
-                thread=_thread(source.id, item.kind, item.key, item.payload),
-                next_attempt_at=None if parked else now, parked_at=now if parked else None,
-                last_error=item.unreadable,
-            )  # fmt: skip
-            stored += 1
-        except IntegrityError:
-            continue
-    return stored
+    parked = item.unreadable is not None
+    return InboundDelivery(
+        **origin, kind=item.kind, key=item.key, payload=item.payload,
+        thread=_thread(source.id, item.kind, item.key, item.payload),
+        next_attempt_at=None if parked else now, parked_at=now if parked else None,
+        last_error=item.unreadable,
+    )  # fmt: skip
 
 
 def _thread(source_id: int, kind: DeliveryKind, key: str, payload: dict[str, Any]) -> str:
@@ -150,11 +149,11 @@ def _thread(source_id: int, kind: DeliveryKind, key: str, payload: dict[str, Any
     return f"{source_id}:{key}"
 
 
-#: Steps in flight at once: a claim full of new customers (stored one by one, a deal
-#: opened for each) takes seconds, and what comes in meanwhile is taken by another step.
-#: Measured with bench/ingest.py at 200 deliveries/s, one run each: time to stored at p99
-#: 4.9 s with 1 step, 4.5 s with 2, 2.3 s with 4, 5.4 s with 8. On SQLite, one writer at a
-#: time, one step (``web.app``).
+#: Steps in flight at once: a claim with items stored one by one (a changed sender, a
+#: status) takes longer, and what comes in meanwhile is taken by another step. Measured
+#: with bench/ingest.py at 200 deliveries/s, one run each, when new customers were still
+#: stored one by one: time to stored at p99 4.9 s with 1 step, 4.5 s with 2, 2.3 s with
+#: 4, 5.4 s with 8. On SQLite, one writer at a time, one step (``web.app``).
 STEPS = 4
 
 
@@ -175,8 +174,8 @@ class Intake:
     async def step(self, limit: int | None = None) -> int:
         """Process one batch of due deliveries; returns how many were taken.
 
-        Messages of known customers are stored together (:func:`_ahead`); other items
-        one by one, different conversations concurrently (the database waits
+        WhatsApp messages are stored together (:func:`_ahead`); other items one by
+        one, different conversations concurrently (the database waits
         overlap), each conversation's items strictly in arrival order, also across
         steps and intake workers (``core.queue.Queue.claim`` by thread). A failing item
         backs off and is parked after the policy's attempts, with its error.
@@ -212,9 +211,10 @@ class Intake:
 
 
 async def _ahead(lookups: "_Lookups", rows: list[InboundDelivery]) -> set[int]:
-    """A claim's WhatsApp messages stored together, per channel, where nothing else is
-    new (``bot.inbound.receive_all``): most messages of a burst are such. Returns the ids
-    of the rows done. A conversation with any other item in the claim is left whole to
+    """A claim's WhatsApp messages stored together, per channel, those of known senders
+    with nothing new about them and of senders nobody knows yet
+    (``bot.inbound.receive_all``): nearly every message of a burst. Returns the ids of
+    the rows done. A conversation with any other item in the claim is left whole to
     the one-by-one way, which keeps it in order."""
     messages: defaultdict[int, list[tuple[InboundDelivery, Inbound]]] = defaultdict(list)
     others: set[str | int] = set()
@@ -229,7 +229,10 @@ async def _ahead(lookups: "_Lookups", rows: list[InboundDelivery]) -> set[int]:
         items = [(row, m) for row, m in items if (row.thread or row.pk) not in others]
         if items:
             channel = await lookups.channel(channel_id)
-            left = await receive_all(channel=channel, messages=[m for _, m in items])
+            routing = await lookups.routing(channel_id)
+            left = await receive_all(
+                channel=channel, messages=[m for _, m in items], routing=routing
+            )
             kept = {id(m) for m in left}  # the very objects given: identity, not equality
             done |= {row.pk for row, m in items if id(m) not in kept}
     return done

@@ -1,10 +1,11 @@
 """Database wiring: one Tortoise app holding every domain's models, migrated by Tortoise itself."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.models import Model
@@ -106,13 +107,40 @@ async def insert_all(objects: Sequence[Model], *, rows_per_statement: int = 500)
     give each its id, as ``save()`` one by one would, in a fraction of the round trips
     and of the ORM's per-statement work (tortoise's ``bulk_create`` leaves ids unset).
 
-    Values are converted by the model's own fields (defaults and ``auto_now`` filled in
-    as by ``save()``); the statement is written here because the query builder copies
-    itself on every row added, which costs more than the round trips saved. A multi-row
-    INSERT numbers its rows in the order they are listed, on PostgreSQL and SQLite
-    alike, so the returned ids, sorted, are the objects' ids in order whatever order
-    RETURNING lists them in.
+    A multi-row INSERT numbers its rows in the order they are listed, on PostgreSQL and
+    SQLite alike, so the returned ids, sorted, are the objects' ids in order whatever
+    order RETURNING lists them in.
     """
+    for chunk, db, statement, values in _inserts(objects, rows_per_statement, ""):
+        found = await db.execute_query_dict(statement, values)
+        ids = sorted(row[chunk[0]._meta.db_pk_column] for row in found)
+        for instance, pk in zip(chunk, ids, strict=True):
+            instance.pk = pk
+            instance._saved_in_db = True
+
+
+async def insert_new(objects: Sequence[Model], *, rows_per_statement: int = 500) -> int:
+    """Insert the instances that collide with no stored row on a unique key, skipping
+    the rest (and later ones repeating an earlier one's key); returns how many were
+    inserted. The instances get no ids: which of them went in is not reported.
+
+    What a webhook does with its items: a redelivery is dropped by the database in the
+    same statement that stores what is new, with no error raised and caught per item.
+    """
+    inserted = 0
+    skip = " ON CONFLICT DO NOTHING"  # any unique key, on PostgreSQL and SQLite
+    for _, db, statement, values in _inserts(objects, rows_per_statement, skip):
+        inserted += len(await db.execute_query_dict(statement, values))
+    return inserted
+
+
+def _inserts(
+    objects: Sequence[Model], rows_per_statement: int, on_conflict: str
+) -> Iterator[tuple[Sequence[Model], BaseDBAsyncClient, str, list[Any]]]:
+    """Multi-row INSERT ... RETURNING statements for instances of one model, with their
+    values converted by the model's own fields (defaults and ``auto_now`` filled in as
+    by ``save()``). Written here because the query builder copies itself on every row
+    added, which costs more than the round trips saved."""
     if not objects:
         return
     model = type(objects[0])
@@ -122,7 +150,7 @@ async def insert_all(objects: Sequence[Model], *, rows_per_statement: int = 500)
     columns = ",".join(f'"{meta.fields_db_projection[name]}"' for name in fields)
     into = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES '  # noqa: S608 (names from the model)
     numbered = db.capabilities.dialect == "postgres"  # $1, $2 (SQLite: ?)
-    returning = f' RETURNING "{meta.db_pk_column}"'
+    tail = f'{on_conflict} RETURNING "{meta.db_pk_column}"'
     for start in range(0, len(objects), rows_per_statement):
         chunk = objects[start : start + rows_per_statement]
         values = [
@@ -134,8 +162,4 @@ async def insert_all(objects: Sequence[Model], *, rows_per_statement: int = 500)
         rows = ",".join(
             f"({','.join(marks[i : i + len(fields)])})" for i in range(0, len(marks), len(fields))
         )
-        found = await db.execute_query_dict(into + rows + returning, values)
-        ids = sorted(row[meta.db_pk_column] for row in found)
-        for instance, pk in zip(chunk, ids, strict=True):
-            instance.pk = pk
-            instance._saved_in_db = True
+        yield chunk, db, into + rows + tail, values

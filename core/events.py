@@ -92,9 +92,10 @@ class EventBatch:
         return event
 
     async def record_all(self, kind: str, /, items: Sequence[dict[str, Any]]) -> list[Event]:
-        """Append one event of ``kind`` per item (its data, deal-less), in order, in one
-        statement: what a batch of messages records (see ``core.db.insert_all``)."""
-        events = [self._event(kind, None, dict(item)) for item in items]
+        """Append one event of ``kind`` per item, in order, in one statement: what a batch
+        of messages or new deals records (see ``core.db.insert_all``). An item's
+        ``deal_id`` is the event's deal, as :meth:`record`'s keyword is."""
+        events = [self._event(kind, data.pop("deal_id", None), data) for data in map(dict, items)]
         await insert_all(events)
         self.events += events
         return events

@@ -11,6 +11,7 @@ from typing import Any
 
 import pycountry
 
+from core.db import insert_all
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import UNSET, EventBatch, Unset, change, diff
 from core.models import User
@@ -101,16 +102,56 @@ async def deal_for_dialog(
     join it while it is open; a message after it was won or lost opens a new one.
     Returns the new deal, or ``None`` when the open one was kept.
     """
-    if await with_open_deal(dialog_ids=[dialog.id]):
-        return None
-    return await create_deal(
-        actor=actor,
-        contact_ids=[dialog.contact_id],
-        pipeline_id=pipeline_id,
-        stage_id=stage_id,
+    opened = await deals_for_dialogs(
+        actor=actor, dialogs=[dialog], pipeline_id=pipeline_id, stage_id=stage_id,
         owner_id=owner_id,
-        dialog_id=dialog.id,
-    )
+    )  # fmt: skip
+    return opened[0] if opened else None
+
+
+async def deals_for_dialogs(
+    *,
+    actor: User | None,
+    dialogs: Sequence[Dialog],
+    pipeline_id: int,
+    stage_id: int,
+    owner_id: int,
+) -> list[Deal]:
+    """:func:`deal_for_dialog` for many dialogs at once (the webhook intake's batch), one
+    statement per table: a deal titled after its dialog's contact, with that contact,
+    for each dialog that has no open deal. Returns the deals opened, in order."""
+    unique = {dialog.id: dialog for dialog in dialogs}
+    has_deal = await with_open_deal(dialog_ids=list(unique))
+    todo = [dialog for dialog in unique.values() if dialog.id not in has_deal]
+    if not todo:
+        return []
+    contacts = await _contacts([dialog.contact_id for dialog in todo])
+    by_id = {contact.id: contact for contact in contacts}
+    stage = await _stage_in_pipeline(pipeline_id, stage_id)
+    owner = await _owner(owner_id)
+    deals = [_of_dialog(dialog, by_id[dialog.contact_id], stage, owner) for dialog in todo]
+    links = [(deal, by_id[dialog.contact_id]) for deal, dialog in zip(deals, todo, strict=True)]
+    async with change(actor) as batch:
+        await insert_all(deals)
+        created = [
+            {"deal_id": deal.id, **_snapshot(deal), "fields": {}, "tags": []} for deal in deals
+        ]
+        await batch.record_all("deal.created", created)
+        await insert_all(
+            [DealContact(deal=deal, contact=contact, position=0) for deal, contact in links]
+        )
+        await batch.record_all(
+            "deal.contact_added", [_contact_data(deal, contact) for deal, contact in links]
+        )
+    return deals
+
+
+def _of_dialog(dialog: Dialog, contact: Contact, stage: Stage, owner: User) -> Deal:
+    """A dialog's new deal, as :func:`create_deal` makes one with only the contact given."""
+    return Deal(
+        title=_title(contact.name), pipeline_id=stage.pipeline_id, stage=stage, owner=owner,
+        close_date=_closing_date(None, stage), dialog_id=dialog.id,
+    )  # fmt: skip
 
 
 async def with_open_deal(*, dialog_ids: Sequence[int]) -> set[int]:
@@ -396,9 +437,14 @@ def _snapshot(deal: Deal) -> dict[str, Any]:
 
 
 async def _contact_event(batch: EventBatch, kind: str, deal: Deal, contact: Contact) -> None:
-    await batch.record(
-        kind, deal_id=deal.id, contact_id=contact.id, contact=contact.name, phone=contact.phone
-    )
+    await batch.record(kind, **_contact_data(deal, contact))
+
+
+def _contact_data(deal: Deal, contact: Contact) -> dict[str, Any]:
+    return {
+        "deal_id": deal.id, "contact_id": contact.id, "contact": contact.name,
+        "phone": contact.phone,
+    }  # fmt: skip
 
 
 async def _set_fields(deal: Deal, values: dict[int, Any]) -> dict[str, dict[str, Any]]:

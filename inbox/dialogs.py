@@ -27,7 +27,13 @@ from inbox.models import (
     Message,
     Outbox,
 )
-from inbox.service import create_contact, find_by_phone, update_contact
+from inbox.service import (
+    NewContact,
+    create_contact,
+    create_contacts,
+    find_by_phone,
+    update_contact,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +88,7 @@ async def identify(batch: EventBatch, *, channel_id: int, sender: Sender) -> Con
         contact = (await find_by_phone(phone) if phone else None) or await create_contact(
             actor=batch.actor, name=sender.name or sender.external_id, phone=phone
         )
-        await ContactIdentity.create(
-            channel_id=channel_id,
-            contact=contact,
-            external_id=sender.external_id,
-            user_id=sender.user_id,
-            ctwa_clid=sender.ctwa_clid,
-        )
+        await _identity(channel_id, contact, sender).save()
         return contact
     contact = identity.contact
     if fresh := _fresh(identity, sender):
@@ -134,6 +134,72 @@ async def known_dialogs(*, channel_id: int, senders: Sequence[Sender]) -> dict[s
     return {unchanged[dialog.contact_id]: dialog for dialog in dialogs}
 
 
+async def first_contacts(
+    batch: EventBatch, *, channel_id: int, messages: Sequence[Inbound]
+) -> dict[str, Dialog]:
+    """The first contact of the messages' senders whom nobody knows yet (no identity on
+    the channel, no contact with their phone), made at once: a contact, its identity and
+    an open dialog each, what :func:`identify` and :func:`open_dialog` do one by one.
+    Returns their dialogs by sender's external id; other senders are left alone.
+
+    Not for a channel that assigns new dialogs in turn: its caller takes the one-by-one
+    way, which keeps the turn.
+    """
+    strangers = await _strangers(channel_id, messages)
+    if not strangers:
+        return {}
+    people = [NewContact(name=m.sender.name or m.sender.external_id, phone=phone)
+              for m, phone in strangers]  # fmt: skip
+    contacts = await create_contacts(actor=batch.actor, people=people)
+    pairs = [(contact, m) for contact, (m, _) in zip(contacts, strangers, strict=True)]
+    await insert_all([_identity(channel_id, contact, m.sender) for contact, m in pairs])
+    dialogs = [
+        Dialog(channel_id=channel_id, contact=contact, chat_id=m.chat_id) for contact, m in pairs
+    ]
+    await insert_all(dialogs)
+    await batch.record_all("dialog.created", [_created(dialog) for dialog in dialogs])
+    return {m.sender.external_id: dialog for dialog, (_, m) in zip(dialogs, pairs, strict=True)}
+
+
+async def _strangers(
+    channel_id: int, messages: Sequence[Inbound]
+) -> list[tuple[Inbound, str | None]]:
+    """Each unknown sender's first message, in arrival order, with the sender's phone:
+    not known on the channel, and no contact (nor an earlier of them) has the phone."""
+    firsts: dict[str, Inbound] = {}
+    for message in messages:
+        firsts.setdefault(message.sender.external_id, message)
+    known = ContactIdentity.filter(channel_id=channel_id, external_id__in=list(firsts))
+    for external_id in await known.values_list("external_id", flat=True):
+        del firsts[external_id]  # type: ignore[arg-type]
+    phones = [(m, _phone(m.sender)) for m in firsts.values()]
+    held = Contact.filter(phone__in=[phone for _, phone in phones if phone])
+    taken: set[str | None] = set(await held.values_list("phone", flat=True))  # type: ignore[arg-type]
+    strangers = []
+    for message, phone in phones:
+        if phone not in taken:
+            strangers.append((message, phone))
+        if phone:
+            taken.add(phone)
+    return strangers
+
+
+def _identity(channel_id: int, contact: Contact, sender: Sender) -> ContactIdentity:
+    """How a channel knows a contact: what the sender's first message told."""
+    return ContactIdentity(
+        channel_id=channel_id, contact=contact, external_id=sender.external_id,
+        user_id=sender.user_id, ctwa_clid=sender.ctwa_clid,
+    )  # fmt: skip
+
+
+def _created(dialog: Dialog) -> dict[str, int]:
+    """A ``dialog.created`` event's data: it puts the dialog in the live inbox."""
+    return {
+        "dialog_id": dialog.id, "channel_id": dialog.channel_id,
+        "contact_id": dialog.contact_id,
+    }  # fmt: skip
+
+
 def _phone(sender: Sender) -> str | None:
     """The sender's phone in E.164, or ``None`` (logged) when the channel sent one that is
     not a valid number: a message is never refused for its sender's phone."""
@@ -158,9 +224,7 @@ async def open_dialog(
     dialog = await Dialog.filter(channel_id=channel_id, contact=contact).select_for_update().first()
     if dialog is None:
         dialog = await Dialog.create(channel_id=channel_id, contact=contact, chat_id=chat_id)
-        await batch.record(
-            "dialog.created", dialog_id=dialog.id, channel_id=channel_id, contact_id=contact.id
-        )
+        await batch.record("dialog.created", **_created(dialog))
         if round_robin:
             await set_assignee(batch, dialog=dialog, assignee_id=await _next_in_turn(channel_id))
     return dialog

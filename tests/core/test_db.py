@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from core.db import insert_all
-from core.models import Event
+from core.db import insert_all, insert_new
+from core.models import Event, User
 from tests.conftest import Backend
 
 
@@ -27,3 +27,25 @@ async def test_insert_all_gives_every_row_its_own_id_in_order(db: Backend) -> No
 async def test_insert_all_of_nothing_writes_nothing(db: Backend) -> None:
     await insert_all([])
     assert await Event.all().count() == 0
+
+
+async def test_insert_new_skips_rows_whose_unique_key_is_taken(db: Backend) -> None:
+    """Stored keys and a key repeated within the batch are skipped, not raised; the
+    rest go in, in one go, and the count says how many."""
+    await User.create(email="taken@example.com", name="Taken", role="operator", password_hash="x")
+    emails = ["a@example.com", "taken@example.com", "b@example.com", "a@example.com"]
+    rows = [
+        User(email=email, name=f"User {n}", role="operator", password_hash="x")
+        for n, email in enumerate(emails)
+    ]
+    assert await insert_new(rows, rows_per_statement=3) == 2
+    stored = {user.email: user.name for user in await User.all()}
+    assert stored == {
+        "taken@example.com": "Taken",
+        "a@example.com": "User 0",
+        "b@example.com": "User 2",
+    }
+
+
+async def test_insert_new_of_nothing_writes_nothing(db: Backend) -> None:
+    assert await insert_new([]) == 0
