@@ -33,6 +33,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tortoise.exceptions import DBConnectionError
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from core.events import EventBatch, change
@@ -236,15 +237,8 @@ class Queue(Generic[M]):
         ``of`` locks this table's rows alone when ``where`` joins another.
         """
         now, thread = _now(), self.policy.thread
-        columns = ("id", thread) if thread else ("id",)
         async with in_transaction():
-            rows = (
-                await self.model.filter(next_attempt_at__lte=now, **self.where)
-                .order_by("id")
-                .limit(limit or self.policy.batch)
-                .select_for_update(skip_locked=True, of=(self.model._meta.db_table,))
-                .only(*columns)
-            )
+            rows = await self.due(now, limit or self.policy.batch)
             ids = await _in_order(self.model, rows, thread) if thread else [r.pk for r in rows]
             if not ids:
                 return []
@@ -252,6 +246,20 @@ class Queue(Generic[M]):
         # loaded after the commit: rows fetched inside would stay bound to the closed transaction
         query = self.model.filter(id__in=ids).order_by("id")
         return await (query.select_related(*self.related) if self.related else query)
+
+    def due(self, now: datetime, limit: int) -> QuerySet[M]:
+        """The oldest ``limit`` rows due at ``now``, locked, skipping those another worker
+        holds: what :meth:`claim` takes, built inside its transaction. Pending rows have
+        their own index (migration 0020), so this reads them alone, however many rows
+        were processed before."""
+        thread = self.policy.thread
+        return (
+            self.model.filter(next_attempt_at__lte=now, **self.where)
+            .order_by("id")
+            .limit(limit)
+            .select_for_update(skip_locked=True, of=(self.model._meta.db_table,))
+            .only(*(("id", thread) if thread else ("id",)))
+        )
 
     async def work(
         self,

@@ -168,6 +168,8 @@ class Deal(Model):
             Index(fields=("close_date", "id"), name="deal_close_date"),
             Index(fields=("title", "id"), name="deal_title"),
             Index(fields=("amount", "id"), name="deal_amount"),
+            #: A dialog's deals: every customer message asks whether one is open.
+            Index(fields=("dialog_id", "id"), name="deal_dialog"),
         )
 
 
