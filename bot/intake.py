@@ -157,6 +157,11 @@ def _thread(source_id: int, kind: DeliveryKind, key: str, payload: dict[str, Any
 STEPS = 4
 
 
+#: How long a step that took less than a full claim waits before its next one (``Pump``):
+#: at 200 deliveries/s this halves the claims, for at most 20 ms more to stored.
+LINGER = 0.02
+
+
 class Intake:
     """Processes accepted deliveries; :attr:`pump` runs it in the background."""
 
@@ -168,8 +173,9 @@ class Intake:
         self.dispatcher = dispatcher
         self.queue = Queue(InboundDelivery, POLICIES["intake"])
         self.pump = Pump(
-            self.step, name="intake", next_due=partial(soonest, InboundDelivery), parallel=steps
-        )
+            self.step, name="intake", next_due=partial(soonest, InboundDelivery), parallel=steps,
+            gather=self.queue.policy.batch, linger=LINGER,
+        )  # fmt: skip
 
     async def step(self, limit: int | None = None) -> int:
         """Process one batch of due deliveries; returns how many were taken.

@@ -573,7 +573,9 @@ class Pump:
     by two hours goes out on time, not at the next poll). The database stays the
     source of truth: the scheduler holds only wake-up times, all recomputed after each
     run, so a restart loses nothing. With ``parallel`` above one, a run steps in that
-    many loops (see :meth:`drain`).
+    many loops (see :meth:`drain`). A step that handled fewer than ``gather`` items is
+    followed by a pause of ``linger`` seconds: what comes in at a trickle is then taken
+    a few at a time, not one claim (and its round trips) per item.
     """
 
     #: How long a parallel loop that found nothing waits before it looks again.
@@ -587,12 +589,16 @@ class Pump:
         poll: float = 1.0,
         next_due: Callable[[], Awaitable[datetime | None]] | None = None,
         parallel: int = 1,
+        gather: int = 0,
+        linger: float = 0.0,
     ) -> None:
         self.step = step
         self.name = name
         self.poll = poll
         self.next_due = next_due
         self.parallel = parallel
+        self.gather = gather
+        self.linger = linger
         self._scheduler: AsyncIOScheduler | None = None
         self._running: asyncio.Task[None] | None = None
         self._again = False
@@ -619,6 +625,8 @@ class Pump:
                     if not busy:
                         return
                     await asyncio.sleep(self.LOOK_AGAIN)
+                elif handled < self.gather:
+                    await asyncio.sleep(self.linger)
 
         if self.parallel == 1:
             await loop()

@@ -177,3 +177,26 @@ async def test_when_one_parallel_loop_fails_the_others_stop_with_it() -> None:
     with pytest.raises(ConnectionResetError):
         await Pump(step, name="test", parallel=2).drain()
     assert stepping[0].done(), "the loop in its long step was stopped"
+
+
+async def test_a_step_that_took_little_lingers_so_what_trickles_in_is_taken_together() -> None:
+    """After a step that handled fewer than ``gather`` items the loop waits ``linger``:
+    what arrives meanwhile is one step, not one each. A full step goes on at once."""
+    arrived, steps = ["a"], []
+
+    async def step() -> int:
+        taken = arrived[:10]
+        del arrived[:10]
+        if taken:
+            steps.append(taken)
+        return len(taken)
+
+    asyncio.get_running_loop().call_later(0.05, arrived.extend, ["b", "c", "d"])
+    async with asyncio.timeout(5):
+        assert await Pump(step, name="test", gather=10, linger=0.3).drain() == 4
+    assert steps == [["a"], ["b", "c", "d"]]
+
+    arrived[:], steps[:] = [str(n) for n in range(20)], []
+    started = asyncio.get_running_loop().time()
+    assert await Pump(step, name="test", gather=10, linger=5).drain() == 20
+    assert len(steps) == 2 and asyncio.get_running_loop().time() - started < 1
