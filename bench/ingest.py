@@ -77,6 +77,8 @@ class Result:
     #: and (intake in a worker process) the worker's until every message was stored.
     server_cpu: float = 0.0
     worker_cpu: float | None = None
+    #: PostgreSQL's CPU seconds over the same time.
+    database_cpu: float = 0.0
 
     def line(self) -> str:
         lat = self.latencies
@@ -170,6 +172,23 @@ async def reset(database_url: str) -> None:
     conn = await connect(database_url)
     try:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+async def add_history(database_url: str, rows: int) -> None:
+    """``rows`` processed deliveries and as many dispatched events, as a database that has
+    served for a while holds: the queues' claims must not slow down with them."""
+    conn = await connect(database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO inbound_delivery (kind, key, payload, received_at, processed_at,"
+            " attempts) SELECT 'whatsapp_message', 'history:' || n, '{}', now(), now(), 1"
+            " FROM generate_series(1, $1) AS n", rows)  # fmt: skip
+        await conn.execute(
+            "INSERT INTO event (kind, data, created_at, attempts) SELECT 'history.item',"
+            " '{}', now(), 0 FROM generate_series(1, $1)", rows)  # fmt: skip
+        await conn.execute("ANALYZE inbound_delivery; ANALYZE event")
     finally:
         await conn.close()
 
@@ -345,6 +364,8 @@ async def prepare(args: argparse.Namespace) -> tuple[dict[str, str], str]:
         "FUNNELBOX_OUTBOX_WORKER": "false",
     }
     funnelbox(env, "migrate")
+    if args.history:
+        await add_history(args.database_url, args.history)
     owner = ["bench@example.com", "--role", "owner", "--password", "bench-password"]
     funnelbox(env, "createuser", *owner)
     return env, funnelbox(env, "token", "bench@example.com", "--name", "bench").strip()
@@ -378,11 +399,13 @@ async def run_funnelbox(
         sampler = asyncio.create_task(backlog(args.database_url, samples, args.sample))
         url = f"{base}/webhooks/whatsapp"
         cpu_before = {p.pid: cpu_seconds(p.pid) for p in (server, worker) if p is not None}
+        database_before = postgres_ticks()
         if args.rate:
             result = await fire_at_rate(url, bodies, args.rate, args.concurrency)
         else:
             result = await fire(url, bodies, args.concurrency)
         result.server_cpu = cpu_seconds(server.pid) - cpu_before[server.pid]
+        result.database_cpu = postgres_seconds(database_before)
         await wait_processed(args.database_url)
         if worker is not None:
             result.worker_cpu = cpu_seconds(worker.pid) - cpu_before[worker.pid]
@@ -408,9 +431,10 @@ async def run_bare(args: argparse.Namespace, bodies: list[Body]) -> Result:
     )  # fmt: skip
     try:
         await wait_ready(f"http://127.0.0.1:{port}/healthz")
-        before = cpu_seconds(bare.pid)
+        before, database_before = cpu_seconds(bare.pid), postgres_ticks()
         result = await fire(f"http://127.0.0.1:{port}/webhooks/whatsapp", bodies, args.concurrency)
         result.server_cpu = cpu_seconds(bare.pid) - before
+        result.database_cpu = postgres_seconds(database_before)
     finally:
         bare.terminate()
         bare.wait(timeout=10)
@@ -418,22 +442,43 @@ async def run_bare(args: argparse.Namespace, bodies: list[Body]) -> Result:
     return result
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user and system) used so far by a process and its descendants (the
-    workers of ``serve --workers N``, the server under py-spy), from Linux's /proc."""
-    children: defaultdict[int, list[int]] = defaultdict(list)
-    ticks: dict[int, int] = {}
+def _processes() -> dict[int, tuple[int, str, int]]:
+    """Every process's parent, name and CPU ticks (user and system), from Linux's /proc."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children[int(fields[1])].append(int(stat.parent.name))
-            ticks[int(stat.parent.name)] = int(fields[11]) + int(fields[12])
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = stat.read_text()
+            name = text[text.index("(") + 1 : text.rindex(")")]
+            fields = text.rsplit(")", 1)[1].split()
+            found[int(stat.parent.name)] = (int(fields[1]), name, int(fields[11]) + int(fields[12]))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its descendants (the workers of ``serve
+    --workers N``, the server under py-spy)."""
+    processes = _processes()
+    children: defaultdict[int, list[int]] = defaultdict(list)
+    for child, (parent, _, _) in processes.items():
+        children[parent].append(child)
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
-        total += ticks.get(current, 0)
+        total += processes[current][2] if current in processes else 0
         todo += children[current]
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_ticks() -> dict[int, int]:
+    """CPU ticks of each PostgreSQL process (its backends serve the bench's connections)."""
+    return {pid: ticks for pid, (_, name, ticks) in _processes().items() if name == "postgres"}
+
+
+def postgres_seconds(before: dict[int, int]) -> float:
+    """PostgreSQL's CPU time since ``before`` (a backend started since counts from 0)."""
+    now = postgres_ticks()
+    used = sum(ticks - before.get(pid, 0) for pid, ticks in now.items())
+    return used / os.sysconf("SC_CLK_TCK")
 
 
 def ms(seconds: float) -> str:
@@ -459,6 +504,7 @@ async def main(args: argparse.Namespace) -> None:
         f"from {args.concurrency} connections")  # fmt: skip
     print(f"deliveries {n} ({unique} unique, {n - unique} redelivered) {sending}, "
           f"{args.contacts} customers, {args.workers} server worker(s)"
+          f"{f', {args.history} processed rows beforehand' if args.history else ''}"
           f"{', intake in a separate worker process' if args.worker_process else ''}")  # fmt: skip
     print(result.line())
     print(bare.line())
@@ -467,6 +513,8 @@ async def main(args: argparse.Namespace) -> None:
           f"{bare.server_cpu * 1000 / n:.2f} ms"
           + ("" if result.worker_cpu is None else
              f"; intake worker {result.worker_cpu * 1000 / unique:.2f} ms a message"))  # fmt: skip
+    print(f"PostgreSQL CPU while answering: {result.database_cpu * 1000 / n:.2f} ms a delivery, "
+          f"bare {bare.database_cpu * 1000 / n:.2f} ms")  # fmt: skip
     answers = (len(result.latencies) / result.seconds) / (len(bare.latencies) / bare.seconds)
     if not args.rate:
         print(f"funnelbox / bare answer throughput: {answers:.0%}")
@@ -505,6 +553,10 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--duplicates", type=float, default=0.1, help="share redelivered")
     parser.add_argument("--pool", type=int, default=10, help="database pool size")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--history", type=int, default=0, metavar="N",
+        help="N processed deliveries and N dispatched events in the database beforehand",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, default=1, help="funnelbox serve processes")
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/funnelbox_ingest"
