@@ -2,8 +2,8 @@
 
 The intake (``bot.intake``) translates accepted webhook deliveries into
 :class:`inbox.dialogs.Inbound` and calls :func:`receive_all` for a batch (the messages
-of known and brand-new customers, stored together) and :func:`receive` for the rest: one transaction
-per message.
+of known customers and of customers nobody knows yet, stored together) and
+:func:`receive` for the rest: one transaction per message.
 Every function here is idempotent, so a delivery processed twice (after a crash
 between processing and marking it done) changes nothing the second time.
 """

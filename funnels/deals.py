@@ -121,6 +121,8 @@ async def deals_for_dialogs(
     statement per table: a deal titled after its dialog's contact, with that contact,
     for each dialog that has no open deal. Returns the deals opened, in order."""
     unique = {dialog.id: dialog for dialog in dialogs}
+    if not unique:
+        return []
     has_deal = await with_open_deal(dialog_ids=list(unique))
     todo = [dialog for dialog in unique.values() if dialog.id not in has_deal]
     if not todo:

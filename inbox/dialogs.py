@@ -145,7 +145,7 @@ async def first_contacts(
     Not for a channel that assigns new dialogs in turn: its caller takes the one-by-one
     way, which keeps the turn.
     """
-    strangers = await _strangers(channel_id, messages)
+    strangers = await _strangers(channel_id, messages) if messages else []
     if not strangers:
         return {}
     people = [NewContact(name=m.sender.name or m.sender.external_id, phone=phone)
