@@ -1,8 +1,8 @@
 """A small client of the WhatsApp Cloud API (Meta's Graph API) on a shared aiohttp session.
 
-Only what the outbox, the template picker and the Conversions API sender need: send a
-text, a template or uploaded media, list the account's templates, post conversion
-events. Errors come back in Graph's envelope
+Only what the outbox, the template picker, the Conversions API sender and the inbox
+need: send a text, a template or uploaded media, list the account's templates, post
+conversion events, download a customer's media. Errors come back in Graph's envelope
 (``{"error": {"message", "type", "code", "error_subcode", "error_data": {"details"}}}``)
 and are raised as :class:`GraphError`, which keeps the code the caller decides by.
 """
@@ -131,6 +131,19 @@ class GraphClient:
         if file_name:
             content["filename"] = file_name
         return await self._send(phone_number_id, to, kind, content)
+
+    async def download_media(self, media_id: str) -> tuple[bytes, str]:
+        """A customer's photo, document or voice note and its MIME type. Graph answers the
+        media id with a short-lived URL, which is fetched with the same token."""
+        media = await self._call("GET", f"{self._base}/{media_id}")
+        url = media.get("url")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise GraphError(200, None, f"the media answer carries no url: {excerpt(media)}")
+        async with self._session.get(url, headers=self._headers, timeout=self._timeout) as response:
+            content = await response.read()
+        if response.status >= 400:
+            raise GraphError.from_answer(response.status, None, content)
+        return content, str(media.get("mime_type") or response.content_type)
 
     async def list_templates(self, waba_id: str) -> list[Template]:
         """Every template of the business account, following Graph's ``paging.next``."""

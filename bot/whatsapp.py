@@ -8,15 +8,21 @@ each is routed by ``metadata.phone_number_id``.
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from core.errors import ValidationFailed
+import aiohttp
+
+from bot.graph import GraphClient, GraphError
+from core.errors import NotFound, Unavailable, ValidationFailed
 from core.storable import checked_text
 from inbox.dialogs import Inbound, Sender
 from inbox.models import DeliveryStatus
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MEDIA = ("image", "document", "audio", "video", "sticker")
@@ -241,3 +247,26 @@ def _status(raw: dict[str, Any]) -> StatusUpdate | None:
         first = errors[0]
         error = f"{first.get('code')}: {first.get('title') or first.get('message') or ''}".strip()
     return StatusUpdate(wamid=_checked_id(raw["id"], "id"), status=status, error=error)
+
+
+async def download(client: GraphClient, media_id: str) -> tuple[bytes, str]:
+    """A customer's media from Meta when asked for, with its MIME type.
+
+    Media Meta no longer serves (expired, unknown) is :class:`NotFound`; Meta down, slow
+    or answering nonsense is :class:`Unavailable` (502), never a crash of ours.
+    """
+    try:
+        return await client.download_media(media_id)
+    except GraphError as exc:
+        if exc.status == 404 or exc.code == 100:  # 100: no such object
+            raise NotFound(
+                f"WhatsApp no longer serves this file: {exc}", field="message_id"
+            ) from None
+        reason: Exception = exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        reason = exc
+    log.warning("media download from WhatsApp failed: %s: %s", type(reason).__name__, reason)
+    raise Unavailable(
+        "WhatsApp could not be reached or gave an unreadable answer; try again later",
+        field="message_id",
+    )

@@ -8,6 +8,7 @@ from funnels.models import Deal
 from inbox.dialogs import queue, set_delivery
 from inbox.models import Author, Channel, Contact, ContactIdentity, DeliveryStatus, Dialog, Message
 from inbox.service import create_contact
+from tests.asserts import assert_error
 from tests.bot.conftest import APP_SECRET, VERIFY_TOKEN, drain
 from tests.conftest import Api
 from tests.fakes.whatsapp import FakeGraph, WhatsAppWebhooks, ctwa_referral, sign, signed
@@ -164,3 +165,35 @@ async def test_statuses_move_forward_only_and_are_deduplicated(
     failed = await Message.get(id=sent.id)
     assert failed.status == DeliveryStatus.FAILED and failed.error.startswith("131026")
     assert (await Channel.get()).id == whatsapp_channel["id"]
+
+
+async def test_a_customers_photo_is_fetched_from_meta_on_demand(
+    anon: Api, api: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    """The media id Meta sent is turned into its short-lived URL and fetched, both with
+    the channel's token; the inbox gets the bytes with their type."""
+    media_id = fake_graph.add_media(b"\xff\xd8 a jpeg", "image/jpeg")
+    await post(anon, fake_graph.webhooks.image(WA_ID, media_id, caption="my hair"))
+    message = await Message.get()
+    bearer = {"Authorization": f"Bearer {api.token}"}
+    answer = await api.client.get(f"/api/v1/messages/{message.id}/media", headers=bearer)
+    assert answer.status == 200 and answer.content_type == "image/jpeg"
+    assert await answer.read() == b"\xff\xd8 a jpeg"
+    [lookup] = fake_graph.calls_to("media")
+    assert lookup.path == f"/v21.0/{media_id}" and len(fake_graph.calls_to("download")) == 1
+
+
+async def test_media_meta_refuses_or_cannot_serve_is_an_error_shape_never_a_500(
+    anon: Api, api: Api, whatsapp_channel: dict, fake_graph: FakeGraph
+) -> None:
+    """An unknown or expired media id is a 404; Meta failing or down a 502; each is the
+    JSON error shape naming the message."""
+    await post(anon, fake_graph.webhooks.image(WA_ID, "media-never-stored"))
+    media = f"/api/v1/messages/{(await Message.get()).id}/media"
+    status, body = await api.get(media)
+    assert_error(status, body, 404, "not_found", "message_id")
+    assert "no longer serves" in body["error"]["message"]
+    fake_graph.fail_next(131000, endpoint="media")
+    assert_error(*await api.get(media), 502, "upstream_unavailable", "message_id")
+    await fake_graph.close()  # down: nothing listens on its port any more
+    assert_error(*await api.get(media), 502, "upstream_unavailable", "message_id")

@@ -5,13 +5,14 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot import channels, telegram
-from core.errors import NotFound, ValidationFailed
+from bot import channels, telegram, whatsapp
+from bot.graph import GraphClient
+from core.errors import NotFound
 from inbox import outgoing
 from inbox.dialogs import get_message
-from inbox.models import ChannelKind
+from inbox.models import ChannelKind, Direction, Message
 from web.api import EVERYONE, actor
-from web.keys import BOTS, FILES, vault
+from web.keys import BOTS, FILES, HTTP, vault
 from web.routes import api
 from web.schemas_inbox import MediaForm, MessageOut
 
@@ -47,34 +48,39 @@ async def send_media(request: web.Request, *, dialog_id: int, form: MediaForm) -
     roles=EVERYONE,
 )
 async def message_media(request: web.Request, *, message_id: int) -> web.StreamResponse:
-    """Our own files from the media directory; a customer's fetched from Telegram when
-    asked for. A file Telegram refuses (expired, unknown) is a 404; Telegram down, slow or
-    answering garbage is a 502 ``upstream_unavailable``."""
+    """Our own files from the media directory; a customer's fetched from Telegram or
+    WhatsApp when asked for. A file the messenger refuses (expired, unknown) is a 404;
+    the messenger down, slow or answering garbage is a 502 ``upstream_unavailable``."""
     message = await get_message(message_id=message_id)
-    if sha256 := message.payload.get("sha256"):  # a file we sent: ours to serve
-        path = request.app[FILES].path(sha256)
-        name = message.payload.get("file_name") or sha256
-        disposition = "inline" if message.kind == "image" else "attachment"
-        return web.FileResponse(
-            path,
-            headers={
-                "Content-Type": message.payload.get("mime_type") or "application/octet-stream",
-                "Content-Disposition": _disposition(disposition, name),
-            },
-        )
+    if message.direction != Direction.IN:  # a file we sent: ours to serve
+        return _ours(request, message)
     channel = await channels.get_channel(channel_id=message.channel_id)
-    file_id = message.payload.get("file_id")
-    if channel.kind != ChannelKind.TELEGRAM:
-        raise ValidationFailed(
-            "media download is available for Telegram messages", field="message_id"
-        )
-    if not file_id:
-        raise NotFound(f"message {message_id} has no attachment", field="message_id")
     credentials = vault(request).open(channel.credentials)
-    bot = request.app[BOTS].get(channel, credentials["token"])
-    content = await telegram.download(bot, file_id)
-    mime = message.payload.get("mime_type") or "application/octet-stream"
-    return web.Response(body=content, content_type=mime)
+    if channel.kind == ChannelKind.TELEGRAM and (file_id := message.payload.get("file_id")):
+        bot = request.app[BOTS].get(channel, credentials["token"])
+        content = await telegram.download(bot, file_id)
+        mime = message.payload.get("mime_type") or "application/octet-stream"
+    elif channel.kind == ChannelKind.WHATSAPP and (media_id := message.payload.get("id")):
+        client = GraphClient(request.app[HTTP], channel.api_base_url, credentials["access_token"])
+        content, mime = await whatsapp.download(client, str(media_id))
+    else:
+        raise NotFound(f"message {message_id} has no attachment", field="message_id")
+    return web.Response(body=content, content_type=mime.split(";")[0].strip())
+
+
+def _ours(request: web.Request, message: Message) -> web.StreamResponse:
+    sha256 = message.payload.get("sha256")
+    if not sha256:
+        raise NotFound(f"message {message.id} has no attachment", field="message_id")
+    name = message.payload.get("file_name") or sha256
+    disposition = "inline" if message.kind == "image" else "attachment"
+    return web.FileResponse(
+        request.app[FILES].path(sha256),
+        headers={
+            "Content-Type": message.payload.get("mime_type") or "application/octet-stream",
+            "Content-Disposition": _disposition(disposition, name),
+        },
+    )
 
 
 def _disposition(kind: str, name: str) -> str:
