@@ -112,6 +112,28 @@ async def test_a_photo_sent_from_the_browser_reaches_whatsapp_as_a_media_message
     assert (sent.kind, sent.status, sent.author_user_id) == ("image", "sent", operator.id)  # type: ignore[attr-defined]
 
 
+async def test_a_whatsapp_customers_photo_shows_in_the_dialog(
+    browser: Browser, served: str, troubles: Troubles, admin: User, operator: User
+) -> None:
+    """The bubble's image is fetched from Meta through our media endpoint and drawn."""
+    async with FakeGraph() as fake:
+        channel = await connect(admin, ChannelKind.WHATSAPP, f"{fake.url}/v21.0", whatsapp(fake))
+        media_id = fake.add_media(PNG, "image/png")
+        sender = Sender(external_id="447700900125", name="Bea", phone="447700900125")
+        photo = Inbound(sender=sender, chat_id=sender.external_id, external_id="wamid.photo",
+                        kind="image", text="this colour", payload={"id": media_id})  # fmt: skip
+        await receive(channel=channel, message=photo)
+        async for page in open_page(browser, served, troubles, DESKTOP):
+            await open_dialog(page, operator, "Bea")
+            bubble = page.locator(".bubble-in", has_text="this colour")
+            image = bubble.locator("img.bubble-photo")
+            await expect(image).to_be_visible()
+            await expect(bubble.locator(".bubble-photo-missing")).to_have_count(0)
+            width = await image.evaluate("img => img.complete && img.naturalWidth")
+            assert width == 1  # the 1x1 PNG, decoded
+        assert len(fake.calls_to("download")) >= 1
+
+
 async def test_a_document_sent_from_the_browser_reaches_telegram(
     browser: Browser, served: str, troubles: Troubles, admin: User, operator: User
 ) -> None:
