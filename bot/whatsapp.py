@@ -249,14 +249,16 @@ def _status(raw: dict[str, Any]) -> StatusUpdate | None:
     return StatusUpdate(wamid=_checked_id(raw["id"], "id"), status=status, error=error)
 
 
-async def download(client: GraphClient, media_id: str) -> tuple[bytes, str]:
+async def download(
+    http: aiohttp.ClientSession, *, base_url: str, access_token: str, media_id: str
+) -> tuple[bytes, str]:
     """A customer's media from Meta when asked for, with its MIME type.
 
     Media Meta no longer serves (expired, unknown) is :class:`NotFound`; Meta down, slow
     or answering nonsense is :class:`Unavailable` (502), never a crash of ours.
     """
     try:
-        return await client.download_media(media_id)
+        return await GraphClient(http, base_url, access_token).download_media(media_id)
     except GraphError as exc:
         if exc.status == 404 or exc.code == 100:  # 100: no such object
             raise NotFound(

@@ -6,7 +6,6 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot import channels, telegram, whatsapp
-from bot.graph import GraphClient
 from core.errors import NotFound
 from inbox import outgoing
 from inbox.dialogs import get_message
@@ -60,9 +59,15 @@ async def message_media(request: web.Request, *, message_id: int) -> web.StreamR
         bot = request.app[BOTS].get(channel, credentials["token"])
         content = await telegram.download(bot, file_id)
         mime = message.payload.get("mime_type") or "application/octet-stream"
-    elif channel.kind == ChannelKind.WHATSAPP and (media_id := message.payload.get("id")):
-        client = GraphClient(request.app[HTTP], channel.api_base_url, credentials["access_token"])
-        content, mime = await whatsapp.download(client, str(media_id))
+    elif (
+        channel.kind == ChannelKind.WHATSAPP
+        and message.kind in whatsapp.MEDIA
+        and (media_id := message.payload.get("id"))
+    ):
+        content, mime = await whatsapp.download(
+            request.app[HTTP], base_url=channel.api_base_url,
+            access_token=credentials["access_token"], media_id=str(media_id),
+        )  # fmt: skip
     else:
         raise NotFound(f"message {message_id} has no attachment", field="message_id")
     return web.Response(body=content, content_type=mime.split(";")[0].strip())
