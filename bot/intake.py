@@ -27,9 +27,9 @@ from bot.inbound import apply_status, receive, receive_all
 from bot.models import DeliveryKind, InboundDelivery
 from bot.whatsapp import Routed, StatusUpdate, Unreadable, kept_raw
 from core.crypto import Vault
-from core.db import insert_new
 from core.errors import DomainError, NotFound, ValidationFailed
 from core.queue import POLICIES, Done, Dropped, Outcome, Park, Pump, Queue, soonest
+from core.rounds import SharedInsert
 from funnels.intake import intake_of
 from funnels.models import DealIntake
 from inbox.dialogs import Inbound
@@ -109,17 +109,6 @@ def altegio_items(data: Any, *, company_id: int) -> list[Item]:
     return items
 
 
-async def accept(source: Channel | AltegioConnection, items: list[Item]) -> int:
-    """Store items not seen before; returns how many were new.
-
-    One autocommitted INSERT for the lot (a webhook usually carries one item): a
-    redelivery hits the unique key and is skipped by the database without touching
-    anything else. An unreadable item is stored parked, with its reason.
-    """
-    now = datetime.now(UTC)
-    return await insert_new([_delivery(source, item, now) for item in items])
-
-
 def _delivery(source: Channel | AltegioConnection, item: Item, now: datetime) -> InboundDelivery:
     """The row an accepted item is stored as: due now, or parked with its reason."""
     origin = {"channel": source} if isinstance(source, Channel) else {"altegio": source}
@@ -176,6 +165,21 @@ class Intake:
             self.step, name="intake", next_due=partial(soonest, InboundDelivery), parallel=steps,
             gather=self.queue.policy.batch, linger=LINGER,
         )  # fmt: skip
+        self.inserts = SharedInsert()
+
+    async def accept(self, source: Channel | AltegioConnection, items: list[Item]) -> None:
+        """Store the items not seen before, then wake the pump to process them.
+
+        A redelivery hits the unique key and is skipped by the database without touching
+        anything else; an unreadable item is stored parked, with its reason. Concurrent
+        webhooks share a statement (``core.rounds``): each returns once its own rows are
+        committed, so the platform is answered only for what is stored.
+        """
+        if not items:
+            return
+        now = datetime.now(UTC)
+        await self.inserts.insert_new([_delivery(source, item, now) for item in items])
+        self.pump.wake()
 
     async def step(self, limit: int | None = None) -> int:
         """Process one batch of due deliveries; returns how many were taken.
