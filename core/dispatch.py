@@ -14,7 +14,7 @@ event is claimed only with all the deal's unfinished events before it.
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 
-from core.events import LIVE_ONLY
+from core.events import UNDISPATCHED
 from core.models import Event
 from core.queue import POLICIES, Done, Outcome, Pump, Queue, soonest
 
@@ -25,8 +25,8 @@ class EventDispatcher:
     """Runs ``consumers[event.kind]`` for each pending event; :attr:`pump` drives it."""
 
     def __init__(self, consumers: Mapping[str, Sequence[Consumer]]) -> None:
-        if live_only := sorted(LIVE_ONLY & {k for k, v in consumers.items() if v}):
-            raise ValueError(f"{live_only} are never dispatched: no consumer can hear them")
+        if unheard := sorted(UNDISPATCHED & {k for k, v in consumers.items() if v}):
+            raise ValueError(f"{unheard} are never dispatched: no consumer can hear them")
         self.consumers = consumers
         self.queue = Queue(Event, POLICIES["events"])
         self.pump = Pump(self.step, name="events", next_due=partial(soonest, Event))

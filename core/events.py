@@ -43,11 +43,16 @@ class Unset(Enum):
 UNSET: Final = Unset.UNSET
 
 Subscriber = Callable[[Event], Awaitable[None]]
-#: Events of per-user UI state that only open pages react to: the row is written (the
-#: audit trail, and the live catch-up replays from the table) already dispatched, so the
-#: durable dispatcher never claims them; :class:`core.dispatch.EventDispatcher` refuses
-#: consumers for them.
-LIVE_ONLY = frozenset({"dialog.read"})
+#: Events no consumer hears, only open pages: per-user UI state, and a conversation's
+#: messages and their statuses (most of all events, one or more per message). The row is
+#: written (the audit trail, and the live catch-up replays from the table) already
+#: dispatched, so the durable dispatcher never claims them: a burst of messages costs it
+#: nothing. :class:`core.dispatch.EventDispatcher` refuses consumers for them; a reaction
+#: to a message takes its kind out of this set.
+UNDISPATCHED = frozenset(
+    {"dialog.read", "message.received", "message.status", "message.edited", "message.queued",
+     "message.backdated"}
+)  # fmt: skip
 _subscribers: list[Subscriber] = []
 _current_batch: ContextVar["EventBatch | None"] = ContextVar("event_batch", default=None)
 
@@ -108,7 +113,7 @@ class EventBatch:
             deal_id=deal_id,
             actor=self.actor,
             data=jsonable(data),
-            next_attempt_at=None if kind in LIVE_ONLY else datetime.now(UTC),
+            next_attempt_at=None if kind in UNDISPATCHED else datetime.now(UTC),
         )
 
     async def save(

@@ -1,5 +1,7 @@
 """Phone numbers in E.164, the one form in which messengers and bookings can be matched."""
 
+from functools import lru_cache
+
 import phonenumbers
 
 from core.errors import ValidationFailed
@@ -17,19 +19,24 @@ def normalize_phone(raw: str, *, region: str | None = None, field: str = "phone"
     given; WhatsApp's ``wa_id`` style (country code, no plus) is accepted without one.
     An extension is refused rather than dropped: E.164 has no room for it.
     """
-    text = raw.strip()
+    e164, complaint = _e164(raw.strip(), region)
+    if complaint:
+        raise ValidationFailed(f"{raw!r} {complaint}", field=field)
+    return e164
+
+
+@lru_cache(maxsize=4096)
+def _e164(text: str, region: str | None) -> tuple[str, str]:
+    """The number in E.164, or what is wrong with it. Cached: every incoming message
+    carries its sender's number, and parsing one is most of the cost of reading a
+    message (a customer writes many)."""
     guessed = not text.startswith("+") and region is None
     try:
         number = phonenumbers.parse("+" + text if guessed else text, region)
     except phonenumbers.NumberParseException as exc:
-        reason = NEEDS_COUNTRY if guessed else str(exc)
-        raise ValidationFailed(f"{raw!r} is not a phone number: {reason}", field=field) from None
+        return "", f"is not a phone number: {NEEDS_COUNTRY if guessed else exc}"
     if not phonenumbers.is_valid_number(number):
-        reason = NEEDS_COUNTRY if guessed else "no such number"
-        raise ValidationFailed(f"{raw!r} is not a valid phone number: {reason}", field=field)
+        return "", f"is not a valid phone number: {NEEDS_COUNTRY if guessed else 'no such number'}"
     if number.extension:
-        raise ValidationFailed(
-            f"{raw!r} has an extension ({number.extension}): store the number without it",
-            field=field,
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return "", f"has an extension ({number.extension}): store the number without it"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""

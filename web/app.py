@@ -250,7 +250,7 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
     app[EVENTS] = dispatcher = EventDispatcher(table)
 
     async def wake(event: Event) -> None:
-        if event.next_attempt_at is not None:  # not a live-only event: there is work
+        if event.next_attempt_at is not None:  # a dispatched kind: there is work
             dispatcher.pump.wake()
 
     unsubscribe = subscribe(wake)

@@ -176,11 +176,12 @@ async def test_a_deals_later_events_wait_for_a_failing_one(db: Backend) -> None:
     assert handled == [elsewhere.id, first.id, second.id]
 
 
-async def test_live_only_events_are_written_done_and_have_no_consumers(db: Backend) -> None:
-    """A read marker's event is a row (the audit trail, the live catch-up) that the
-    dispatcher never claims, and nothing may subscribe to it there."""
+async def test_undispatched_events_are_written_done_and_have_no_consumers(db: Backend) -> None:
+    """A read marker's or a customer message's event is a row (the audit trail, the live
+    catch-up) that the dispatcher never claims, and nothing may subscribe to it there."""
     async with change(None) as batch:
         await batch.record("dialog.read", dialog_id=1, message_id=2)
+        await batch.record("message.received", dialog_id=1, message_id=2)
         await batch.record("contact.created", contact_id=1, name="Ann")
     heard: list[str] = []
 
@@ -189,8 +190,10 @@ async def test_live_only_events_are_written_done_and_have_no_consumers(db: Backe
 
     dispatcher = EventDispatcher({"contact.created": [consumer]})
     assert await dispatcher.step() == 1  # the contact's event only
-    read = await Event.get(kind="dialog.read")
-    assert (read.next_attempt_at, read.attempts) == (None, 0)
+    for kind in ("dialog.read", "message.received"):
+        unheard = await Event.get(kind=kind)
+        assert (unheard.next_attempt_at, unheard.attempts) == (None, 0)
     assert heard == ["contact.created"]
-    with pytest.raises(ValueError, match=r"dialog\.read"):
-        EventDispatcher({"dialog.read": [consumer]})
+    for kind in ("dialog.read", "message.received"):
+        with pytest.raises(ValueError, match=kind.replace(".", r"\.")):
+            EventDispatcher({kind: [consumer]})

@@ -36,7 +36,7 @@ async def test_opening_a_dialog_clears_its_count_for_that_user_only(
     event = await Event.get(kind="dialog.read")
     assert event.actor_id == operator.id  # type: ignore[attr-defined]
     assert event.data["dialog_id"] == first.id
-    assert event.next_attempt_at is None  # live only: the event dispatcher never takes it
+    assert event.next_attempt_at is None  # undispatched: the event dispatcher never takes it
 
     await as_operator.post(f"/api/v1/dialogs/{first.id}/read")  # nothing new: no event
     assert await Event.filter(kind="dialog.read").count() == 1
