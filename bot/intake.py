@@ -167,18 +167,22 @@ class Intake:
         )  # fmt: skip
         self.inserts = SharedInsert()
 
-    async def accept(self, source: Channel | AltegioConnection, items: list[Item]) -> None:
-        """Store the items not seen before, then wake the pump to process them.
+    async def accept(self, *batches: tuple[Channel | AltegioConnection, list[Item]]) -> None:
+        """Store the items not seen before, each batch's for its source, then wake the
+        pump to process them.
 
         A redelivery hits the unique key and is skipped by the database without touching
         anything else; an unreadable item is stored parked, with its reason. Concurrent
         webhooks share a statement (``core.rounds``): each returns once its own rows are
-        committed, so the platform is answered only for what is stored.
+        committed, so the platform is answered only for what is stored. A webhook gives
+        all its batches in one call (a WhatsApp body may serve several numbers), so it
+        waits for one round, not one per batch.
         """
-        if not items:
-            return
         now = datetime.now(UTC)
-        await self.inserts.insert_new([_delivery(source, item, now) for item in items])
+        rows = [_delivery(source, item, now) for source, items in batches for item in items]
+        if not rows:
+            return
+        await self.inserts.insert_new(rows)
         self.pump.wake()
 
     async def step(self, limit: int | None = None) -> int:

@@ -134,6 +134,42 @@ async def insert_new(objects: Sequence[Model], *, rows_per_statement: int = 500)
     return inserted
 
 
+async def update_all(objects: Sequence[Model], fields: Sequence[str]) -> None:
+    """Write ``fields`` of stored instances of one model in one UPDATE, as ``save()``
+    of each would (tortoise's ``bulk_update`` builds the same statement through its
+    query builder, which costs more CPU than the round trips it saves).
+
+    A field every instance holds the same value of is set once; one that differs is a
+    ``CASE`` on the primary key, whose ``ELSE`` keeps the column's own type for
+    PostgreSQL to read the parameters by.
+    """
+    if not objects:
+        return
+    model = type(objects[0])
+    meta, db = model._meta, model._meta.db
+    numbered = db.capabilities.dialect == "postgres"
+    values: list[Any] = []
+
+    def mark(value: Any) -> str:
+        values.append(value)
+        return f"${len(values)}" if numbered else "?"
+
+    pk = f'"{meta.db_pk_column}"'
+    sets = []
+    for name in fields:
+        column = f'"{meta.fields_db_projection[name]}"'
+        field = meta.fields_map[name]
+        each = [(o.pk, field.to_db_value(getattr(o, name), o)) for o in objects]
+        if all(value == each[0][1] for _, value in each):
+            sets.append(f"{column}={mark(each[0][1])}")
+        else:
+            cases = " ".join(f"WHEN {mark(key)} THEN {mark(value)}" for key, value in each)
+            sets.append(f"{column}=CASE {pk} {cases} ELSE {column} END")
+    where = ",".join(mark(o.pk) for o in objects)
+    statement = f'UPDATE "{meta.db_table}" SET {",".join(sets)} WHERE {pk} IN ({where})'  # noqa: S608 (names from the model)
+    await db.execute_query(statement, values)
+
+
 def _inserts(
     objects: Sequence[Model], rows_per_statement: int, on_conflict: str
 ) -> Iterator[tuple[Sequence[Model], BaseDBAsyncClient, str, list[Any]]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.db import insert_all
+from core.db import insert_all, update_all
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import EventBatch
 from core.models import User
@@ -323,11 +323,9 @@ async def _mark_inbound(stored: Sequence[Message], dialogs: Sequence[Dialog]) ->
         dialog.last_inbound_at = dialog.last_message_at = now
         dialog.last_inbound_id = row.id
         latest[dialog.id] = dialog
-    marks = ["last_inbound_at", "last_message_at", "last_inbound_id"]
-    if len(latest) == 1:
-        await next(iter(latest.values())).save(update_fields=marks)
-    else:
-        await Dialog.bulk_update(list(latest.values()), fields=marks)
+    await update_all(
+        list(latest.values()), ["last_inbound_at", "last_message_at", "last_inbound_id"]
+    )
 
 
 async def edit_inbound(

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from core.db import insert_all, insert_new
+from core.db import insert_all, insert_new, update_all
 from core.models import Event, User
 from tests.conftest import Backend
 
@@ -49,3 +49,28 @@ async def test_insert_new_skips_rows_whose_unique_key_is_taken(db: Backend) -> N
 
 async def test_insert_new_of_nothing_writes_nothing(db: Backend) -> None:
     assert await insert_new([]) == 0
+
+
+async def test_update_all_writes_each_rows_own_values_and_leaves_the_rest(db: Backend) -> None:
+    """Values that differ per row, one shared by all, and None, as ``save()`` of each
+    would write them; a row not given is untouched."""
+    rows = [Event(kind="test.item", data={"n": n}, attempts=0) for n in range(4)]
+    await insert_all(rows)
+    due = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
+    given = rows[:3]
+    for n, row in enumerate(given):
+        row.data, row.attempts, row.next_attempt_at = {"n": n, "seen": True}, n + 1, due
+    given[1].last_error = "timeout"
+    await update_all(given, ["data", "attempts", "next_attempt_at", "last_error"])
+    stored = {row.id: row for row in await Event.all()}
+    for n, row in enumerate(given):
+        got = stored[row.id]
+        assert (got.data, got.attempts, got.next_attempt_at) == ({"n": n, "seen": True}, n + 1, due)
+    assert [stored[row.id].last_error for row in given] == [None, "timeout", None]
+    untouched = stored[rows[3].id]
+    assert (untouched.data, untouched.attempts) == ({"n": 3}, 0)
+
+
+async def test_update_all_of_nothing_writes_nothing(db: Backend) -> None:
+    await update_all([], ["data"])
+    assert await Event.all().count() == 0

@@ -3,6 +3,7 @@ unreadable one is kept parked with its error, and the answer is 200 (the platfor
 only send the same body again, for days). Each input the reliability issue lists."""
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -120,6 +121,23 @@ async def test_a_known_and_an_unknown_phone_number_id_keep_the_known_ones(
     body = _three(fake_graph, "for a number we do not serve")
     body["entry"][1]["changes"][0]["value"]["metadata"]["phone_number_id"] = "999999999"
     assert await _post(anon, json.dumps(body).encode()) == 200
+    assert await _texts() == ["before", "after"]
+
+
+async def test_a_body_for_several_numbers_with_a_poison_item_is_stored_in_one_statement(
+    anon: Api, whatsapp_channel: dict, fake_graph: FakeGraph, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = _three(fake_graph, "for a number we do not serve")
+    body["entry"][1]["changes"][0]["value"]["metadata"]["phone_number_id"] = "999999999"
+    body["entry"].append({"changes": "not a list"})
+    raw = json.dumps(body).encode()
+    headers = {"X-Hub-Signature-256": sign(raw, APP_SECRET), "Content-Type": "application/json"}
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        status, _ = await anon.call("POST", "/webhooks/whatsapp", data=raw, headers=headers)
+    inserts = [r for r in caplog.records if 'INSERT INTO "inbound_delivery"' in r.getMessage()]
+    assert (status, len(inserts)) == (200, 1)
+    assert await InboundDelivery.filter(parked_at__isnull=False).count() == 1
+    await drain(anon)
     assert await _texts() == ["before", "after"]
 
 

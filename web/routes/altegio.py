@@ -156,5 +156,5 @@ async def altegio_webhook(
         raise Unauthenticated("wrong secret or no such connection", field="secret")
     body = await json_body(request, repair=True)
     items = intake.altegio_items(body, company_id=connection.company_id)
-    await request.app[INTAKE].accept(connection, items)
+    await request.app[INTAKE].accept((connection, items))
     return json_response({"success": True})

@@ -41,7 +41,7 @@ async def telegram_webhook(request: web.Request, *, channel_id: int) -> web.Resp
         if unreadable is not None
         else intake.telegram_items(data)
     )
-    await request.app[INTAKE].accept(channel, items)
+    await request.app[INTAKE].accept((channel, items))
     return json_response({"ok": True})
 
 
@@ -101,7 +101,7 @@ async def whatsapp_webhook(request: web.Request) -> web.Response:
     signer = next(iter(trusted.values()))
     unroutable = [intake.unreadable_item(DeliveryKind.WHATSAPP_MESSAGE, u)
                   for u in webhook.unroutable]  # fmt: skip
-    await request.app[INTAKE].accept(signer, unroutable)
+    batches = [(signer, unroutable)]
     for routed in webhook.routed:
         channel = trusted.get(routed.phone_number_id)
         if channel is None:  # signed by one of ours, for a number we do not serve
@@ -111,5 +111,6 @@ async def whatsapp_webhook(request: web.Request) -> web.Response:
                 routed.phone_number_id, ", ".join(m.external_id for m in routed.messages),
             )  # fmt: skip
             continue
-        await request.app[INTAKE].accept(channel, intake.whatsapp_items(routed))
+        batches.append((channel, intake.whatsapp_items(routed)))
+    await request.app[INTAKE].accept(*batches)
     return json_response({"ok": True})
