@@ -276,12 +276,14 @@ async def _worker(args: argparse.Namespace, settings: "Settings") -> int:
 
     from aiohttp import web
 
+    from core import heap
     from web.app import create_app
 
     workers = {"intake_worker": True, "outbox_worker": True, "event_worker": True}
     settings = settings.model_copy(update=workers)
     runner = web.AppRunner(create_app(settings))
     await runner.setup()
+    heap.settle()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -336,12 +338,15 @@ def _serve(args: argparse.Namespace, settings: "Settings") -> int:
 def _serve_one(settings: "Settings", host: str, port: int, reuse_port: bool) -> None:
     from aiohttp import web
 
+    from core import heap
     from core.logs import AccessLogger, configure
     from web.app import create_app
 
     configure(settings.log_level)
+    app = create_app(settings)
+    heap.settle()
     web.run_app(
-        create_app(settings), host=host, port=port, reuse_port=reuse_port, print=None,
+        app, host=host, port=port, reuse_port=reuse_port, print=None,
         access_log_class=AccessLogger,
     )  # fmt: skip
 
