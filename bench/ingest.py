@@ -169,7 +169,17 @@ async def wait_ready(url: str) -> None:
 
 
 async def reset(database_url: str) -> None:
-    conn = await connect(database_url)
+    """An empty public schema in the bench's database, created first on a new machine."""
+    try:
+        conn = await connect(database_url)
+    except asyncpg.InvalidCatalogNameError:
+        base, _, name = database_url.rpartition("/")
+        server = await connect(f"{base}/postgres")
+        try:
+            await server.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await server.close()
+        conn = await connect(database_url)
     try:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     finally:
