@@ -147,12 +147,11 @@ async def update_all(objects: Sequence[Model], fields: Sequence[str]) -> None:
         return
     model = type(objects[0])
     meta, db = model._meta, model._meta.db
-    numbered = db.capabilities.dialect == "postgres"
     values: list[Any] = []
 
     def mark(value: Any) -> str:
         values.append(value)
-        return f"${len(values)}" if numbered else "?"
+        return _parameter(db, len(values))
 
     pk = f'"{meta.db_pk_column}"'
     sets = []
@@ -170,6 +169,11 @@ async def update_all(objects: Sequence[Model], fields: Sequence[str]) -> None:
     await db.execute_query(statement, values)
 
 
+def _parameter(db: BaseDBAsyncClient, n: int) -> str:
+    """The ``n``-th (from 1) parameter's placeholder: ``$n`` on PostgreSQL, ``?`` on SQLite."""
+    return f"${n}" if db.capabilities.dialect == "postgres" else "?"
+
+
 def _inserts(
     objects: Sequence[Model], rows_per_statement: int, on_conflict: str
 ) -> Iterator[tuple[Sequence[Model], BaseDBAsyncClient, str, list[Any]]]:
@@ -185,7 +189,6 @@ def _inserts(
     fields = [name for name in executor.regular_columns if name != meta.pk_attr]
     columns = ",".join(f'"{meta.fields_db_projection[name]}"' for name in fields)
     into = f'INSERT INTO "{meta.db_table}" ({columns}) VALUES '  # noqa: S608 (names from the model)
-    numbered = db.capabilities.dialect == "postgres"  # $1, $2 (SQLite: ?)
     tail = f'{on_conflict} RETURNING "{meta.db_pk_column}"'
     for start in range(0, len(objects), rows_per_statement):
         chunk = objects[start : start + rows_per_statement]
@@ -194,7 +197,7 @@ def _inserts(
             for instance in chunk
             for name in fields
         ]
-        marks = [f"${i}" if numbered else "?" for i in range(1, len(values) + 1)]
+        marks = [_parameter(db, i) for i in range(1, len(values) + 1)]
         rows = ",".join(
             f"({','.join(marks[i : i + len(fields)])})" for i in range(0, len(marks), len(fields))
         )

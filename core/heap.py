@@ -12,7 +12,8 @@ fell from about 300 ms to under 100 ms, and the burst was stored 3-5 s sooner.
 import gc
 
 #: Allocations (less deallocations) between young collections; CPython's default is 700.
-#: Cycles are rare in request handling, so what this lets pile up is a few megabytes.
+#: Cycles are rare in request handling, and what may wait for a collection is at most
+#: this many objects: a few megabytes.
 YOUNG = 20_000
 
 
