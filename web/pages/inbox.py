@@ -113,7 +113,6 @@ async def _render(request: web.Request, *, dialog: Dialog | None) -> web.Respons
     if dialog is not None:
         context |= await conversation_context(request, dialog)
         context |= await _panel_context(signed_in(request), dialog)
-        context |= window_context(dialog, context["channel"].kind)
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
         return render("inbox/_conversation.html", request, context)
     context |= await _list_context(request)
@@ -122,7 +121,8 @@ async def _render(request: web.Request, *, dialog: Dialog | None) -> web.Respons
 
 async def conversation_context(request: web.Request, dialog: Dialog) -> dict[str, Any]:
     """What the conversation component (``inbox/_conversation.html``) shows of a dialog:
-    its latest messages, channel and assignment; the deal page shows it too."""
+    its latest messages, channel, assignment and WhatsApp window; the deal page shows it
+    too."""
     bubbles, earlier = await _bubbles(request, dialog)
     channel = next(c for c in await list_channels() if c.id == dialog.channel_id)
     context = {
@@ -131,6 +131,7 @@ async def conversation_context(request: web.Request, dialog: Dialog) -> dict[str
         "channel": channel,
         "file_limits": LIMITS[channel.kind],
     }
+    context |= window_context(dialog, channel.kind)
     return context | await _assignment_context(request, dialog)
 
 

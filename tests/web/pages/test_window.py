@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from bot import channels
 from bot.inbound import receive
@@ -17,8 +17,9 @@ from core.crypto import Vault
 from core.events import change
 from core.models import User
 from funnels import pipelines
+from funnels.models import Deal
 from inbox.dialogs import Inbound, Sender, backdate
-from inbox.models import Channel, ChannelKind, Dialog, Message
+from inbox.models import Channel, ChannelKind, DeliveryStatus, Dialog, Message
 from tests.conftest import SECRET_KEY, Backend
 from tests.fakes.whatsapp import FakeGraph
 from tests.web.pages.conftest import DESKTOP, Troubles, open_page, sign_in
@@ -97,6 +98,7 @@ async def test_a_whatsapp_dialog_outside_the_window_offers_templates(
             box = page.get_by_label("Reply to Ann Novak")
             await expect(box).to_be_disabled()
             await expect(box).to_be_hidden()
+            await expect(page.locator("[data-attach]")).to_be_hidden()  # nor may media go
 
             picker = page.get_by_label("Template")
             # approved and fillable only: not the pending one, not the named parameters
@@ -139,6 +141,69 @@ async def test_a_whatsapp_dialog_outside_the_window_offers_templates(
     }
     sent = await Message.get(dialog_id=dialog.id, direction="out")
     assert (sent.kind, sent.author_user_id) == ("template", operator.id)  # type: ignore[attr-defined]
+
+
+async def test_a_template_shows_sent_when_its_reload_was_rendered_before_the_send(
+    browser: Browser, db: Backend, troubles: Troubles, admin: User, operator: User,
+    graph: FakeGraph,
+) -> None:  # fmt: skip
+    """The conversation fetched after a send can be rendered while the message is still
+    queued and reach the page after the live status event's own refetch has shown it sent:
+    the page fetches the messages once more, so the bubble does not fall back to Queued."""
+    channel = await whatsapp(admin, graph)
+    dialog = await customer_wrote(channel, "Is Friday still on?", hours_ago=30)
+    graph.slow("messages", 1.5)  # Graph has the message; our worker hears so 1.5 s later
+    rendered, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        if route.request.headers.get("hx-target") != "conversation-area":
+            await route.continue_()
+            return
+        response = await route.fetch()  # rendered now, the template still queued
+        rendered.set()
+        await release.wait()
+        await route.fulfill(response=response)
+
+    app = create_app(db.settings(outbox_worker=True), own_database=False)
+    async with TestServer(app, host="127.0.0.1") as server:
+        base = str(server.make_url("")).rstrip("/")
+        async for page in open_page(browser, base, troubles, DESKTOP):
+            await open_dialog(page, operator)
+            await page.evaluate("document.getElementById('conversation-area').dataset.stale = ''")
+            await page.route(f"**/inbox/{dialog.id}", hold)
+            await page.get_by_label("Template").select_option(label="welcome_back · en_US")
+            await page.get_by_role("button", name="Send template").click()
+            async with asyncio.timeout(15):
+                await rendered.wait()
+            delivery = page.locator(".bubble-out .delivery")
+            # the live event's refetch shows it sent while the stale reload is held back
+            await expect(delivery).to_have_attribute("title", "Sent", timeout=15_000)
+            release.set()
+            await expect(page.locator("#conversation-area:not([data-stale])")).to_be_attached()
+            await expect(delivery).to_have_attribute("title", "Sent")
+            await page.unroute(f"**/inbox/{dialog.id}")
+    sent = await Message.get(dialog_id=dialog.id, direction="out")
+    assert sent.status == DeliveryStatus.SENT
+
+
+async def test_a_template_sent_from_a_deal_page_keeps_the_deal_page(
+    page: Page, admin: User, graph: FakeGraph
+) -> None:
+    """The deal page holds the same conversation: a template sent there reloads the deal's
+    chat, not the inbox's conversation in its place."""
+    channel = await whatsapp(admin, graph)
+    dialog = await customer_wrote(channel, "Is Friday still on?", hours_ago=30)
+    deal = await Deal.get(dialog_id=dialog.id)
+    await sign_in(page, admin)
+    await page.goto(f"/deals/{deal.id}")
+    await page.get_by_label("Template").select_option(label="welcome_back · en_US")
+    await page.get_by_role("button", name="Send template").click()
+    chat = page.locator("[data-deal-chat]")
+    await expect(chat.locator(".bubble-out")).to_contain_text("welcome_back")
+    await expect(page.locator("#conversation-area")).to_have_attribute(
+        "data-reload", re.compile(rf"^/deals/{deal.id}/chat\?")
+    )
+    await expect(page.locator("[data-deal-details]")).to_be_visible()
 
 
 async def test_notes_still_take_text_and_a_template_needs_its_parameters(

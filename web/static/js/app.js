@@ -1,11 +1,12 @@
 // Behaviour the pages share: the reply box and the dialog list's current item.
-// Sending goes to the JSON API with the page's CSRF token; htmx then reloads the conversation.
+// Sending goes to the JSON API with the page's CSRF token, then the conversation is reloaded.
 
 import "./assignment.js";
 import { attachment, upload } from "./attach.js";
 import "./canned_settings.js";
 import "./compose.js";
-import { currentSearch } from "./history.js";
+import { reloadConversation } from "./conversation.js";
+import "./history.js";
 import { csrfToken } from "./http.js";
 import "./media.js";
 import "./panel.js";
@@ -34,16 +35,7 @@ async function sendReply(form) {
     error.hidden = false;
     return;
   }
-  // the page that holds the conversation (the inbox, or a deal page) says where it reloads
-  const area = document.getElementById("conversation-area");
-  await window.htmx.ajax("GET", area.dataset.reload ?? `/inbox/${form.dataset.dialogId}`, {
-    target: "#conversation-area",
-    select: "#conversation-area",
-    swap: "outerHTML",
-  });
-  // htmx drops a live refetch whose element this swap replaced, and the reload may have
-  // been rendered before the send it raced (a bubble left "Queued"): fetch once more
-  queueRefetch(String(form.dataset.dialogId));
+  await reloadConversation(form.dataset.dialogId);
 }
 
 document.addEventListener("submit", (event) => {
@@ -93,74 +85,3 @@ document.addEventListener("keydown", (event) => {
   event.preventDefault();
   next.focus();
 });
-
-// Live: what others did shows without reload. A message or dialog event fetches the dialog
-// list again, and the open conversation's messages when the event is about it (the reply
-// box, and whatever is typed in it, stays as it is).
-const LIVE_KINDS = /^(message|dialog|contact|note)\./;
-let refetch = null;
-let refreshing = false;
-let touched = new Set(); // dialogs the events of this burst were about ("*": all of them)
-
-function refresh(dialogs) {
-  const area = document.getElementById("conversation-area");
-  const open = area?.dataset.dialogId;
-  const swaps = [];
-  const results = document.querySelector("[data-dialog-results]");
-  if (results) {
-    // the results only: the tabs, the search box and whatever is typed in it stay
-    const filter = document.querySelector("[data-dialogs]")?.dataset.filter ?? "all";
-    const query = new URLSearchParams({ q: currentSearch(), filter, ...(open ? { open } : {}) });
-    swaps.push(window.htmx.ajax("GET", `/inbox/dialogs?${query}`, {
-      source: "[data-dialog-results]",
-      target: "[data-dialog-results]",
-      select: "[data-dialog-results]",
-      swap: "outerHTML",
-    }));
-  }
-  if (open && (dialogs.has("*") || dialogs.has(open))) {
-    swaps.push(window.htmx.ajax("GET", `/inbox/${open}`, {
-      source: "[data-messages]",
-      target: "[data-messages]",
-      select: "[data-messages]",
-      swap: "outerHTML",
-    }));
-  }
-  return Promise.allSettled(swaps);
-}
-
-/** One refetch at a time. htmx keeps one request per source element and lets a newer one
- * replace the one queued behind it (the page body, unless a source is named), and drops a
- * request queued on an element its swap replaced: so each fetch names its own source,
- * and events arriving while a refetch is in flight wait for it, then fetch again. */
-async function refreshAll() {
-  if (refreshing) return;
-  refreshing = true;
-  while (touched.size) {
-    const dialogs = touched;
-    touched = new Set();
-    await refresh(dialogs);
-  }
-  refreshing = false;
-}
-
-document.addEventListener("funnelbox:event", (event) => {
-  const { kind, data } = event.detail;
-  const reset = kind === "live.reset";
-  if (!reset && !LIVE_KINDS.test(kind)) return;
-  if (kind === "dialog.read") {
-    // a read marker changes no message, and only its reader's unread badges
-    const me = document.querySelector("[data-user-id]")?.dataset.userId;
-    if (String(event.detail.actor_id) === me) touched.add("list");
-  } else {
-    touched.add(reset || data?.dialog_id == null ? "*" : String(data.dialog_id));
-  }
-  queueRefetch();
-});
-
-/** Refetch what ``touched`` names (and ``dialog``) shortly: a burst of events is one refetch. */
-function queueRefetch(dialog) {
-  if (dialog) touched.add(dialog);
-  clearTimeout(refetch);
-  refetch = setTimeout(refreshAll, 100);
-}

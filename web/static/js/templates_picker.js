@@ -6,6 +6,7 @@
 // the text box, since notes never leave the team. The window closes by itself when its
 // time comes, and the panel is fetched again when the customer writes, which opens it.
 
+import { reloadConversation } from "./conversation.js";
 import { callApi, errorText } from "./http.js";
 
 const timers = new WeakMap(); // panel -> the timeout that closes its window
@@ -113,8 +114,5 @@ document.addEventListener("submit", async (event) => {
     error.hidden = false;
     return;
   }
-  window.htmx.ajax("GET", `/inbox/${form.dataset.dialogId}`, {
-    target: "#conversation-area",
-    swap: "outerHTML",
-  });
+  await reloadConversation(form.dataset.dialogId);
 });
