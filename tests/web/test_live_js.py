@@ -61,9 +61,9 @@ async def test_live_js_reconnects_and_catches_up(db: Backend, admin: User, tmp_p
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
 
-    async def next_line() -> dict:
+    async def next_line(seconds: float = 15) -> dict:
         assert node.stdout is not None
-        async with asyncio.timeout(15):
+        async with asyncio.timeout(seconds):
             return json.loads(await node.stdout.readline())
 
     try:
@@ -82,7 +82,9 @@ async def test_live_js_reconnects_and_catches_up(db: Backend, admin: User, tmp_p
             create_app(db.settings(), own_database=False), host="127.0.0.1", port=port
         )
         await server.start_server()
-        lines = [await next_line()]
+        # the retries back off while the server is down (the fifth waits 8-16 s, and a
+        # loaded machine may take that long to start the app again)
+        lines = [await next_line(seconds=40)]
         while lines[-1].get("event", {}).get("data", {}).get("name") != "Missed while down":
             lines.append(await next_line())
         assert lines[0] == {"open": f"ws://127.0.0.1:{port}/ws?after={first['id']}"}
