@@ -242,7 +242,7 @@ def deliveries(n: int, contacts: int, duplicates: float, seed: int) -> tuple[lis
     unique = max(1, round(n * (1 - duplicates)))
     bodies = []
     for i in range(unique):
-        wa_id = str(15550000000 + i % contacts)
+        wa_id = str(447911100000 + i % contacts)  # valid UK mobiles, as real wa_ids are
         payload = hooks.text(wa_id, f"message {i}", name=f"Customer {i % contacts}")
         bodies.append((i, *signed(payload, APP_SECRET)))
     bodies += [rng.choice(bodies) for _ in range(n - unique)]
