@@ -10,8 +10,9 @@ shuffled) from C concurrent connections. Afterwards it checks that the database 
 exactly the expected messages, dialogs and deals, and prints deliveries/s and
 p50/p99 latency of the webhook answers, and how long the intake took to turn every
 stored delivery into messages, dialogs and deals (end to end). In the same run it
-measures a bare aiohttp handler that only inserts one row into the same database:
-the ceiling of this stack on this machine.
+measures a bare aiohttp handler that only inserts one row into the same database, just
+before and just after: the ceiling of this stack on this machine, whose speed drifts
+within minutes (the ratio is taken against the mean of the two).
 
 ``--rate R --seconds S`` is open loop, as a platform sends: R deliveries a second for S
 seconds whatever the answers (at most ``--concurrency`` connections open; a send waiting
@@ -80,13 +81,16 @@ class Result:
     #: PostgreSQL's CPU seconds over the same time.
     database_cpu: float = 0.0
 
+    def rate(self) -> float:
+        """Answers a second."""
+        return len(self.latencies) / self.seconds
+
     def line(self) -> str:
         lat = self.latencies
         p50 = statistics.median(lat) * 1000
         p99 = percentile(lat, 0.99) * 1000
-        rate = len(lat) / self.seconds
         return (
-            f"{self.name:<14} {len(lat):>7} req  {rate:>8.0f} req/s  "
+            f"{self.name:<14} {len(lat):>7} req  {self.rate():>8.0f} req/s  "
             f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  errors {self.errors}"
         )
 
@@ -431,8 +435,8 @@ async def run_funnelbox(
     return result, samples
 
 
-async def run_bare(args: argparse.Namespace, bodies: list[Body]) -> Result:
-    """The same bodies, closed loop, at the bare handler."""
+async def run_bare(args: argparse.Namespace, bodies: list[Body], when: str) -> Result:
+    """The same bodies, closed loop, at the bare handler (run ``when``: before or after)."""
     port = free_port()
     bare = subprocess.Popen(
         [sys.executable, __file__, "--bare-server", str(port), "--database-url",
@@ -448,7 +452,7 @@ async def run_bare(args: argparse.Namespace, bodies: list[Body]) -> Result:
     finally:
         bare.terminate()
         bare.wait(timeout=10)
-    result.name = "bare insert"
+    result.name = f"bare {when}"
     return result
 
 
@@ -500,10 +504,12 @@ async def main(args: argparse.Namespace) -> None:
     env, token = await prepare(args)
     n = args.burst or (round(args.rate * args.seconds) if args.rate else args.deliveries)
     bodies, unique = deliveries(n, args.contacts, args.duplicates, args.seed)
+    # the bare handler before and after: this machine's speed drifts within minutes
+    bare_before = await run_bare(args, bodies, "before")
     result, samples = await run_funnelbox(args, env, token, bodies)
     check = await verify(args.database_url, unique, min(args.contacts, unique))
     kept = await stored(args.database_url, result.sent)
-    bare = await run_bare(args, bodies)
+    bare_after = await run_bare(args, bodies, "after")
     load_after = os.getloadavg()
 
     print("command:", " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]))
@@ -517,22 +523,26 @@ async def main(args: argparse.Namespace) -> None:
           f"{f', {args.history} processed rows beforehand' if args.history else ''}"
           f"{', intake in a separate worker process' if args.worker_process else ''}")  # fmt: skip
     print(result.line())
-    print(bare.line())
+    print(bare_before.line())
+    print(bare_after.line())
+    bare_cpu = (bare_before.server_cpu + bare_after.server_cpu) / 2
     print(f"server CPU while answering: funnelbox {result.server_cpu * 1000 / n:.2f} ms a delivery"
           f"{'' if args.worker_process else ' (intake included)'}, bare "
-          f"{bare.server_cpu * 1000 / n:.2f} ms"
+          f"{bare_cpu * 1000 / n:.2f} ms"
           + ("" if result.worker_cpu is None else
              f"; intake worker {result.worker_cpu * 1000 / unique:.2f} ms a message"))  # fmt: skip
+    bare_database = (bare_before.database_cpu + bare_after.database_cpu) / 2
     print(f"PostgreSQL CPU while answering: {result.database_cpu * 1000 / n:.2f} ms a delivery, "
-          f"bare {bare.database_cpu * 1000 / n:.2f} ms")  # fmt: skip
-    answers = (len(result.latencies) / result.seconds) / (len(bare.latencies) / bare.seconds)
+          f"bare {bare_database * 1000 / n:.2f} ms")  # fmt: skip
+    bare_rate = (bare_before.rate() + bare_after.rate()) / 2
     if not args.rate:
-        print(f"funnelbox / bare answer throughput: {answers:.0%}")
+        print(f"funnelbox / bare answer throughput: {result.rate() / bare_rate:.0%} "
+              "(against the mean of the bare runs before and after)")  # fmt: skip
     end_to_end = kept.last_stored - result.first
     print(
         f"processed: {unique} messages, the last stored {end_to_end:.2f} s after the first "
         f"delivery ({unique / end_to_end:.0f} messages/s end to end, "
-        f"{unique / end_to_end / (len(bare.latencies) / bare.seconds):.0%} of the bare "
+        f"{unique / end_to_end / bare_rate:.0%} of the bare "
         f"handler's answers/s); last answer at {result.last_answer - result.first:.2f} s, "
         f"last message stored {kept.last_stored - result.last_answer:.2f} s after it"
     )
